@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/vaultbill/vaultbill/shared/devstack"
+	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+// invokers run one function on a raw event and return its JSON result.
+var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte) (any, error){
+	"authorizer": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an authorizer request: %w", err)
+		}
+		a, err := wiring.Authorizer(env)
+		if err != nil {
+			return nil, err
+		}
+		return a.Handle(ctx, ev)
+	},
+}
+
+func runInvoke(ctx context.Context, args []string) error {
+	return invoke(ctx, args, os.Stdout)
+}
+
+func invoke(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return fmt.Errorf("usage: vaultbill invoke FUNCTION --event events/<function>/<event>.json")
+	}
+	fn := args[0]
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	eventFile := fs.String("event", "", "event JSON file (required)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *eventFile == "" {
+		return fmt.Errorf("--event is required, e.g. --event events/%s/...", fn)
+	}
+	event, err := os.ReadFile(*eventFile)
+	if err != nil {
+		return fmt.Errorf("read event: %w", err)
+	}
+	run, ok := invokers[fn]
+	if !ok && wiring.Wired(fn) {
+		run = invokeAPI(fn)
+	} else if !ok {
+		return fmt.Errorf("unknown function %q", fn)
+	}
+	s, err := devstack.Start(ctx, devstack.Options{
+		StateDir: devstack.StateDir(), Names: resources.LocalNames, Log: logging.FromEnv(os.Stderr),
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	out, err := run(ctx, s.Env, event)
+	if err != nil {
+		return fmt.Errorf("%s returned an error: %w", fn, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func invokeAPI(fn string) func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+	return func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an API Gateway proxy request: %w", err)
+		}
+		svc, err := wiring.API(env, fn)
+		if err != nil {
+			return nil, err
+		}
+		return svc.Serve(ctx, ev)
+	}
+}

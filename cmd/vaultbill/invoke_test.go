@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+)
+
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+// TestInvokeSampleEvents runs functions on the sample events, as `vaultbill invoke` users do.
+func TestInvokeSampleEvents(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", stacktest.Endpoint(t))
+	t.Setenv("VAULTBILL_STATE", t.TempDir())
+
+	var out bytes.Buffer
+	if err := invoke(context.Background(), []string{"me", "--event", "../../events/me/get-me.json"}, &out); err != nil {
+		t.Fatalf("invoke me: %v", err)
+	}
+	var resp struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"principal":"billing-user"`) {
+		t.Fatalf("me response: %s", out.String())
+	}
+
+	err := invoke(context.Background(), []string{"authorizer", "--event", "../../events/authorizer/request-no-token.json"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Fatalf("authorizer on a request without a token: %v, want Unauthorized", err)
+	}
+}

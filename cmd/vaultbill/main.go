@@ -1,0 +1,47 @@
+// Command vaultbill is the operator and developer CLI: it runs the local stack, mints local tokens
+// and invokes functions on sample events.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: vaultbill <command> [flags]
+
+commands:
+  dev       run the local stack (emulator, resources, API on :3000) until Ctrl-C
+  token     print a JWT the local stack accepts
+  invoke    run one function on one event file, like "sam local invoke"
+
+Run "vaultbill <command> -h" for a command's flags.
+`
+
+type command func(ctx context.Context, args []string) error
+
+var commands = map[string]command{
+	"dev":    runDev,
+	"token":  runToken,
+	"invoke": runInvoke,
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "vaultbill: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd(ctx, os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "vaultbill %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

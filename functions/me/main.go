@@ -1,0 +1,28 @@
+// Command me serves GET /v1/me: the caller's principal, role, customer and MFA flag.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+func main() {
+	log := logging.FromEnv(os.Stdout)
+	env, err := wiring.Load(context.Background(), log)
+	if err != nil {
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	svc, err := wiring.API(env, routes.Me)
+	if err != nil {
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(svc.Serve)
+}

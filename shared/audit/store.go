@@ -1,0 +1,112 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vaultbill/vaultbill/shared/resources"
+)
+
+// Retention is how long a record stays in the outbox table. The S3 log files are the durable trail
+// (12 months, Object Lock); the table keeps a year and a month for the query API.
+const Retention = 395 * 24 * time.Hour
+
+// PutItemAPI is the DynamoDB call the store needs to write a record on its own.
+type PutItemAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Store writes records to the audit outbox table.
+type Store struct {
+	DB    PutItemAPI
+	Table string
+}
+
+// Attribute names of an outbox item besides the keys in package resources.
+const (
+	attrRecord    = "record"
+	attrPrincipal = "principal"
+	attrEventName = "eventName"
+	attrEventTime = "eventTime"
+)
+
+// Item renders rec as an outbox item. The whole record is kept as its JSON text so the shipper writes
+// exactly what was committed; a few fields are copied out for the query index.
+func Item(rec Record) (map[string]types.AttributeValue, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("marshal audit record %s: %w", rec.EventID, err)
+	}
+	t, err := time.Parse(time.RFC3339, rec.EventTime)
+	if err != nil {
+		return nil, fmt.Errorf("audit record %s: event time %q: %w", rec.EventID, rec.EventTime, err)
+	}
+	return map[string]types.AttributeValue{
+		resources.AuditEventID: &types.AttributeValueMemberS{Value: rec.EventID},
+		resources.AuditDay:     &types.AttributeValueMemberS{Value: t.UTC().Format(time.DateOnly)},
+		resources.AuditSortKey: &types.AttributeValueMemberS{Value: rec.EventTime + "#" + rec.EventID},
+		attrEventTime:          &types.AttributeValueMemberS{Value: rec.EventTime},
+		attrEventName:          &types.AttributeValueMemberS{Value: rec.EventName},
+		attrPrincipal:          &types.AttributeValueMemberS{Value: principalOf(rec)},
+		attrRecord:             &types.AttributeValueMemberS{Value: string(body)},
+		resources.ExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Add(Retention).Unix(), 10)},
+	}, nil
+}
+
+func principalOf(rec Record) string {
+	if rec.UserIdentity.PrincipalID != "" {
+		return rec.UserIdentity.PrincipalID
+	}
+	return "anonymous"
+}
+
+// TransactItem returns rec as a put for the caller's TransactWriteItems, so a change and its record
+// commit together or not at all. The condition makes a reused event ID fail instead of overwrite.
+func (s *Store) TransactItem(rec Record) (types.TransactWriteItem, error) {
+	item, err := Item(rec)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:           aws.String(s.Table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
+	}}, nil
+}
+
+// Put writes rec on its own: for reads and denials, which change nothing, before the response goes out.
+func (s *Store) Put(ctx context.Context, rec Record) error {
+	item, err := Item(rec)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.Table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
+	})
+	if err != nil {
+		return fmt.Errorf("write audit record %s to %s: %w", rec.EventID, s.Table, err)
+	}
+	return nil
+}
+
+// Decode reads a record back from an outbox item (the query API and the shipper use it).
+func Decode(item map[string]types.AttributeValue) (Record, error) {
+	s, ok := item[attrRecord].(*types.AttributeValueMemberS)
+	if !ok {
+		return Record{}, fmt.Errorf("audit item has no %q attribute", attrRecord)
+	}
+	var rec Record
+	if err := json.Unmarshal([]byte(s.Value), &rec); err != nil {
+		return Record{}, fmt.Errorf("decode audit record: %w", err)
+	}
+	return rec, nil
+}

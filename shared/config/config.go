@@ -1,0 +1,98 @@
+// Package config reads a function's configuration from its environment, once, at cold start.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/vaultbill/vaultbill/shared/resources"
+)
+
+// Environment variable names. The CDK app sets them in AWS; the local stack sets them from the same
+// resource definitions.
+const (
+	EnvBillingTable    = "BILLING_TABLE"
+	EnvVaultTable      = "VAULT_TABLE"
+	EnvAuditTable      = "AUDIT_TABLE"
+	EnvDataKey         = "DATA_KEY_ID"
+	EnvVaultKey        = "VAULT_KEY_ID"
+	EnvAuditSigningKey = "AUDIT_SIGNING_KEY_ID"
+	EnvBackupKey       = "BACKUP_KEY_ID"
+	EnvAuditBucket     = "AUDIT_BUCKET"
+	EnvBackupBucket    = "BACKUP_BUCKET"
+	EnvJWTIssuer       = "JWT_ISSUER"
+	EnvJWTAudience     = "JWT_AUDIENCE"
+	// EnvJWKSURL is the issuer's JWKS endpoint (Cognito in AWS); EnvJWKSFile a local JWKS file.
+	EnvJWKSURL  = "JWKS_URL"
+	EnvJWKSFile = "JWKS_FILE"
+	EnvAccount  = "AWS_ACCOUNT_ID"
+	EnvRegion   = "AWS_REGION"
+)
+
+// Config is everything any function may need; each main requires only its own part.
+type Config struct {
+	BillingTable, VaultTable, AuditTable                  string
+	DataKeyID, VaultKeyID, AuditSigningKeyID, BackupKeyID string
+	AuditBucket, BackupBucket                             string
+	JWTIssuer, JWTAudience, JWKSURL, JWKSFile             string
+	Account, Region                                       string
+	lookup                                                func(string) string
+}
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() Config { return From(os.Getenv) }
+
+// From reads the configuration through lookup (os.Getenv, or a map in tests).
+func From(lookup func(string) string) Config {
+	c := Config{
+		BillingTable: lookup(EnvBillingTable), VaultTable: lookup(EnvVaultTable), AuditTable: lookup(EnvAuditTable),
+		DataKeyID: lookup(EnvDataKey), VaultKeyID: lookup(EnvVaultKey),
+		AuditSigningKeyID: lookup(EnvAuditSigningKey), BackupKeyID: lookup(EnvBackupKey),
+		AuditBucket: lookup(EnvAuditBucket), BackupBucket: lookup(EnvBackupBucket),
+		JWTIssuer: lookup(EnvJWTIssuer), JWTAudience: lookup(EnvJWTAudience),
+		JWKSURL: lookup(EnvJWKSURL), JWKSFile: lookup(EnvJWKSFile),
+		Account: lookup(EnvAccount), Region: lookup(EnvRegion),
+		lookup: lookup,
+	}
+	if c.Account == "" {
+		c.Account = "000000000000"
+	}
+	return c
+}
+
+// Require returns an error naming every listed variable that is empty, so a misconfigured function
+// fails at cold start with one clear message instead of on its first request.
+func (c Config) Require(names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if c.lookup == nil || c.lookup(n) == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing configuration: set %s in the function's environment", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Local is the environment of a local stack: its names, from the resource definitions.
+func Local(n resources.Names, issuer, jwksFile string) map[string]string {
+	return map[string]string{
+		EnvBillingTable:    n.Table(resources.Billing.ID),
+		EnvVaultTable:      n.Table(resources.Vault.ID),
+		EnvAuditTable:      n.Table(resources.Audit.ID),
+		EnvDataKey:         n.KeyAlias(resources.DataKey),
+		EnvVaultKey:        n.KeyAlias(resources.VaultKey),
+		EnvAuditSigningKey: n.KeyAlias(resources.AuditSigningKey),
+		EnvBackupKey:       n.KeyAlias(resources.BackupKey),
+		EnvAuditBucket:     n.Bucket(resources.AuditBucket),
+		EnvBackupBucket:    n.Bucket(resources.BackupBucket),
+		EnvJWTIssuer:       issuer,
+		EnvJWTAudience:     LocalAudience,
+		EnvJWKSFile:        jwksFile,
+	}
+}
+
+// LocalAudience is the audience of locally minted tokens.
+const LocalAudience = "vaultbill-local"

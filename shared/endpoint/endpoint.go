@@ -1,0 +1,367 @@
+// Package endpoint runs an API handler the same way for every route: it establishes the principal,
+// checks the permission table, applies idempotency, writes the audit record, and renders the response.
+// Handlers hold only the logic of their route.
+package endpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vaultbill/vaultbill/shared/audit"
+	"github.com/vaultbill/vaultbill/shared/auth"
+	"github.com/vaultbill/vaultbill/shared/httpapi"
+	"github.com/vaultbill/vaultbill/shared/idempotency"
+	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/problem"
+	"github.com/vaultbill/vaultbill/shared/routes"
+)
+
+// DB is the DynamoDB calls the runtime makes for audit records and idempotency.
+type DB interface {
+	idempotency.DB
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Handler serves one route. It returns the result, or an error (a *problem.Error for the client).
+type Handler func(ctx context.Context, c *Call) (*Result, error)
+
+// Result is a handler's successful response.
+type Result struct {
+	Status int
+	Body   any
+}
+
+// Service is the runtime shared by a function's routes.
+type Service struct {
+	// Source is the audit eventSource, e.g. "invoices.vaultbill".
+	Source      string
+	DB          DB
+	Audit       *audit.Store
+	Idempotency *idempotency.Store
+	Account     string
+	Region      string
+	Log         *slog.Logger
+	Now         func() time.Time
+	handlers    map[string]Handler
+}
+
+// Handle registers h for the route with the given operation name. It panics on an unknown operation,
+// which is a wiring bug found at cold start, never at request time.
+func (s *Service) Handle(operation string, h Handler) {
+	for _, r := range routes.All {
+		if r.Operation == operation {
+			if s.handlers == nil {
+				s.handlers = map[string]Handler{}
+			}
+			s.handlers[r.Key()] = h
+			return
+		}
+	}
+	panic("endpoint: no route with operation " + operation)
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Call is one request being served.
+type Call struct {
+	Request   *events.APIGatewayProxyRequest
+	Principal auth.Principal
+	Route     routes.Route
+	// Resources are the objects the request touched; they go into the audit record.
+	Resources []audit.Resource
+
+	svc       *Service
+	record    audit.Record
+	committed bool
+	claim     *idempotency.Claim
+	responded *events.APIGatewayProxyResponse
+}
+
+// Decode parses the request body strictly into v.
+func (c *Call) Decode(v any) error { return httpapi.Decode(c.Request, v) }
+
+// PathParam returns a path parameter such as {id}.
+func (c *Call) PathParam(name string) string { return c.Request.PathParameters[name] }
+
+// Query returns a query string parameter.
+func (c *Call) Query(name string) string { return c.Request.QueryStringParameters[name] }
+
+// Touch adds a resource to the audit record.
+func (c *Call) Touch(typ, id string) {
+	c.Resources = append(c.Resources, audit.Resource{Type: typ, ID: id})
+}
+
+// Log is the request's logger (JSON, redacted, tagged with the request id).
+func (c *Call) Log() *slog.Logger { return c.svc.Log.With("request_id", c.record.RequestID) }
+
+// Commit writes items, the request's audit record and its idempotent outcome in one DynamoDB
+// transaction, so a change is never stored without its record, or its record without it. Items keep
+// their positions in a TransactionCanceledException's reasons; the runtime's own writes come after them.
+func (c *Call) Commit(ctx context.Context, status int, body any, items ...types.TransactWriteItem) (*Result, error) {
+	resp, err := httpapi.JSON(status, body, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.record.ResponseElements = responseElements(body)
+	c.record.Resources = c.Resources
+	rec, err := c.svc.Audit.TransactItem(c.record)
+	if err != nil {
+		return nil, err
+	}
+	all := append(items[:len(items):len(items)], rec)
+	if c.claim != nil {
+		all = append(all, c.svc.Idempotency.CompleteItem(c.claim, idempotency.Response{
+			Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
+		}))
+	}
+	if _, err := c.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all}); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c.Route.Operation, err)
+	}
+	c.committed = true
+	c.responded = &resp
+	return &Result{Status: status, Body: body}, nil
+}
+
+// AuditEvent builds a further record in this request's context, such as the Detokenize record that
+// accompanies every decryption of a card number.
+func (c *Call) AuditEvent(name string, readOnly bool, res ...audit.Resource) audit.Record {
+	r := c.record
+	r.EventID = audit.NewEventID()
+	r.EventName = name
+	r.EventType = audit.TypeServiceEvent
+	r.ReadOnly = readOnly
+	r.Resources = res
+	r.ResponseElements = nil
+	return r
+}
+
+// Serve is the Lambda entry point for the function's routes.
+func (s *Service) Serve(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	requestID := req.RequestContext.RequestID
+	log := s.Log.With("request_id", requestID)
+	ctx = logging.Into(ctx, log)
+	headers := map[string]string{"X-Request-Id": requestID}
+
+	route, ok := routes.Lookup(req.HTTPMethod, req.Resource)
+	h := s.handlers[route.Key()]
+	if !ok || h == nil {
+		// Behind API Gateway this means the deployment and the code disagree.
+		log.Error("no handler for route", "method", req.HTTPMethod, "resource", req.Resource)
+		return httpapi.Error(problem.New(problem.NotFound, "No such route."), requestID, headers), nil
+	}
+	c := &Call{Request: &req, Route: route, svc: s}
+	c.record = s.newRecord(&req, route)
+
+	result, err := s.run(ctx, c, h)
+	var resp events.APIGatewayProxyResponse
+	switch {
+	case c.responded != nil: // committed, or an idempotent replay
+		resp = *c.responded
+		for k, v := range headers {
+			resp.Headers[k] = v
+		}
+	case err != nil:
+		resp = httpapi.Error(err, requestID, headers)
+	default:
+		if resp, err = httpapi.JSON(result.Status, result.Body, headers); err != nil {
+			resp = httpapi.Error(err, requestID, headers)
+		}
+	}
+	if err != nil {
+		logError(log, route, err)
+	}
+	return s.finish(ctx, c, resp, err), nil
+}
+
+func (s *Service) run(ctx context.Context, c *Call, h Handler) (*Result, error) {
+	p, err := auth.FromContext(c.Request.RequestContext.Authorizer)
+	if err != nil {
+		return nil, err
+	}
+	c.Principal = p
+	c.record.UserIdentity = identity(p)
+	if err := p.Authorize(c.Route.Action); err != nil {
+		return nil, err
+	}
+	if c.Request.HTTPMethod == http.MethodPost {
+		if err := s.beginIdempotent(ctx, c); err != nil || c.responded != nil {
+			return nil, err
+		}
+	}
+	return h(ctx, c)
+}
+
+func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
+	key := httpapi.Header(c.Request, "Idempotency-Key")
+	if key == "" {
+		return nil
+	}
+	if err := idempotency.ValidateKey(key); err != nil {
+		return err
+	}
+	body, err := httpapi.Body(c.Request)
+	if err != nil {
+		return err
+	}
+	claim, saved, err := s.Idempotency.Begin(ctx, c.Principal.ID, key, idempotency.Fingerprint(c.Request.HTTPMethod, c.Request.Path, body))
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		c.responded = &events.APIGatewayProxyResponse{
+			StatusCode: saved.Status,
+			Headers:    map[string]string{"Content-Type": saved.ContentType, "Idempotent-Replayed": "true"},
+			Body:       saved.Body,
+		}
+		c.record.ResponseElements = map[string]string{"idempotentReplay": "true"}
+		return nil
+	}
+	c.claim = claim
+	return nil
+}
+
+// finish writes what the handler did not commit: the audit record of a read, a denial or a failure,
+// and the idempotent outcome. If the audit record cannot be written the client gets a 500, never a
+// response without its record.
+func (s *Service) finish(ctx context.Context, c *Call, resp events.APIGatewayProxyResponse, err error) events.APIGatewayProxyResponse {
+	requestID := c.record.RequestID
+	if c.claim != nil && !c.committed {
+		if replayable(resp.StatusCode) {
+			if cerr := s.Idempotency.Complete(ctx, c.claim, idempotency.Response{
+				Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
+			}); cerr != nil {
+				c.Log().Error("store idempotent response", "error", cerr)
+			}
+		} else if rerr := s.Idempotency.Release(ctx, c.claim); rerr != nil {
+			c.Log().Error("release idempotency key", "error", rerr)
+		}
+	}
+	if c.committed {
+		return resp
+	}
+	if err != nil {
+		c.record.ErrorCode = string(problem.CodeOf(err))
+		c.record.ErrorMessage = problem.From(err).Title()
+	} else if c.record.ResponseElements == nil && resp.StatusCode < 300 {
+		c.record.ResponseElements = responseElementsJSON(resp.Body)
+	}
+	c.record.Resources = c.Resources
+	if aerr := s.Audit.Put(ctx, c.record); aerr != nil {
+		c.Log().Error("audit write failed; failing the request", "error", aerr)
+		return httpapi.Error(aerr, requestID, map[string]string{"X-Request-Id": requestID})
+	}
+	return resp
+}
+
+// replayable reports whether a response is the settled outcome of a request. Faults and conflicts are
+// not: the client's retry must run again.
+func replayable(status int) bool {
+	return status < 500 && status != http.StatusConflict && status != http.StatusTooManyRequests
+}
+
+func logError(log *slog.Logger, route routes.Route, err error) {
+	e := problem.From(err)
+	if e.Code == problem.Internal || e.Code == problem.ServiceUnavailable {
+		log.Error("request failed", "operation", route.Operation, "code", e.Code, "error", err)
+		return
+	}
+	log.Info("request refused", "operation", route.Operation, "code", e.Code, "detail", e.Detail)
+}
+
+func (s *Service) newRecord(req *events.APIGatewayProxyRequest, route routes.Route) audit.Record {
+	return audit.Record{
+		EventVersion:       audit.EventVersion,
+		EventID:            audit.NewEventID(),
+		EventTime:          audit.FormatTime(s.now()),
+		EventSource:        s.Source,
+		EventName:          route.Operation,
+		EventType:          audit.TypeAPICall,
+		ReadOnly:           route.ReadOnly(),
+		UserIdentity:       audit.UserIdentity{Type: "Unknown", SessionContext: mfa(false)},
+		SourceIPAddress:    req.RequestContext.Identity.SourceIP,
+		UserAgent:          req.RequestContext.Identity.UserAgent,
+		RequestID:          req.RequestContext.RequestID,
+		RequestParameters:  RequestParameters(req.PathParameters, req.QueryStringParameters),
+		RecipientAccountID: s.Account,
+		AWSRegion:          s.Region,
+	}
+}
+
+// RequestParameters records path and query parameters only. Bodies are never recorded: they hold card
+// numbers and personal data. Values pass through redaction in case a client put a secret in a URL.
+func RequestParameters(path, query map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range path {
+		out[k] = logging.Redact(v)
+	}
+	for k, v := range query {
+		out[k] = logging.Redact(v)
+	}
+	return out
+}
+
+func identity(p auth.Principal) audit.UserIdentity {
+	return audit.UserIdentity{
+		Type: "CognitoUser", PrincipalID: p.ID, UserName: p.Username, Role: string(p.Role),
+		SessionContext: mfa(p.MFA),
+	}
+}
+
+func mfa(on bool) audit.SessionContext {
+	v := "false"
+	if on {
+		v = "true"
+	}
+	return audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: v}}
+}
+
+// IdentityOf is the audit identity of a principal (the authorizer uses it for its denials).
+func IdentityOf(p auth.Principal) audit.UserIdentity { return identity(p) }
+
+// AnonymousIdentity is the audit identity of a caller whose token was rejected.
+func AnonymousIdentity() audit.UserIdentity {
+	return audit.UserIdentity{Type: "Unknown", SessionContext: mfa(false)}
+}
+
+// responseElements keeps only identifiers of a response body: DESIGN §5 allows ids, nothing else.
+func responseElements(body any) map[string]string {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil
+	}
+	return responseElementsJSON(string(b))
+}
+
+func responseElementsJSON(body string) map[string]string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal([]byte(body), &top) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range idFields {
+		var v string
+		if raw, ok := top[k]; ok && json.Unmarshal(raw, &v) == nil && v != "" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// idFields are the response fields copied into audit records: identifiers, never values.
+var idFields = []string{"id", "object", "customer_id", "invoice_id", "token", "number"}
