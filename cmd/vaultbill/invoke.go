@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -23,7 +24,7 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 		if err := json.Unmarshal(event, &ev); err != nil {
 			return nil, fmt.Errorf("event is not an authorizer request: %w", err)
 		}
-		a, err := wiring.Authorizer(env)
+		a, err := authorizer.Build(env)
 		if err != nil {
 			return nil, err
 		}
@@ -53,8 +54,8 @@ func invoke(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("read event: %w", err)
 	}
 	run, ok := invokers[fn]
-	if !ok && wiring.Wired(fn) {
-		run = invokeAPI(fn)
+	if register, isAPI := devstack.Functions[fn]; !ok && isAPI {
+		run = invokeAPI(fn, register)
 	} else if !ok {
 		return fmt.Errorf("unknown function %q", fn)
 	}
@@ -74,13 +75,13 @@ func invoke(ctx context.Context, args []string, stdout io.Writer) error {
 	return enc.Encode(out)
 }
 
-func invokeAPI(fn string) func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+func invokeAPI(fn string, register wiring.Register) func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
 	return func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
 		var ev events.APIGatewayProxyRequest
 		if err := json.Unmarshal(event, &ev); err != nil {
 			return nil, fmt.Errorf("event is not an API Gateway proxy request: %w", err)
 		}
-		svc, err := wiring.API(env, fn)
+		svc, err := wiring.API(env, fn, register)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
@@ -18,7 +19,7 @@ func main() {
 		log.Error("cold start failed", "error", err)
 		os.Exit(1)
 	}
-	a, err := wiring.Authorizer(env)
+	a, err := authorizer.Build(env)
 	if err != nil {
 		log.Error("cold start failed", "error", err)
 		os.Exit(1)

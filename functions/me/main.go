@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/me"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
@@ -19,7 +20,7 @@ func main() {
 		log.Error("cold start failed", "error", err)
 		os.Exit(1)
 	}
-	svc, err := wiring.API(env, routes.Me)
+	svc, err := wiring.API(env, routes.Me, me.Register)
 	if err != nil {
 		log.Error("cold start failed", "error", err)
 		os.Exit(1)

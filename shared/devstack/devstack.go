@@ -19,11 +19,13 @@ import (
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
 	"github.com/vaultbill/vaultbill/shared/jwt"
+	"github.com/vaultbill/vaultbill/shared/me"
 	"github.com/vaultbill/vaultbill/shared/provision"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
@@ -32,6 +34,12 @@ import (
 
 // Issuer is the iss of locally minted tokens.
 const Issuer = "https://auth.local.vaultbill"
+
+// Functions is every HTTP function the local stack serves, by routes.Function name. In AWS each runs
+// as its own Lambda from its own main.
+var Functions = map[string]wiring.Register{
+	routes.Me: me.Register,
+}
 
 // Options configure a local stack.
 type Options struct {
@@ -78,7 +86,7 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
 		opts = append(opts, awscfg.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
-	return awsconfig.Load(ctx, opts...)
+	return awsconfig.LoadShared(ctx, opts...)
 }
 
 // Start brings the stack up. Stop must be called to release what it started.
@@ -126,7 +134,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	c.Region = cfg.Region
 	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log}
 
-	authz, err := wiring.Authorizer(s.Env)
+	authz, err := authorizer.Build(s.Env)
 	if err != nil {
 		return err
 	}
@@ -135,10 +143,11 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		Account: c.Account, Region: c.Region, Log: o.Log,
 	}
 	for _, fn := range routes.Functions() {
-		if !wiring.Wired(fn) {
+		register, ok := Functions[fn]
+		if !ok {
 			continue
 		}
-		svc, err := wiring.API(s.Env, fn)
+		svc, err := wiring.API(s.Env, fn, register)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // Response is the body of GET /v1/me.
@@ -20,7 +21,7 @@ type Response struct {
 }
 
 // Register adds the route to svc.
-func Register(svc *endpoint.Service) {
+func Register(_ wiring.Env, svc *endpoint.Service) error {
 	svc.Handle("GetMe", func(_ context.Context, c *endpoint.Call) (*endpoint.Result, error) {
 		p := c.Principal
 		return &endpoint.Result{Status: http.StatusOK, Body: Response{
@@ -28,4 +29,5 @@ func Register(svc *endpoint.Service) {
 			CustomerID: p.CustomerID, MFA: p.MFA,
 		}}, nil
 	})
+	return nil
 }

@@ -17,8 +17,8 @@ import (
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/s3client"
 )
 
 // Stack provisions one local stack.
@@ -36,7 +36,7 @@ func New(cfg aws.Config, names resources.Names) *Stack {
 	return &Stack{
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		KMS:      kms.NewFromConfig(cfg),
-		S3:       awsconfig.S3(cfg),
+		S3:       s3client.New(cfg),
 		Names:    names,
 	}
 }

@@ -11,14 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/idempotency"
-	"github.com/vaultbill/vaultbill/shared/jwt"
-	"github.com/vaultbill/vaultbill/shared/me"
-	"github.com/vaultbill/vaultbill/shared/routes"
 )
 
 // Env is what every function is built from.
@@ -41,43 +37,12 @@ func Load(ctx context.Context, log *slog.Logger) (Env, error) {
 	return Env{Config: c, AWS: cfg, Log: log}, nil
 }
 
-// Authorizer builds the authorizer.
-func Authorizer(env Env) (*authorizer.Authorizer, error) {
-	c := env.Config
-	if err := c.Require(config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience); err != nil {
-		return nil, err
-	}
-	var src jwt.KeySource
-	switch {
-	case c.JWKSURL != "":
-		src = jwt.NewHTTPKeySource(c.JWKSURL, nil)
-	case c.JWKSFile != "":
-		src = jwt.FileKeySource(c.JWKSFile)
-	default:
-		return nil, fmt.Errorf("missing configuration: set %s (or %s locally)", config.EnvJWKSURL, config.EnvJWKSFile)
-	}
-	v, err := jwt.NewVerifier(src, c.JWTIssuer, c.JWTAudience)
-	if err != nil {
-		return nil, fmt.Errorf("build token verifier: %w", err)
-	}
-	return &authorizer.Authorizer{
-		Verifier: v,
-		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable},
-		Account:  c.Account, Region: c.Region, Log: env.Log,
-	}, nil
-}
+// Register adds one HTTP function's routes to its service, building the clients they need from env.
+// Each function's main passes its own, so a binary links only its own function's code.
+type Register func(env Env, svc *endpoint.Service) error
 
-// apiFunctions registers each HTTP function's routes on its service.
-var apiFunctions = map[string]func(env Env, svc *endpoint.Service) error{
-	routes.Me: func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
-}
-
-// API builds the HTTP function named fn (a routes.Function).
-func API(env Env, fn string) (*endpoint.Service, error) {
-	register, ok := apiFunctions[fn]
-	if !ok {
-		return nil, fmt.Errorf("no function %q is wired", fn)
-	}
+// API builds the HTTP function named fn (a routes.Function) with its routes.
+func API(env Env, fn string, register Register) (*endpoint.Service, error) {
 	c := env.Config
 	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable); err != nil {
 		return nil, err
@@ -95,6 +60,3 @@ func API(env Env, fn string) (*endpoint.Service, error) {
 	}
 	return svc, nil
 }
-
-// Wired reports whether fn is built by API.
-func Wired(fn string) bool { _, ok := apiFunctions[fn]; return ok }

@@ -1,0 +1,38 @@
+package authorizer
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vaultbill/vaultbill/shared/audit"
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/jwt"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+// Build makes the authorizer from a function environment, once per cold start.
+func Build(env wiring.Env) (*Authorizer, error) {
+	c := env.Config
+	if err := c.Require(config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience); err != nil {
+		return nil, err
+	}
+	var src jwt.KeySource
+	switch {
+	case c.JWKSURL != "":
+		src = jwt.NewHTTPKeySource(c.JWKSURL, nil)
+	case c.JWKSFile != "":
+		src = jwt.FileKeySource(c.JWKSFile)
+	default:
+		return nil, fmt.Errorf("missing configuration: set %s (or %s locally)", config.EnvJWKSURL, config.EnvJWKSFile)
+	}
+	v, err := jwt.NewVerifier(src, c.JWTIssuer, c.JWTAudience)
+	if err != nil {
+		return nil, fmt.Errorf("build token verifier: %w", err)
+	}
+	return &Authorizer{
+		Verifier: v,
+		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable},
+		Account:  c.Account, Region: c.Region, Log: env.Log,
+	}, nil
+}
