@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,6 +18,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/idempotency"
+	"github.com/vaultbill/vaultbill/shared/logging"
 )
 
 // Env is what every function is built from.
@@ -59,4 +63,33 @@ func API(env Env, fn string, register Register) (*endpoint.Service, error) {
 		return nil, fmt.Errorf("wire %s: %w", fn, err)
 	}
 	return svc, nil
+}
+
+// Run is a function's main: it sets up the redacting logger, reads the configuration and builds the
+// handler once (cold start), then hands it to the Lambda runtime. A misconfigured function exits at
+// cold start with a message naming what is missing, rather than failing its first request.
+func Run(build func(env Env) (handler any, err error), opts ...lambda.Option) {
+	log := logging.FromEnv(os.Stdout)
+	slog.SetDefault(log)
+	env, err := Load(context.Background(), log)
+	if err == nil {
+		var handler any
+		if handler, err = build(env); err == nil {
+			lambda.StartWithOptions(handler, opts...)
+			return
+		}
+	}
+	log.Error("cold start failed", "error", err)
+	os.Exit(1)
+}
+
+// RunAPI is the main of an HTTP function: Run with the function's routes.
+func RunAPI(fn string, register Register) {
+	Run(func(env Env) (any, error) {
+		svc, err := API(env, fn, register)
+		if err != nil {
+			return nil, err
+		}
+		return svc.Serve, nil
+	})
 }
