@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/authorizer"
@@ -19,6 +20,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
 	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/tokens"
+	"github.com/vaultbill/vaultbill/shared/vault"
 )
 
 // Env is what every function is built from.
@@ -69,7 +72,28 @@ func Authorizer(env Env) (*authorizer.Authorizer, error) {
 
 // apiFunctions registers each HTTP function's routes on its service.
 var apiFunctions = map[string]func(env Env, svc *endpoint.Service) error{
-	routes.Me: func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
+	routes.Me:     func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
+	routes.Tokens: registerTokens,
+}
+
+// registerTokens wires the card vault. Only the tokens and payments functions are given VAULT_TABLE
+// and VAULT_KEY_ID; every other function is built without them.
+func registerTokens(env Env, svc *endpoint.Service) error {
+	c := env.Config
+	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey); err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	tokens.Register(svc, tokens.Deps{Vault: Vault(env, db), Customers: db, BillingTable: c.BillingTable})
+	return nil
+}
+
+// Vault builds the card vault of the tokens and payments functions, once per cold start.
+func Vault(env Env, db vault.DB) *vault.Vault {
+	return vault.New(vault.Config{
+		DB: db, KMS: kms.NewFromConfig(env.AWS), Table: env.Config.VaultTable, KeyID: env.Config.VaultKeyID,
+		Audit: &audit.Store{DB: db, Table: env.Config.AuditTable},
+	})
 }
 
 // API builds the HTTP function named fn (a routes.Function).
@@ -78,22 +102,31 @@ func API(env Env, fn string) (*endpoint.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("no function %q is wired", fn)
 	}
-	c := env.Config
-	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable); err != nil {
+	svc, err := Service(env, fn)
+	if err != nil {
 		return nil, err
-	}
-	db := dynamodb.NewFromConfig(env.AWS)
-	svc := &endpoint.Service{
-		Source:      fn + ".vaultbill",
-		DB:          db,
-		Audit:       &audit.Store{DB: db, Table: c.AuditTable},
-		Idempotency: &idempotency.Store{DB: db, Table: c.BillingTable},
-		Account:     c.Account, Region: c.Region, Log: env.Log,
 	}
 	if err := register(env, svc); err != nil {
 		return nil, fmt.Errorf("wire %s: %w", fn, err)
 	}
 	return svc, nil
+}
+
+// Service builds the runtime of function fn with no routes registered; API registers them. Tests use
+// it to register a function's routes over other dependencies (a failing KMS client).
+func Service(env Env, fn string) (*endpoint.Service, error) {
+	c := env.Config
+	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable); err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	return &endpoint.Service{
+		Source:      fn + ".vaultbill",
+		DB:          db,
+		Audit:       &audit.Store{DB: db, Table: c.AuditTable},
+		Idempotency: &idempotency.Store{DB: db, Table: c.BillingTable},
+		Account:     c.Account, Region: c.Region, Log: env.Log,
+	}, nil
 }
 
 // Wired reports whether fn is built by API.

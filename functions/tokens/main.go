@@ -1,0 +1,28 @@
+// Command tokens serves the card vault routes: tokenize a card, read and list token metadata, delete a token.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+func main() {
+	log := logging.FromEnv(os.Stdout)
+	env, err := wiring.Load(context.Background(), log)
+	if err != nil {
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	svc, err := wiring.API(env, routes.Tokens)
+	if err != nil {
+		log.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(svc.Serve)
+}
