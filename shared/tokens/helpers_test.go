@@ -236,3 +236,5 @@ func validCard(tb testing.TB, number string) card.Card {
 	}
 	return c
 }
+
+func kmsClient(s *devstack.Stack) *kms.Client { return kms.NewFromConfig(s.Env.AWS) }
