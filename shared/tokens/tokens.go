@@ -95,6 +95,7 @@ type handlers struct{ Deps }
 // Register adds the token routes to svc.
 func Register(svc *endpoint.Service, d Deps) {
 	h := handlers{d}
+	svc.RequestHash = d.Vault.RequestHash
 	svc.Handle("CreateToken", h.create)
 	svc.Handle("GetToken", h.get)
 	svc.Handle("ListCustomerTokens", h.list)

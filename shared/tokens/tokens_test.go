@@ -22,6 +22,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/httpapi"
+	"github.com/vaultbill/vaultbill/shared/idempotency"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/tokens"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -44,11 +45,16 @@ func TestTokenizeStoresNoCardData(t *testing.T) {
 	seedCustomer(t, s, "cus_bob")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 
-	resp, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_alice", amex, amexCV))
+	req := createBody("cus_alice", amex, amexCV)
+	resp, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, req, "Idempotency-Key", "k-1")
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("tokenize: %d %s", resp.StatusCode, body)
 	}
 	first := decode[tokens.TokenResponse](t, body)
+	resp, replay := stacktest.Do(t, s, "POST", "/v1/tokens", pay, req, "Idempotency-Key", "k-1")
+	if resp.StatusCode != http.StatusCreated || replay != body || resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry with the same Idempotency-Key: %d %s, want the first response replayed", resp.StatusCode, replay)
+	}
 	want := tokens.TokenResponse{Object: "token", CustomerID: "cus_alice", Card: tokens.CardResponse{
 		Brand: "amex", BIN: "378282", Last4: "0005", ExpMonth: 12, ExpYear: 2034,
 	}}
@@ -79,7 +85,9 @@ func TestTokenizeStoresNoCardData(t *testing.T) {
 	}
 
 	stored := everythingStored(t, s)
-	for _, secret := range append(secretForms(amex), `"`+amexCV+`"`, "="+amexCV+"\n", "Ada Lovelace") {
+	// The idempotency record must not keep an unkeyed hash of a body that holds the card number.
+	unkeyed := idempotency.Fingerprint("POST", "/v1/tokens", []byte(req))
+	for _, secret := range append(secretForms(amex), `"`+amexCV+`"`, "="+amexCV+"\n", "Ada Lovelace", unkeyed) {
 		if strings.Contains(stored, secret) {
 			t.Errorf("storage holds %q", secret)
 		}

@@ -104,3 +104,19 @@ func (v *Vault) loadFingerprintSecret(ctx context.Context) ([]byte, error) {
 	}
 	return nil, errors.New("fingerprint key: created concurrently but not readable")
 }
+
+// RequestHash is the keyed hash of an API request (method, path, body) that the idempotency store
+// keeps for POST /v1/tokens: the body holds a card number, so an unkeyed hash of it could be
+// brute-forced back to the number. It is an HMAC under the fingerprint key with its own prefix, so it
+// can never equal a card fingerprint.
+func (v *Vault) RequestHash(ctx context.Context, method, path string, body []byte) (string, error) {
+	key, err := v.fingerprintSecret(ctx)
+	if err != nil {
+		return "", unavailable(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("vaultbill/request/v1\x00" + method + " " + path + "\n"))
+	mac.Write(body)
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0])), nil
+}
