@@ -319,3 +319,31 @@ func TestKMSEconomy(t *testing.T) {
 		t.Logf("1 000 tokenizations made %d KMS calls", got)
 	}
 }
+
+// TestConcurrentSameCardMakesOneToken: two requests that both found no token for a card race to store
+// one; the card guard lets only the first commit, and the second recognises the duplicate.
+func TestConcurrentSameCardMakesOneToken(t *testing.T) {
+	s := stacktest.New(t)
+	db := dynamodb.NewFromConfig(s.Env.AWS)
+	v := wiring.Vault(s.Env, db)
+	ctx := context.Background()
+	a, errA := v.Tokenize(ctx, "cus_alice", validCard(t, visa))
+	b, errB := v.Tokenize(ctx, "cus_alice", validCard(t, visa))
+	if errA != nil || errB != nil || a.Existing || b.Existing || a.Token.ID == b.Token.ID {
+		t.Fatalf("both requests should see no token yet: %v %v", errA, errB)
+	}
+	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: a.Items}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: b.Items})
+	if !vault.DuplicateCard(err) {
+		t.Fatalf("second commit: %v, want a duplicate card", err)
+	}
+	got, err := v.Existing(ctx, "cus_alice", validCard(t, visa))
+	if err != nil || got == nil || got.ID != a.Token.ID {
+		t.Errorf("Existing = %+v, %v; want %s", got, err, a.Token.ID)
+	}
+	if n := countTokens(t, s); n != 1 {
+		t.Errorf("%d tokens stored, want 1", n)
+	}
+}
