@@ -29,6 +29,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/provision"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/tokens"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
@@ -38,7 +39,8 @@ const Issuer = "https://auth.local.vaultbill"
 // Functions is every HTTP function the local stack serves, by routes.Function name. In AWS each runs
 // as its own Lambda from its own main.
 var Functions = map[string]wiring.Register{
-	routes.Me: me.Register,
+	routes.Me:     me.Register,
+	routes.Tokens: tokens.Register,
 }
 
 // Options configure a local stack.

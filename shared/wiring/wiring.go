@@ -47,17 +47,9 @@ type Register func(env Env, svc *endpoint.Service) error
 
 // API builds the HTTP function named fn (a routes.Function) with its routes.
 func API(env Env, fn string, register Register) (*endpoint.Service, error) {
-	c := env.Config
-	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable); err != nil {
+	svc, err := Service(env, fn)
+	if err != nil {
 		return nil, err
-	}
-	db := dynamodb.NewFromConfig(env.AWS)
-	svc := &endpoint.Service{
-		Source:      fn + ".vaultbill",
-		DB:          db,
-		Audit:       &audit.Store{DB: db, Table: c.AuditTable},
-		Idempotency: &idempotency.Store{DB: db, Table: c.BillingTable},
-		Account:     c.Account, Region: c.Region, Log: env.Log,
 	}
 	if err := register(env, svc); err != nil {
 		return nil, fmt.Errorf("wire %s: %w", fn, err)
@@ -92,4 +84,21 @@ func RunAPI(fn string, register Register) {
 		}
 		return svc.Serve, nil
 	})
+}
+
+// Service builds the runtime of function fn with no routes registered; API registers them. Tests use
+// it to register a function's routes over other dependencies (a failing KMS client).
+func Service(env Env, fn string) (*endpoint.Service, error) {
+	c := env.Config
+	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable); err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	return &endpoint.Service{
+		Source:      fn + ".vaultbill",
+		DB:          db,
+		Audit:       &audit.Store{DB: db, Table: c.AuditTable},
+		Idempotency: &idempotency.Store{DB: db, Table: c.BillingTable},
+		Account:     c.Account, Region: c.Region, Log: env.Log,
+	}, nil
 }

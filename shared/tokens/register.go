@@ -1,0 +1,22 @@
+package tokens
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/vault"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+// Register wires the tokens function from its environment. Only the tokens and payments functions are
+// given VAULT_TABLE and VAULT_KEY_ID; every other function is built without them.
+func Register(env wiring.Env, svc *endpoint.Service) error {
+	c := env.Config
+	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey); err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	Routes(svc, Deps{Vault: vault.FromEnv(env, db), Customers: db, BillingTable: c.BillingTable})
+	return nil
+}
