@@ -13,9 +13,11 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/idempotency"
+	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
 	"github.com/vaultbill/vaultbill/shared/routes"
@@ -70,6 +72,10 @@ func Authorizer(env Env) (*authorizer.Authorizer, error) {
 // apiFunctions registers each HTTP function's routes on its service.
 var apiFunctions = map[string]func(env Env, svc *endpoint.Service) error{
 	routes.Me: func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
+	routes.Invoices: func(env Env, svc *endpoint.Service) error {
+		invoices.Register(svc, &billingdb.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: env.Config.BillingTable})
+		return nil
+	},
 }
 
 // API builds the HTTP function named fn (a routes.Function).
