@@ -161,7 +161,7 @@ func TestApplySetsTimestampsAndPayment(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if inv.Status != Paid || inv.AmountPaid != 500 || inv.AmountDue != 0 || *inv.FinalizedAt != "2026-03-01T12:00:00Z" || inv.PaidAt == nil {
+	if inv.Status != Paid || inv.AmountPaid != 500 || inv.AmountDue != 0 || *inv.FinalizedAt != "2026-03-01T12:00:00.000Z" || inv.PaidAt == nil {
 		t.Errorf("after finalize and pay: %+v", inv)
 	}
 	if err := inv.Apply(VoidEvent, now); problem.CodeOf(err) != problem.InvalidState || inv.Status != Paid {
@@ -190,7 +190,7 @@ func TestNewInvoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	if inv.Status != Draft || inv.Number != nil || inv.Subtotal != 45000 || inv.Tax != 8550 || inv.Total != 53550 ||
-		inv.AmountDue != 53550 || inv.CreatedAt != "2026-01-02T03:04:05Z" || inv.Lines[0].ID == "" {
+		inv.AmountDue != 53550 || inv.CreatedAt != "2026-01-02T03:04:05.000Z" || inv.Lines[0].ID == "" {
 		t.Errorf("invoice %+v", inv)
 	}
 }

@@ -187,8 +187,12 @@ func (inv *Invoice) Recompute() error {
 // FormatNumber renders the n-th invoice number: INV-000001. Numbers beyond six digits keep growing.
 func FormatNumber(n int64) string { return fmt.Sprintf("INV-%06d", n) }
 
-// FormatTime renders t as the API's timestamps: RFC 3339, UTC, whole seconds.
-func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// TimeLayout is the API's timestamp format: RFC 3339 in UTC with fixed-width milliseconds, so that
+// timestamps sort as strings (lists are ordered by created_at).
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime renders t in TimeLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
 // Apply moves inv through ev at now, checking the state machine. It sets the status and its timestamp;
 // the number (Finalize) and payment fields (Pay) are the caller's, since they come from storage.
