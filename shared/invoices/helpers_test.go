@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -16,6 +18,9 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -126,4 +131,44 @@ func billingItems(t testing.TB, s *devstack.Stack) []map[string]types.AttributeV
 		}
 	}
 	return out
+}
+
+// atomicEmulator makes each DynamoDB call to the emulator atomic with respect to the others, as
+// DynamoDB guarantees. moto applies a TransactWriteItems by snapshotting whole tables and restoring
+// them when a condition fails, which can undo a concurrent request's committed write; calls made one
+// at a time avoid that without changing what is tested: requests still interleave between calls.
+type atomicEmulator struct {
+	mu   sync.Mutex
+	next aws.HTTPClient
+}
+
+func (a *atomicEmulator) Do(req *http.Request) (*http.Response, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.next.Do(req)
+}
+
+// rewire rebuilds the stack's invoices function from env, e.g. with an instrumented SDK client.
+func rewire(t testing.TB, s *devstack.Stack, env wiring.Env) *endpoint.Service {
+	t.Helper()
+	svc, err := wiring.API(env, routes.Invoices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Gateway.Functions[routes.Invoices] = svc.Serve
+	return svc
+}
+
+// concurrentStack is a stack whose invoices function calls the emulator atomically (see atomicEmulator).
+func concurrentStack(t testing.TB) *devstack.Stack {
+	s := stacktest.New(t)
+	env := s.Env
+	env.AWS = s.Env.AWS.Copy()
+	hc := env.AWS.HTTPClient
+	if hc == nil {
+		hc = awshttp.NewBuildableClient()
+	}
+	env.AWS.HTTPClient = &atomicEmulator{next: hc}
+	rewire(t, s, env)
+	return s
 }
