@@ -51,9 +51,11 @@ func TestRoles(t *testing.T) {
 		"UpdateInvoice": func() (string, string, string) {
 			return "PATCH", "/v1/invoices/" + bill.draft(own.ID).ID, `{"memo":"m"}`
 		},
-		"DeleteInvoice":   func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.draft(own.ID).ID, "" },
-		"FinalizeInvoice": func() (string, string, string) { return "POST", "/v1/invoices/" + bill.draft(own.ID).ID + "/finalize", "" },
-		"VoidInvoice":     func() (string, string, string) { return "POST", "/v1/invoices/" + openInvoice().ID + "/void", "" },
+		"DeleteInvoice": func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.draft(own.ID).ID, "" },
+		"FinalizeInvoice": func() (string, string, string) {
+			return "POST", "/v1/invoices/" + bill.draft(own.ID).ID + "/finalize", ""
+		},
+		"VoidInvoice": func() (string, string, string) { return "POST", "/v1/invoices/" + openInvoice().ID + "/void", "" },
 		"MarkInvoiceUncollectible": func() (string, string, string) {
 			return "POST", "/v1/invoices/" + openInvoice().ID + "/mark-uncollectible", ""
 		},
