@@ -172,3 +172,22 @@ func concurrentStack(t testing.TB) *devstack.Stack {
 	rewire(t, s, env)
 	return s
 }
+
+func decodeInto(t testing.TB, body string, v any) error {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return nil
+}
+
+// countPrefix counts billing items whose pk starts with prefix.
+func countPrefix(t testing.TB, s *devstack.Stack, prefix string) int {
+	n := 0
+	for _, it := range billingItems(t, s) {
+		if pk, _ := it["pk"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, prefix) {
+			n++
+		}
+	}
+	return n
+}
