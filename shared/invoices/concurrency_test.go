@@ -46,6 +46,19 @@ func TestConcurrentFinalizesGetConsecutiveNumbers(t *testing.T) {
 			break
 		}
 	}
+	// Each finalize left one audit record naming its invoice once, however many races it lost.
+	finalized := 0
+	for _, r := range auditRecords(t, s) {
+		if r.EventName == "FinalizeInvoice" && r.ErrorCode == "" {
+			finalized++
+			if len(r.Resources) != 1 {
+				t.Errorf("finalize audit resources %+v", r.Resources)
+			}
+		}
+	}
+	if finalized != n {
+		t.Errorf("%d successful finalize audit records, want %d", finalized, n)
+	}
 }
 
 // TestOneDraftFinalizedConcurrently sends the same finalize ten times at once: exactly one succeeds,
