@@ -29,6 +29,14 @@ func TestInvokeSampleEvents(t *testing.T) {
 		t.Fatalf("me response: %s", out.String())
 	}
 
+	out.Reset()
+	if err := invoke(context.Background(), []string{"invoices", "--event", "../../events/invoices/create-customer.json"}, &out); err != nil {
+		t.Fatalf("invoke invoices: %v", err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 201 || !strings.Contains(resp.Body, `"object":"customer"`) {
+		t.Fatalf("create customer response: %s", out.String())
+	}
+
 	err := invoke(context.Background(), []string{"authorizer", "--event", "../../events/authorizer/request-no-token.json"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "Unauthorized") {
 		t.Fatalf("authorizer on a request without a token: %v, want Unauthorized", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
 	"github.com/vaultbill/vaultbill/shared/provision"
@@ -39,8 +40,9 @@ const Issuer = "https://auth.local.vaultbill"
 // Functions is every HTTP function the local stack serves, by routes.Function name. In AWS each runs
 // as its own Lambda from its own main.
 var Functions = map[string]wiring.Register{
-	routes.Me:     me.Register,
-	routes.Tokens: tokens.Register,
+	routes.Me:       me.Register,
+	routes.Invoices: invoices.Register,
+	routes.Tokens:   tokens.Register,
 }
 
 // Options configure a local stack.

@@ -1,0 +1,405 @@
+// Package billingdb stores customers, invoices and the invoice-number counter in the billing table
+// (DynamoDB, single-table design). It reads directly and returns the writes of a change as
+// TransactWriteItems items, so the caller commits them with the audit record and the idempotent outcome
+// in one transaction.
+//
+// # Items
+//
+//	customer        pk CUS#<id>                 sk CUS      gsi1pk CUSTOMERS            gsi1sk <created_at>#<id>
+//	invoice         pk INV#<id>                 sk INV      gsi1pk CUS#<customer>#INV   gsi1sk <created_at>#<id>
+//	                                                        gsi2pk INVSTATUS#<status>   gsi2sk <created_at>#<id>
+//	number counter  pk COUNTER#invoice_number   sk COUNTER  value = the last number issued
+//
+// Every item carries a version; every change is a write conditioned on the version it read
+// (optimistic locking), and invoice writes are also conditioned on the status they expect.
+//
+// # Access patterns
+//
+//	get a customer or an invoice by id      GetItem (strongly consistent)
+//	list customers, newest first            Query gsi1 CUSTOMERS, descending
+//	invoices of a customer, newest first    Query gsi1 CUS#<id>#INV, descending (status, if given, filters)
+//	invoices by status, newest first        Query gsi2 INVSTATUS#<status>, descending
+//	all invoices, newest first              Query gsi2 for each of the five statuses and merge
+//
+// Pages are positions, not DynamoDB keys: the cursor is the last index sort key returned
+// (<created_at>#<id>, unique), and the next page queries "sort key < cursor". A cursor therefore works
+// for any of the queries above and reveals nothing but a time and an id.
+//
+// # Invoice numbers
+//
+// Finalizing reads the counter, then commits in one transaction: the counter moved from n to n+1 (on
+// condition that it is still n), the invoice moved draft → open with number n+1 (on condition of its
+// version and status), the audit record and the idempotent outcome. Two finalizes that read the same n
+// cannot both commit; the loser re-reads and retries. A transaction that fails changes nothing, so it
+// consumes no number: numbers are gapless and unique. The price is that finalizes are serialized on the
+// counter item (about a thousand per second at most, by DynamoDB's per-item write limit).
+//
+// # DynamoDB calls per route
+//
+// The runtime adds one PutItem for the audit record of every read or refusal (changes carry their
+// record in the transaction), and one PutItem to claim an Idempotency-Key when a POST sends one.
+//
+//	CreateCustomer          1 TransactWriteItems (customer put, audit, idempotent outcome)
+//	GetCustomer             1 GetItem + 1 audit PutItem
+//	ListCustomers           1 Query + 1 audit PutItem   (a customer's own list: 1 GetItem)
+//	UpdateCustomer          1 GetItem + 1 TransactWriteItems
+//	CreateInvoice           1 TransactWriteItems (customer condition check, invoice put, audit, outcome)
+//	GetInvoice              1 GetItem + 1 audit PutItem
+//	ListInvoices            1 Query (by customer or status; more only when a status filter thins a
+//	                        customer's page) or 5 Queries (no filter) + 1 audit PutItem
+//	UpdateInvoice           1 GetItem + 1 TransactWriteItems
+//	DeleteInvoice           1 GetItem + 1 TransactWriteItems
+//	FinalizeInvoice         2 GetItem (invoice, counter) + 1 TransactWriteItems, again per lost race
+//	VoidInvoice             1 GetItem + 1 TransactWriteItems
+//	MarkInvoiceUncollectible 1 GetItem + 1 TransactWriteItems
+package billingdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vaultbill/vaultbill/shared/billing"
+	"github.com/vaultbill/vaultbill/shared/problem"
+	"github.com/vaultbill/vaultbill/shared/resources"
+)
+
+// DB is the DynamoDB calls the store makes itself.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store reads and prepares writes of the billing table.
+type Store struct {
+	DB    DB
+	Table string
+}
+
+// Key prefixes and constant sort keys.
+const (
+	customerPK      = "CUS#"
+	customerSK      = "CUS"
+	customersGSI1PK = "CUSTOMERS"
+	invoicePK       = "INV#"
+	invoiceSK       = "INV"
+	statusGSI2PK    = "INVSTATUS#"
+	counterPK       = "COUNTER#invoice_number"
+	counterSK       = "COUNTER"
+	attrVersion     = "version"
+	attrStatus      = "status"
+	attrValue       = "value"
+)
+
+func customerKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{resources.PK: s(customerPK + id), resources.SK: s(customerSK)}
+}
+
+func invoiceKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{resources.PK: s(invoicePK + id), resources.SK: s(invoiceSK)}
+}
+
+func counterKey() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{resources.PK: s(counterPK), resources.SK: s(counterSK)}
+}
+
+func customerInvoicesGSI1PK(customerID string) string { return customerPK + customerID + "#INV" }
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+// GetCustomer returns a customer, or not_found.
+func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, error) {
+	if !billing.ValidID(billing.CustomerPrefix, id) {
+		return nil, notFound("customer")
+	}
+	item, err := st.get(ctx, customerKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	if item == nil {
+		return nil, notFound("customer")
+	}
+	return decodeCustomer(item)
+}
+
+// Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
+// conditional write must match. The payments function reads the invoice it charges with it.
+func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {
+	if !billing.ValidID(billing.InvoicePrefix, id) {
+		return nil, notFound("invoice")
+	}
+	item, err := st.get(ctx, invoiceKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("get invoice %s: %w", id, err)
+	}
+	if item == nil {
+		return nil, notFound("invoice")
+	}
+	return decodeInvoice(item)
+}
+
+// LastNumber returns the last invoice number issued (0 before the first).
+func (st *Store) LastNumber(ctx context.Context) (int64, error) {
+	item, err := st.get(ctx, counterKey())
+	if err != nil {
+		return 0, fmt.Errorf("read invoice number counter: %w", err)
+	}
+	if item == nil {
+		return 0, nil
+	}
+	v, ok := item[attrValue].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("invoice number counter has no numeric %q", attrValue)
+	}
+	last, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invoice number counter %q: %w", v.Value, err)
+	}
+	return last, nil
+}
+
+func (st *Store) get(ctx context.Context, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.Table), Key: key, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+func notFound(what string) error {
+	return problem.New(problem.NotFound, "No such %s.", what)
+}
+
+func decodeCustomer(item map[string]types.AttributeValue) (*billing.Customer, error) {
+	var c billing.Customer
+	if err := attributevalue.UnmarshalMap(item, &c); err != nil {
+		return nil, fmt.Errorf("decode customer item: %w", err)
+	}
+	c.Object = billing.ObjectCustomer
+	return &c, nil
+}
+
+func decodeInvoice(item map[string]types.AttributeValue) (*billing.Invoice, error) {
+	var inv billing.Invoice
+	if err := attributevalue.UnmarshalMap(item, &inv); err != nil {
+		return nil, fmt.Errorf("decode invoice item: %w", err)
+	}
+	inv.Object = billing.ObjectInvoice
+	if inv.Lines == nil {
+		inv.Lines = []billing.Line{}
+	}
+	return &inv, nil
+}
+
+// CreateCustomerItem is the put of a new customer; the condition makes an id collision fail rather
+// than overwrite.
+func (st *Store) CreateCustomerItem(c *billing.Customer) (types.TransactWriteItem, error) {
+	item, err := customerItem(c)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(st.Table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}, nil
+}
+
+// UpdateCustomerItem is the put of a changed customer, conditioned on the version that was read
+// (prevVersion); c.Version must already be the next one.
+func (st *Store) UpdateCustomerItem(c *billing.Customer, prevVersion int64) (types.TransactWriteItem, error) {
+	item, err := customerItem(c)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(st.Table), Item: item,
+		ConditionExpression:       aws.String("#v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
+	}}, nil
+}
+
+func customerItem(c *billing.Customer) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode customer %s: %w", c.ID, err)
+	}
+	for k, v := range customerKey(c.ID) {
+		item[k] = v
+	}
+	item[resources.GSI1PK] = s(customersGSI1PK)
+	item[resources.GSI1SK] = s(c.CreatedAt + "#" + c.ID)
+	return item, nil
+}
+
+func invoiceItem(inv *billing.Invoice) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(inv)
+	if err != nil {
+		return nil, fmt.Errorf("encode invoice %s: %w", inv.ID, err)
+	}
+	for k, v := range invoiceKey(inv.ID) {
+		item[k] = v
+	}
+	sk := inv.CreatedAt + "#" + inv.ID
+	item[resources.GSI1PK] = s(customerInvoicesGSI1PK(inv.CustomerID))
+	item[resources.GSI1SK] = s(sk)
+	item[resources.GSI2PK] = s(statusGSI2PK + string(inv.Status))
+	item[resources.GSI2SK] = s(sk)
+	return item, nil
+}
+
+// customerExists is the condition check that an invoice's customer exists, committed with the invoice.
+func (st *Store) customerExists(customerID string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(st.Table), Key: customerKey(customerID),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+	}}
+}
+
+// CreateInvoiceItems are the writes of a new draft: a check that its customer exists (item 0) and the
+// invoice put (item 1). A cancellation on item 0 means an unknown customer (see UnknownCustomer).
+func (st *Store) CreateInvoiceItems(inv *billing.Invoice) ([]types.TransactWriteItem, error) {
+	item, err := invoiceItem(inv)
+	if err != nil {
+		return nil, err
+	}
+	return []types.TransactWriteItem{
+		st.customerExists(inv.CustomerID),
+		{Put: &types.Put{
+			TableName: aws.String(st.Table), Item: item,
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}, nil
+}
+
+// UpdateInvoiceItems are the writes of an edited draft: the customer check (item 0) and the put of
+// inv (item 1), conditioned on the version that was read and on the invoice still being a draft.
+func (st *Store) UpdateInvoiceItems(inv *billing.Invoice, prevVersion int64) ([]types.TransactWriteItem, error) {
+	put, err := st.putIfItem(inv, prevVersion, billing.Draft)
+	if err != nil {
+		return nil, err
+	}
+	return []types.TransactWriteItem{st.customerExists(inv.CustomerID), put}, nil
+}
+
+// TransitionItem is the put of inv after a status change, conditioned on the version and the status
+// (from) that were read.
+func (st *Store) TransitionItem(inv *billing.Invoice, prevVersion int64, from billing.Status) (types.TransactWriteItem, error) {
+	return st.putIfItem(inv, prevVersion, from)
+}
+
+func (st *Store) putIfItem(inv *billing.Invoice, prevVersion int64, status billing.Status) (types.TransactWriteItem, error) {
+	item, err := invoiceItem(inv)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(st.Table), Item: item,
+		ConditionExpression:       aws.String("#v = :v AND #st = :st"),
+		ExpressionAttributeNames:  map[string]string{"#v": attrVersion, "#st": attrStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion), ":st": s(string(status))},
+	}}, nil
+}
+
+// DeleteInvoiceItem deletes a draft, conditioned on the version that was read and on it being a draft.
+func (st *Store) DeleteInvoiceItem(inv *billing.Invoice) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
+		ConditionExpression:       aws.String("#v = :v AND #st = :st"),
+		ExpressionAttributeNames:  map[string]string{"#v": attrVersion, "#st": attrStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(inv.Version), ":st": s(string(billing.Draft))},
+	}}
+}
+
+// FinalizeItems are the writes of a finalize: the counter moved from last to last+1 (item 0) and inv,
+// already open with number last+1, put on condition of the draft version read (item 1). Committed
+// together, a number is issued exactly when its invoice is finalized.
+func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([]types.TransactWriteItem, error) {
+	put, err := st.putIfItem(inv, prevVersion, billing.Draft)
+	if err != nil {
+		return nil, err
+	}
+	counter := &types.Update{
+		TableName: aws.String(st.Table), Key: counterKey(),
+		UpdateExpression:          aws.String("SET #val = :next"),
+		ExpressionAttributeNames:  map[string]string{"#val": attrValue},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":next": n(last + 1)},
+	}
+	if last == 0 {
+		counter.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		counter.ConditionExpression = aws.String("#val = :last")
+		counter.ExpressionAttributeValues[":last"] = n(last)
+	}
+	return []types.TransactWriteItem{{Update: counter}, put}, nil
+}
+
+// MarkPaidItem is the write that settles an open invoice in the payments function's own transaction:
+// status open → paid, amount_paid = total, amount_due = 0, paid_at and payment_id set, version + 1.
+// It is conditioned on the version and the open status that inv was read with (by Get), so an invoice
+// is paid at most once however many payments race; a cancellation of this item means the invoice
+// changed since it was read and the charge must not be kept.
+func (st *Store) MarkPaidItem(inv *billing.Invoice, paymentID, paidAt string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
+		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :total, amount_due = :zero, paid_at = :at, " +
+			"updated_at = :at, payment_id = :pay, #v = :next, " + resources.GSI2PK + " = :gsi2"),
+		ConditionExpression:      aws.String("#v = :v AND #st = :open"),
+		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":paid": s(string(billing.Paid)), ":open": s(string(billing.Open)),
+			":total": n(inv.Total), ":zero": n(0), ":at": s(paidAt), ":pay": s(paymentID),
+			":v": n(inv.Version), ":next": n(inv.Version + 1), ":gsi2": s(statusGSI2PK + string(billing.Paid)),
+		},
+	}}
+}
+
+// CancellationReasons returns the reason code of each item of a cancelled transaction ("None",
+// "ConditionalCheckFailed", "TransactionConflict", ...), or nil when err is not a cancellation.
+func CancellationReasons(err error) []string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	out := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		out[i] = aws.ToString(r.Code)
+	}
+	return out
+}
+
+// Failed reports whether item i of the cancelled transaction err failed with code.
+func Failed(err error, i int, code string) bool {
+	r := CancellationReasons(err)
+	return i < len(r) && r[i] == code
+}
+
+// Contended reports whether err is a cancellation that a fresh read and a retry may overcome: a
+// condition on one of the first n items (the caller's, read-dependent ones) failed, or the transaction
+// collided with another.
+func Contended(err error, items int) bool {
+	r := CancellationReasons(err)
+	for i, code := range r {
+		if code == "TransactionConflict" || (i < items && code == "ConditionalCheckFailed") {
+			return true
+		}
+	}
+	var tce *types.TransactionConflictException
+	return errors.As(err, &tce)
+}
+
+// Reason codes of a cancelled transaction.
+const (
+	ReasonConditionFailed = "ConditionalCheckFailed"
+)
