@@ -83,14 +83,20 @@ func StateDir() string {
 	return ".vaultbill"
 }
 
-// AWSConfig is the SDK configuration for an emulator: its endpoint, and dummy credentials unless the
-// environment has some (LocalStack and moto accept any).
+// AWSConfig is the SDK configuration for an emulator: its endpoint, dummy credentials unless the
+// environment has some (LocalStack and moto accept any), and DynamoDB calls made one at a time, which
+// moto needs to keep transactions isolated (see serialDynamoDB).
 func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	opts := []func(*awscfg.LoadOptions) error{awscfg.WithBaseEndpoint(endpoint)}
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
 		opts = append(opts, awscfg.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
-	return awsconfig.LoadShared(ctx, opts...)
+	cfg, err := awsconfig.LoadShared(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg.HTTPClient = newSerialDynamoDB(cfg.HTTPClient)
+	return cfg, nil
 }
 
 // Start brings the stack up. Stop must be called to release what it started.

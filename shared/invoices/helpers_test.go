@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -134,21 +132,6 @@ func billingItems(t testing.TB, s *devstack.Stack) []map[string]types.AttributeV
 	return out
 }
 
-// atomicEmulator makes each DynamoDB call to the emulator atomic with respect to the others, as
-// DynamoDB guarantees. moto applies a TransactWriteItems by snapshotting whole tables and restoring
-// them when a condition fails, which can undo a concurrent request's committed write; calls made one
-// at a time avoid that without changing what is tested: requests still interleave between calls.
-type atomicEmulator struct {
-	mu   sync.Mutex
-	next aws.HTTPClient
-}
-
-func (a *atomicEmulator) Do(req *http.Request) (*http.Response, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.next.Do(req)
-}
-
 // rewire rebuilds the stack's invoices function from env, e.g. with an instrumented SDK client.
 func rewire(t testing.TB, s *devstack.Stack, env wiring.Env) *endpoint.Service {
 	t.Helper()
@@ -160,19 +143,9 @@ func rewire(t testing.TB, s *devstack.Stack, env wiring.Env) *endpoint.Service {
 	return svc
 }
 
-// concurrentStack is a stack whose invoices function calls the emulator atomically (see atomicEmulator).
-func concurrentStack(t testing.TB) *devstack.Stack {
-	s := stacktest.New(t)
-	env := s.Env
-	env.AWS = s.Env.AWS.Copy()
-	hc := env.AWS.HTTPClient
-	if hc == nil {
-		hc = awshttp.NewBuildableClient()
-	}
-	env.AWS.HTTPClient = &atomicEmulator{next: hc}
-	rewire(t, s, env)
-	return s
-}
+// concurrentStack is a stack for concurrency tests. The local stack already makes each DynamoDB call to
+// moto atomic (devstack.AWSConfig), as DynamoDB is.
+func concurrentStack(t testing.TB) *devstack.Stack { return stacktest.New(t) }
 
 func decodeInto(t testing.TB, body string, v any) error {
 	t.Helper()
