@@ -51,7 +51,9 @@ func (l Location) digestPrefix() string {
 }
 
 // LogDayPrefix is the prefix of the log files delivered on t's UTC day.
-func (l Location) LogDayPrefix(t time.Time) string { return l.logPrefix() + t.UTC().Format("2006/01/02/") }
+func (l Location) LogDayPrefix(t time.Time) string {
+	return l.logPrefix() + t.UTC().Format("2006/01/02/")
+}
 
 // DigestDayPrefix is the prefix of the digest files ending on t's UTC day.
 func (l Location) DigestDayPrefix(t time.Time) string {

@@ -5,6 +5,7 @@ package wiring
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,8 @@ type Env struct {
 	Config config.Config
 	AWS    aws.Config
 	Log    *slog.Logger
+	// Metrics receives CloudWatch Embedded Metric Format lines (stdout in Lambda); nil discards them.
+	Metrics io.Writer
 }
 
 // Load reads the process environment and the AWS configuration, once per cold start.
@@ -69,7 +72,8 @@ func Authorizer(env Env) (*authorizer.Authorizer, error) {
 
 // apiFunctions registers each HTTP function's routes on its service.
 var apiFunctions = map[string]func(env Env, svc *endpoint.Service) error{
-	routes.Me: func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
+	routes.Me:         func(_ Env, svc *endpoint.Service) error { me.Register(svc); return nil },
+	routes.AuditQuery: auditQuery,
 }
 
 // API builds the HTTP function named fn (a routes.Function).
