@@ -153,16 +153,11 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 	if err != nil {
 		return DigestResult{}, fmt.Errorf("marshal digest %s: %w", key, err)
 	}
-	sig, err := d.KMS.Sign(ctx, &kms.SignInput{
-		KeyId:            aws.String(d.KeyID),
-		Message:          []byte(SigningString(dg, HashHex(body))),
-		MessageType:      kmstypes.MessageTypeRaw,
-		SigningAlgorithm: kmstypes.SigningAlgorithmSpecRsassaPkcs1V15Sha256,
-	})
+	sig, err := SignDigest(ctx, d.KMS, d.KeyID, dg, body)
 	if err != nil {
-		return DigestResult{}, fmt.Errorf("sign digest %s with %s: %w", key, d.KeyID, err)
+		return DigestResult{}, err
 	}
-	meta := map[string]string{MetaSignature: hex.EncodeToString(sig.Signature), MetaSignatureAlgorithm: SignatureAlgorithm}
+	meta := map[string]string{MetaSignature: sig, MetaSignatureAlgorithm: SignatureAlgorithm}
 	if err := putGzip(ctx, d.S3, d.Bucket, key, body, meta); err != nil {
 		return DigestResult{}, fmt.Errorf("write digest s3://%s/%s: %w", d.Bucket, key, err)
 	}
@@ -170,6 +165,21 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 		d.Log.Info("audit digest written", "key", key, "log_files", len(files), "start", dg.DigestStartTime, "end", dg.DigestEndTime)
 	}
 	return DigestResult{Key: key, Digest: dg, LogFiles: len(files)}, nil
+}
+
+// SignDigest signs a digest's signing string with the KMS key (RSASSA_PKCS1_V1_5_SHA_256) and returns
+// the signature in hex, as it goes into the object's metadata.
+func SignDigest(ctx context.Context, api SignAPI, keyID string, d *Digest, body []byte) (string, error) {
+	sig, err := api.Sign(ctx, &kms.SignInput{
+		KeyId:            aws.String(keyID),
+		Message:          []byte(SigningString(d, HashHex(body))),
+		MessageType:      kmstypes.MessageTypeRaw,
+		SigningAlgorithm: kmstypes.SigningAlgorithmSpecRsassaPkcs1V15Sha256,
+	})
+	if err != nil {
+		return "", fmt.Errorf("sign digest %s with %s: %w", d.DigestS3Object, keyID, err)
+	}
+	return hex.EncodeToString(sig.Signature), nil
 }
 
 // previous is the latest digest: where it is, when it ends, its content hash and signature.

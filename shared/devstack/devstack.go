@@ -47,6 +47,11 @@ type Options struct {
 	EmulatorLog io.Writer
 	// Progress reports provisioning.
 	Progress func(kind, name string, created bool)
+	// Metrics receives the functions' Embedded Metric Format lines; nil discards them.
+	Metrics io.Writer
+	// AuditPoll is how often the audit stream is polled in the background (default 1s); a negative
+	// value runs no background workers, and the caller drives them through Stack.Audit.
+	AuditPoll time.Duration
 }
 
 // Stack is a running local stack.
@@ -56,7 +61,9 @@ type Stack struct {
 	Gateway  *gateway.Gateway
 	Emulator *emulator.Emulator
 	// URL is the gateway's base URL when it serves HTTP.
-	URL      string
+	URL string
+	// Audit runs the audit trail's stream consumer and digest schedule.
+	Audit    *AuditWorkers
 	key      *rsa.PrivateKey
 	kid      string
 	server   *http.Server
@@ -124,7 +131,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	env := config.Local(o.Names, Issuer, jwksFile)
 	c := config.From(func(k string) string { return env[k] })
 	c.Region = cfg.Region
-	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log}
+	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log, Metrics: o.Metrics}
 
 	authz, err := wiring.Authorizer(s.Env)
 	if err != nil {
@@ -143,6 +150,16 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			return err
 		}
 		s.Gateway.Functions[fn] = svc.Serve
+	}
+	if s.Audit, err = newAuditWorkers(s.Env); err != nil {
+		return err
+	}
+	if o.AuditPoll >= 0 {
+		poll := o.AuditPoll
+		if poll == 0 {
+			poll = time.Second
+		}
+		s.Audit.Start(poll, time.Hour)
 	}
 	if o.Addr != "" {
 		return s.serve(o.Addr)
@@ -173,6 +190,9 @@ func (s *Stack) Stop() {
 		if err := s.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = s.server.Close()
 		}
+	}
+	if s.Audit != nil {
+		s.Audit.Stop()
 	}
 	s.Emulator.Stop()
 }
