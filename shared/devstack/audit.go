@@ -68,12 +68,14 @@ func newAuditWorkers(env wiring.Env) (*AuditWorkers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AuditWorkers{
+	w := &AuditWorkers{
 		Shipper: shipper, Digest: digest,
 		Streams: dynamodbstreams.NewFromConfig(env.AWS), DB: dynamodb.NewFromConfig(env.AWS),
 		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, Log: env.Log,
 		positions: map[string]position{},
-	}, nil
+	}
+	digest.Now = func() time.Time { return w.Clock() }
+	return w, nil
 }
 
 // Start polls the stream every poll and runs the digest every digest, until Stop.

@@ -69,6 +69,8 @@ func AuditShipper(env Env) (*audittrail.Shipper, error) {
 type AuditDigest struct {
 	Digester *audittrail.Digester
 	Review   *auditreview.Engine
+	// Now is the clock (the local stack simulates hours with it).
+	Now func() time.Time
 }
 
 // BuildAuditDigest builds the digest function.
@@ -89,16 +91,15 @@ func BuildAuditDigest(env Env) (*AuditDigest, error) {
 	}, nil
 }
 
-// Handle runs on the hourly schedule. The event's time, not the clock, fixes the period, so a late
-// or retried run writes the digest it was scheduled for. A failure alerts and is returned, so the
-// scheduler retries; the next run covers the whole time since the last digest anyway.
-func (a *AuditDigest) Handle(ctx context.Context, ev events.EventBridgeEvent) (audittrail.DigestResult, error) {
-	at := ev.Time
-	if at.IsZero() {
-		at = time.Now()
+// Handle runs on the hourly schedule. It covers the time since the last digest, so a late or
+// retried run loses nothing. A failure alerts and is returned, so the scheduler retries.
+func (a *AuditDigest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittrail.DigestResult, error) {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
 	}
 	defer a.Review.Flush(ctx)
-	res, err := a.Digester.Run(ctx, at)
+	res, err := a.Digester.Run(ctx, now())
 	if err != nil {
 		a.Review.Failed(ctx, audittrail.StageDigest, err)
 		return res, fmt.Errorf("audit digest: %w", err)
