@@ -234,3 +234,24 @@ func BenchmarkValidate(b *testing.B) {
 	}
 	b.ReportMetric(float64(files)/b.Elapsed().Seconds(), "files/s")
 }
+
+func TestValidatorReportsInvalidFormat(t *testing.T) {
+	m, k := newMemS3(), newMemKMS()
+	start := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	buildTrail(t, m, k, start, 2, 1, 5)
+	var newest string
+	for key := range m.objects {
+		if _, ok := DigestKeyTime(key); ok && key > newest {
+			newest = key
+		}
+	}
+	m.objects[newest] = memObject{body: []byte("not gzip"), meta: m.objects[newest].meta}
+	v := &Validator{S3: m, KMS: k, KeyIDs: []string{"alias/signing"}, Location: loc}
+	rep, err := v.Validate(context.Background(), start, start.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Results[0].Key != newest || rep.Results[0].Reason != ReasonFormat {
+		t.Errorf("results %+v, want %s invalid: %s", rep.Results, newest, ReasonFormat)
+	}
+}

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -430,4 +432,80 @@ func TestValidatorDetectsMovedDigest(t *testing.T) {
 	tr.put(t, moved, body, meta)
 	tr.del(t, digests[2])
 	wantInvalid(t, tr.validate(t), audittrail.KindDigest, moved, audittrail.ReasonMoved)
+}
+
+// batchOf builds a stream batch of n audit records, as Lambda delivers it.
+func batchOf(n, first int) events.DynamoDBEvent {
+	var ev events.DynamoDBEvent
+	now := audit.FormatTime(time.Now())
+	for i := range n {
+		r := audit.Record{
+			EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: now, EventSource: "invoices.vaultbill",
+			EventName: "GetInvoice", EventType: audit.TypeAPICall, ReadOnly: true, SourceIPAddress: "203.0.113.9",
+			UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: "bench", Role: "billing",
+				SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "true"}}},
+			RequestID: "6a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", UserAgent: "Mozilla/5.0",
+			RequestParameters: map[string]string{"id": "in_0123456789abcdef0123456789abcdef"},
+			ResponseElements:  map[string]string{"id": "in_0123456789abcdef0123456789abcdef", "object": "invoice"},
+		}
+		b, _ := json.Marshal(r)
+		ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+			SequenceNumber: strconv.Itoa(first + i),
+			NewImage:       map[string]events.DynamoDBAttributeValue{"record": events.NewStringAttribute(string(b))},
+		}})
+	}
+	return ev
+}
+
+// BenchmarkShipperEmulator ships batches of 1,000 records (the event source's batch size) to S3 on the
+// emulator and reports records per PUT and the S3 PUT cost per million audit events.
+func BenchmarkShipperEmulator(b *testing.B) {
+	s := stacktest.New(b)
+	sh := s.Audit.Shipper
+	ev := batchOf(1000, 1)
+	b.ResetTimer()
+	for range b.N {
+		if resp, err := sh.Handle(context.Background(), ev); err != nil || len(resp.BatchItemFailures) > 0 {
+			b.Fatalf("%v %v", resp, err)
+		}
+	}
+	puts, n := sh.Stats()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(n)/float64(puts), "records/PUT")
+	b.ReportMetric(float64(puts)/float64(n)*1e6*0.005/1000, "$PUT/1M-events")
+}
+
+// BenchmarkValidateEmulator validates a day of hourly digests with 4 log files of 250 records an hour.
+func BenchmarkValidateEmulator(b *testing.B) {
+	s := stacktest.New(b)
+	base := time.Now().UTC().Truncate(time.Hour).Add(-25 * time.Hour)
+	clock := base
+	s.Audit.Clock = func() time.Time { return clock }
+	s.Audit.Shipper.Now = s.Audit.Clock
+	for h := range 24 {
+		for f := range 4 {
+			clock = base.Add(time.Duration(h)*time.Hour + time.Duration(f*10)*time.Minute)
+			if _, err := s.Audit.Shipper.Handle(context.Background(), batchOf(250, 1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clock = base.Add(time.Duration(h+1)*time.Hour + audittrail.DefaultLag)
+		if _, err := s.Audit.DigestNow(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v, err := wiring.AuditValidator(s.Env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	files := 0
+	for range b.N {
+		rep, err := v.Validate(context.Background(), base, time.Now())
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v %+v", err, rep.Results)
+		}
+		files += len(rep.Results)
+	}
+	b.ReportMetric(float64(files)/b.Elapsed().Seconds(), "files/s")
 }

@@ -180,7 +180,7 @@ func (v *Validator) walkChain(ctx context.Context, keys map[string]*rsa.PublicKe
 	if len(listed) > 0 {
 		cur = listed[0]
 	}
-	for cur != "" {
+	for cur != "" && !visited[cur] { // a forged link could point back into the chain
 		v.progress("digests", len(out), len(listed))
 		visited[cur] = true
 		ds := v.checkDigest(ctx, keys, cur)
