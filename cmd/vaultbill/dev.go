@@ -28,6 +28,7 @@ func runDev(ctx context.Context, args []string) error {
 		StateDir:    devstack.StateDir(),
 		Names:       resources.LocalNames,
 		Log:         logging.FromEnv(os.Stdout),
+		Metrics:     os.Stdout,
 		EmulatorLog: emulatorLog(),
 		Progress: func(kind, name string, created bool) {
 			verb := "exists "

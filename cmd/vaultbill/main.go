@@ -16,6 +16,7 @@ commands:
   dev       run the local stack (emulator, resources, API on :3000) until Ctrl-C
   token     print a JWT the local stack accepts
   invoke    run one function on one event file, like "sam local invoke"
+  audit     validate the audit trail (validate), or write its digest now (digest)
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -26,6 +27,7 @@ var commands = map[string]command{
 	"dev":    runDev,
 	"token":  runToken,
 	"invoke": runInvoke,
+	"audit":  runAudit,
 }
 
 func main() {

@@ -29,8 +29,13 @@ type Store struct {
 	Table string
 }
 
-// Attribute names of an outbox item besides the keys in package resources.
+// Attribute names of an outbox item besides the keys in package resources. The query API filters on
+// the exported ones.
 const (
+	AttrRecord    = attrRecord
+	AttrPrincipal = attrPrincipal
+	AttrEventName = attrEventName
+
 	attrRecord    = "record"
 	attrPrincipal = "principal"
 	attrEventName = "eventName"

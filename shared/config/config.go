@@ -76,6 +76,15 @@ func (c Config) Require(names ...string) error {
 	return nil
 }
 
+// Lookup returns the raw value of an environment variable the Config was read from, for settings
+// that belong to one package (such as alert thresholds).
+func (c Config) Lookup(name string) string {
+	if c.lookup == nil {
+		return ""
+	}
+	return c.lookup(name)
+}
+
 // Local is the environment of a local stack: its names, from the resource definitions.
 func Local(n resources.Names, issuer, jwksFile string) map[string]string {
 	return map[string]string{

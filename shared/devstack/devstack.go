@@ -19,6 +19,7 @@ import (
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/vaultbill/vaultbill/shared/auditquery"
 	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
@@ -40,9 +41,10 @@ const Issuer = "https://auth.local.vaultbill"
 // Functions is every HTTP function the local stack serves, by routes.Function name. In AWS each runs
 // as its own Lambda from its own main.
 var Functions = map[string]wiring.Register{
-	routes.Me:       me.Register,
-	routes.Invoices: invoices.Register,
-	routes.Tokens:   tokens.Register,
+	routes.Me:         me.Register,
+	routes.AuditQuery: auditquery.Register,
+	routes.Invoices:   invoices.Register,
+	routes.Tokens:     tokens.Register,
 }
 
 // Options configure a local stack.
@@ -59,6 +61,11 @@ type Options struct {
 	EmulatorLog io.Writer
 	// Progress reports provisioning.
 	Progress func(kind, name string, created bool)
+	// Metrics receives the functions' Embedded Metric Format lines; nil discards them.
+	Metrics io.Writer
+	// AuditPoll is how often the audit stream is polled in the background (default 1s); a negative
+	// value runs no background workers, and the caller drives them through Stack.Audit.
+	AuditPoll time.Duration
 }
 
 // Stack is a running local stack.
@@ -68,7 +75,9 @@ type Stack struct {
 	Gateway  *gateway.Gateway
 	Emulator *emulator.Emulator
 	// URL is the gateway's base URL when it serves HTTP.
-	URL      string
+	URL string
+	// Audit runs the audit trail's stream consumer and digest schedule.
+	Audit    *AuditWorkers
 	key      *rsa.PrivateKey
 	kid      string
 	server   *http.Server
@@ -142,7 +151,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	env := config.Local(o.Names, Issuer, jwksFile)
 	c := config.From(func(k string) string { return env[k] })
 	c.Region = cfg.Region
-	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log}
+	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log, Metrics: o.Metrics}
 
 	authz, err := authorizer.Build(s.Env)
 	if err != nil {
@@ -162,6 +171,16 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			return err
 		}
 		s.Gateway.Functions[fn] = svc.Serve
+	}
+	if s.Audit, err = newAuditWorkers(s.Env); err != nil {
+		return err
+	}
+	if o.AuditPoll >= 0 {
+		poll := o.AuditPoll
+		if poll == 0 {
+			poll = time.Second
+		}
+		s.Audit.Start(poll, time.Hour)
 	}
 	if o.Addr != "" {
 		return s.serve(o.Addr)
@@ -192,6 +211,9 @@ func (s *Stack) Stop() {
 		if err := s.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = s.server.Close()
 		}
+	}
+	if s.Audit != nil {
+		s.Audit.Stop()
 	}
 	s.Emulator.Stop()
 }

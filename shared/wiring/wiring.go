@@ -5,6 +5,7 @@ package wiring
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -26,6 +27,8 @@ type Env struct {
 	Config config.Config
 	AWS    aws.Config
 	Log    *slog.Logger
+	// Metrics receives CloudWatch Embedded Metric Format lines (stdout in Lambda); nil discards them.
+	Metrics io.Writer
 }
 
 // Load reads the process environment and the AWS configuration, once per cold start.
@@ -34,11 +37,26 @@ func Load(ctx context.Context, log *slog.Logger) (Env, error) {
 	if err != nil {
 		return Env{}, err
 	}
+	return envWith(cfg, log), nil
+}
+
+// LoadOperator is Load for the CLI on a person's machine: credentials come through the SDK's full
+// chain (environment, profiles, SSO).
+func LoadOperator(ctx context.Context, log *slog.Logger) (Env, error) {
+	cfg, err := awsconfig.LoadShared(ctx)
+	if err != nil {
+		return Env{}, err
+	}
+	return envWith(cfg, log), nil
+}
+
+func envWith(cfg aws.Config, log *slog.Logger) Env {
 	c := config.FromEnv()
 	if c.Region == "" {
 		c.Region = cfg.Region
 	}
-	return Env{Config: c, AWS: cfg, Log: log}, nil
+	// CloudWatch reads Embedded Metric Format lines from a function's output.
+	return Env{Config: c, AWS: cfg, Log: log, Metrics: os.Stdout}
 }
 
 // Register adds one HTTP function's routes to its service, building the clients they need from env.
@@ -60,13 +78,22 @@ func API(env Env, fn string, register Register) (*endpoint.Service, error) {
 // Run is a function's main: it sets up the redacting logger, reads the configuration and builds the
 // handler once (cold start), then hands it to the Lambda runtime. A misconfigured function exits at
 // cold start with a message naming what is missing, rather than failing its first request.
-func Run(build func(env Env) (handler any, err error), opts ...lambda.Option) {
+func Run(build func(env Env) (handler any, err error)) {
+	RunWithOptions(func(env Env) (any, []lambda.Option, error) {
+		h, err := build(env)
+		return h, nil, err
+	})
+}
+
+// RunWithOptions is Run for a function that also sets runtime options, such as a SIGTERM hook.
+func RunWithOptions(build func(env Env) (handler any, opts []lambda.Option, err error)) {
 	log := logging.FromEnv(os.Stdout)
 	slog.SetDefault(log)
 	env, err := Load(context.Background(), log)
 	if err == nil {
 		var handler any
-		if handler, err = build(env); err == nil {
+		var opts []lambda.Option
+		if handler, opts, err = build(env); err == nil {
 			lambda.StartWithOptions(handler, opts...)
 			return
 		}

@@ -64,6 +64,9 @@ func New(tb testing.TB) *devstack.Stack {
 		StateDir: tb.TempDir(),
 		Names:    resources.Names{Prefix: UniquePrefix()},
 		Log:      Logger(tb),
+		Metrics:  Logs,
+		// Tests drive the audit workers themselves (s.Audit.ShipNow, DigestNow): no timing involved.
+		AuditPoll: -1,
 	})
 	if err != nil {
 		tb.Fatalf("start local stack: %v", err)

@@ -1,0 +1,18 @@
+// Command audit-digest runs hourly: it writes the signed digest file that hashes the log files
+// delivered since the previous digest and chains to it.
+package main
+
+import (
+	"github.com/vaultbill/vaultbill/shared/auditops"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+func main() {
+	wiring.Run(func(env wiring.Env) (any, error) {
+		d, err := auditops.NewDigest(env)
+		if err != nil {
+			return nil, err
+		}
+		return d.Handle, nil
+	})
+}

@@ -1,0 +1,114 @@
+// Package auditops builds the audit trail's functions (shipper, digest, validator) and its automated
+// review from a function's environment.
+package auditops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/vaultbill/vaultbill/shared/auditreview"
+	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/s3client"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+// Function names of the audit trail's background functions.
+const (
+	ShipperName = "audit-shipper"
+	DigestName  = "audit-digest"
+)
+
+// Location is where the trail's files live.
+func Location(env wiring.Env) audittrail.Location {
+	return audittrail.Location{Bucket: env.Config.AuditBucket, Account: env.Config.Account, Region: env.Config.Region}
+}
+
+// Review builds the automated review: its thresholds from the environment, alerts to SNS when a
+// topic is configured (the log otherwise), metrics to env.Metrics.
+func Review(env wiring.Env, function string) (*auditreview.Engine, error) {
+	rc, err := auditreview.ConfigFrom(env.Config.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	var pub auditreview.Publisher = auditreview.LogPublisher{Log: env.Log}
+	if rc.TopicARN != "" {
+		pub = auditreview.SNSPublisher{API: sns.NewFromConfig(env.AWS), TopicARN: rc.TopicARN}
+	}
+	metrics := env.Metrics
+	if metrics == nil {
+		metrics = io.Discard
+	}
+	return &auditreview.Engine{Config: rc, Publisher: pub, Metrics: metrics, Function: function, Log: env.Log}, nil
+}
+
+// Shipper builds the shipper fed by the audit table's stream.
+func Shipper(env wiring.Env) (*audittrail.Shipper, error) {
+	if err := env.Config.Require(config.EnvAuditBucket); err != nil {
+		return nil, err
+	}
+	review, err := Review(env, ShipperName)
+	if err != nil {
+		return nil, err
+	}
+	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Log: env.Log}, nil
+}
+
+// Digest is the scheduled digest function.
+type Digest struct {
+	Digester *audittrail.Digester
+	Review   *auditreview.Engine
+	// Now is the clock (the local stack simulates hours with it).
+	Now func() time.Time
+}
+
+// NewDigest builds the digest function.
+func NewDigest(env wiring.Env) (*Digest, error) {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey); err != nil {
+		return nil, err
+	}
+	review, err := Review(env, DigestName)
+	if err != nil {
+		return nil, err
+	}
+	return &Digest{
+		Digester: &audittrail.Digester{
+			S3: s3client.New(env.AWS), KMS: kms.NewFromConfig(env.AWS), KeyID: env.Config.AuditSigningKeyID,
+			Location: Location(env), Log: env.Log,
+		},
+		Review: review,
+	}, nil
+}
+
+// Handle runs on the hourly schedule. It covers the time since the last digest, so a late or
+// retried run loses nothing. A failure alerts and is returned, so the scheduler retries.
+func (a *Digest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittrail.DigestResult, error) {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	defer a.Review.Flush(ctx)
+	res, err := a.Digester.Run(ctx, now())
+	if err != nil {
+		a.Review.Failed(ctx, audittrail.StageDigest, err)
+		return res, fmt.Errorf("audit digest: %w", err)
+	}
+	return res, nil
+}
+
+// Validator builds the validator for the trail's bucket and signing key.
+func Validator(env wiring.Env) (*audittrail.Validator, error) {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey); err != nil {
+		return nil, err
+	}
+	return &audittrail.Validator{
+		S3: s3client.New(env.AWS), KMS: kms.NewFromConfig(env.AWS),
+		KeyIDs: []string{env.Config.AuditSigningKeyID}, Location: Location(env),
+	}, nil
+}
