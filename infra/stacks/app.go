@@ -85,7 +85,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		OffsiteRetentionDays: 365,
 		OffsiteVaultARN:      jsii.String(offsiteARN),
 	})
-	data.AddDependency(offsite.Stack, jsii.String("backups are copied into the offsite vault"))
+	data.AddStackDependency(offsite.Stack, jsii.String("backups are copied into the offsite vault"))
 	api := NewAPIStack(app, "VaultbillApi", &APIStackProps{
 		StackProps: awscdk.StackProps{
 			StackName: jsii.String(APIStackName), Env: env,

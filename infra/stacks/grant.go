@@ -108,7 +108,9 @@ func (g *grants) apply(p Permission) {
 	d := g.data
 	switch p {
 	case AppendAudit:
-		g.table("AppendAudit", resources.Audit.ID, true, "dynamodb:PutItem")
+		audit := d.Tables[resources.Audit.ID]
+		g.allow("AppendAudit", []string{"dynamodb:PutItem"}, []*string{audit.TableArn()}, nil)
+		g.table("AppendAudit", resources.Audit.ID, true) // no actions: only the key use via DynamoDB
 	case Idempotency:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("IdempotencyRecords",
