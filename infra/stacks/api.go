@@ -142,6 +142,10 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 		LogGroup:     logs,
 		Tracing:      awslambda.Tracing_ACTIVE,
 		Environment:  &g.env,
+		// The functions log JSON (slog); Lambda filters on its level field.
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 	}
 	if f.Reserved > 0 {
 		fp.ReservedConcurrentExecutions = jsii.Number(f.Reserved)
@@ -323,11 +327,17 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 	})
 }
 
-// Schedules of the scheduled functions.
-var schedules = map[Trigger]awsevents.Schedule{
-	Hourly: awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
-	Daily:  awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("2"), Minute: jsii.String("0")}),
-	Weekly: awsevents.Schedule_Cron(&awsevents.CronOptions{WeekDay: jsii.String("SUN"), Hour: jsii.String("4"), Minute: jsii.String("0")}),
+// schedule is when a scheduled function runs (UTC).
+func schedule(t Trigger) awsevents.Schedule {
+	switch t {
+	case Hourly:
+		return awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1)))
+	case Daily:
+		return awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("2"), Minute: jsii.String("0")})
+	case Weekly:
+		return awsevents.Schedule_Cron(&awsevents.CronOptions{WeekDay: jsii.String("SUN"), Hour: jsii.String("4"), Minute: jsii.String("0")})
+	}
+	panic(fmt.Sprintf("trigger %q is not a schedule", t))
 }
 
 func (a *APIStack) newTriggers() {
@@ -347,7 +357,7 @@ func (a *APIStack) newTriggers() {
 		case Hourly, Daily, Weekly:
 			awsevents.NewRule(a.Stack, jsii.String(FunctionID(f.Name)+"Schedule"), &awsevents.RuleProps{
 				Description: jsii.String("Vaultbill " + f.Name + " (" + string(f.Trigger) + ")"),
-				Schedule:    schedules[f.Trigger],
+				Schedule:    schedule(f.Trigger),
 				Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 					DeadLetterQueue: a.Failures,
 					RetryAttempts:   jsii.Number(2),
