@@ -143,8 +143,8 @@ func union(lists ...[]string) []string {
 // may not touch that resource at all (invoices has no statement on the vault table or vault key).
 func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 	want := map[string]access{
-		"authorizer": {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
-		routes.Me:    {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
+		"authorizer":    {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
+		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite,
 			"VaultTable": readWrite, "VaultKey": union(tableKeyWrite, []string{"kms:GenerateDataKey", "kms:Decrypt"})},

@@ -37,7 +37,7 @@ const (
 
 func TestMain(m *testing.M) {
 	for k, v := range map[string]string{
-		"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+		"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION":  "1",
 		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
 	} {
 		if os.Getenv(k) == "" {

@@ -79,7 +79,7 @@ func (g *grants) directKey(sid, keyID string, actions ...string) {
 func (g *grants) bucketKey(sid string, b awss3.Bucket, keyID string, actions ...string) {
 	g.allow(sid, actions, []*string{g.data.Keys[keyID].KeyArn()}, map[string]any{
 		"StringEquals": map[string]any{
-			"kms:ViaService":                 "s3." + *awscdk.Aws_REGION() + ".amazonaws.com",
+			"kms:ViaService":                   "s3." + *awscdk.Aws_REGION() + ".amazonaws.com",
 			"kms:EncryptionContext:aws:s3:arn": b.BucketArn(),
 		},
 	})
