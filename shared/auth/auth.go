@@ -125,6 +125,8 @@ const (
 	CtxMFA        = "mfa"
 	// CtxCode carries a denial's problem code (mfa_required) to the gateway's 403 response.
 	CtxCode = "code"
+	// CtxTitle carries the problem title of that code, so the deployed 403 needs no lookup table.
+	CtxTitle = "title"
 )
 
 // Context renders p as the authorizer context. API Gateway only passes strings, numbers and booleans.

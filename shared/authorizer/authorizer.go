@@ -95,8 +95,8 @@ func (a *Authorizer) deny(ctx context.Context, log *slog.Logger, req events.APIG
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID:    principal,
 		PolicyDocument: policy("Deny", req.MethodArn),
-		// The gateway's ACCESS_DENIED response renders this code as the problem+json code.
-		Context: map[string]any{auth.CtxCode: string(code)},
+		// The gateway's ACCESS_DENIED response renders this code and title in its problem+json body.
+		Context: map[string]any{auth.CtxCode: string(code), auth.CtxTitle: problem.New(code, "").Title()},
 	}, nil
 }
 

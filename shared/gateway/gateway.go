@@ -78,14 +78,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	authResp, err := g.Authorizer(r.Context(), g.authorizerEvent(ev))
 	switch {
 	case err != nil && err.Error() == "Unauthorized":
-		writeRaw(w, http.StatusUnauthorized, "application/json", unauthorizedBody(requestID), requestID)
+		writeRaw(w, http.StatusUnauthorized, ProblemContentType, unauthorizedBody(requestID), requestID)
 		return
 	case err != nil:
 		g.Log.Error("authorizer failed", "request_id", requestID, "error", err)
 		writeRaw(w, http.StatusInternalServerError, "application/json", msgInternal, requestID)
 		return
 	case !allows(authResp.PolicyDocument):
-		writeRaw(w, http.StatusForbidden, "application/problem+json", deniedBody(authResp.Context, requestID), requestID)
+		writeRaw(w, http.StatusForbidden, ProblemContentType, deniedBody(authResp.Context, requestID), requestID)
 		return
 	}
 	ev.RequestContext.Authorizer = map[string]any{"principalId": authResp.PrincipalID}
@@ -117,15 +117,42 @@ func unauthorizedBody(requestID string) string {
 }
 
 // deniedBody renders an authorizer Deny as the deployed ACCESS_DENIED gateway response does: the code
-// comes from the authorizer's context (mfa_required, forbidden).
+// and title come from the authorizer's context (mfa_required, forbidden).
 func deniedBody(ctx map[string]any, requestID string) string {
 	code, _ := ctx[auth.CtxCode].(string)
 	if code == "" {
 		code = string(problem.Forbidden)
 	}
-	p := httpapi.ProblemOf(problem.New(problem.Code(code), "The request was denied."), requestID)
+	title, _ := ctx[auth.CtxTitle].(string)
+	if title == "" {
+		title = problem.New(problem.Code(code), "").Title()
+	}
+	p := httpapi.Problem{
+		Type:      httpapi.ProblemType + code,
+		Title:     title,
+		Status:    http.StatusForbidden,
+		Detail:    "The request was denied.",
+		Code:      problem.Code(code),
+		RequestID: requestID,
+	}
 	return marshalWithMessage(p, "User is not authorized to access this resource")
 }
+
+// UnauthorizedTemplate is the body of the deployed UNAUTHORIZED gateway response: the local 401 body
+// with API Gateway's request id variable in place of the request id.
+func UnauthorizedTemplate() string { return unauthorizedBody("$context.requestId") }
+
+// AccessDeniedTemplate is the body of the deployed ACCESS_DENIED gateway response: the local 403 body
+// with API Gateway's variables for the request id and the authorizer's code and title.
+func AccessDeniedTemplate() string {
+	return deniedBody(map[string]any{
+		auth.CtxCode:  "$context.authorizer." + auth.CtxCode,
+		auth.CtxTitle: "$context.authorizer." + auth.CtxTitle,
+	}, "$context.requestId")
+}
+
+// ProblemContentType is the content type of both gateway responses.
+const ProblemContentType = "application/problem+json"
 
 func marshalWithMessage(p httpapi.Problem, message string) string {
 	b, _ := json.Marshal(struct {

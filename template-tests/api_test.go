@@ -1,0 +1,524 @@
+package templatetests
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/routes"
+)
+
+var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
+func api() template { return doc[stacks.APIStackName] }
+
+// function returns the logical ID and resource of one function of the table.
+func function(t *testing.T, name string) (string, resource) {
+	t.Helper()
+	return api().byPrefix(t, "AWS::Lambda::Function", stacks.FunctionID(name))
+}
+
+func TestFunctionsMatchTheTable(t *testing.T) {
+	if got := len(api().ofType("AWS::Lambda::Function")); got != len(stacks.Functions) {
+		t.Errorf("%d functions in the template, %d in the table", got, len(stacks.Functions))
+	}
+	known := map[string]bool{"LOG_LEVEL": true}
+	for _, n := range []string{config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey,
+		config.EnvVaultKey, config.EnvAuditSigningKey, config.EnvBackupKey, config.EnvAuditBucket, config.EnvBackupBucket,
+		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount} {
+		known[n] = true
+	}
+	for _, f := range stacks.Functions {
+		t.Run(f.Name, func(t *testing.T) {
+			_, fn := function(t, f.Name)
+			p := fn.Properties
+			want := map[string]any{
+				"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
+				"MemorySize": float64(f.MemoryMB), "Timeout": f.Timeout.Seconds(), "TracingConfig": map[string]any{"Mode": "Active"},
+			}
+			got := map[string]any{}
+			for k := range want {
+				got[k] = p[k]
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			var reserved any
+			if f.Reserved > 0 {
+				reserved = float64(f.Reserved)
+			}
+			if p["ReservedConcurrentExecutions"] != reserved {
+				t.Errorf("ReservedConcurrentExecutions %v, want %v", p["ReservedConcurrentExecutions"], reserved)
+			}
+			for name := range get(p, "Environment", "Variables").(map[string]any) {
+				if !known[name] {
+					t.Errorf("environment variable %s is not a shared/config name", name)
+				}
+			}
+			logID, _ := get(p, "LoggingConfig", "LogGroup", "Ref").(string)
+			logs := api().Resources[logID]
+			if logs.Type != "AWS::Logs::LogGroup" || logs.Properties["RetentionInDays"] != 365.0 || !strings.Contains(jsonOf(logs.Properties["KmsKeyId"]), "OpsKey") {
+				t.Errorf("log group %s must keep 365 days and be encrypted with the ops key: %s", logID, jsonOf(logs))
+			}
+		})
+	}
+}
+
+// statefulIDs are the logical IDs a policy statement can name (through cross-stack exports).
+var statefulIDs = []string{"BillingTable", "VaultTable", "AuditTable", "DataKey", "VaultKey", "AuditSigningKey", "BackupKey",
+	"OpsKey", "AuditBucket", "BackupBucket", "AccessLogsBucket"}
+
+// access is what one function's policy touches: per stateful resource, the actions allowed on it.
+type access map[string][]string
+
+// policyOf collects a function role's Allow statements by the stateful resource they name.
+func policyOf(t *testing.T, name string) (access, []any) {
+	t.Helper()
+	_, fn := function(t, name)
+	roleID := get(fn.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
+	out := access{}
+	var statements []any
+	for _, id := range api().ofType("AWS::IAM::Policy") {
+		p := api().Resources[id].Properties
+		if jsonOf(p["Roles"]) != jsonOf([]any{ref(roleID)}) {
+			continue
+		}
+		for _, s := range list(get(p, "PolicyDocument", "Statement")) {
+			statements = append(statements, s)
+			res := jsonOf(get(s, "Resource"))
+			for _, sid := range statefulIDs {
+				if regexp.MustCompile(`\b(ExportsOutput(FnGetAtt|Ref))?` + sid + `[A-Z0-9]`).MatchString(res) {
+					for _, a := range list(get(s, "Action")) {
+						out[sid] = append(out[sid], a.(string))
+					}
+				}
+			}
+		}
+	}
+	for k := range out {
+		sort.Strings(out[k])
+		out[k] = uniq(out[k])
+	}
+	return out, statements
+}
+
+func uniq(s []string) []string {
+	var out []string
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var (
+	tableKeyRead  = []string{"kms:Decrypt"}
+	tableKeyWrite = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}
+	appendAudit   = []string{"dynamodb:PutItem"}
+	idempotency   = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"}
+	readWrite     = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	read          = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"}
+	backupRead    = []string{"dynamodb:CreateBackup", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}
+)
+
+func union(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	sort.Strings(out)
+	return uniq(out)
+}
+
+// TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch is DESIGN §6 rule 6 over the real template:
+// each function's policy, resource by resource and action by action. A function missing from a row
+// may not touch that resource at all (invoices has no statement on the vault table or vault key).
+func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
+	want := map[string]access{
+		"authorizer":    {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
+		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
+		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
+		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite,
+			"VaultTable": readWrite, "VaultKey": union(tableKeyWrite, []string{"kms:GenerateDataKey", "kms:Decrypt"})},
+		routes.Payments: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
+			"VaultTable": {"dynamodb:GetItem", "dynamodb:Query"}, "VaultKey": tableKeyRead},
+		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:GetItem", "dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
+		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}, "OpsKey": sqsSend},
+		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditBucket": {"s3:GetObject", "s3:ListBucket", "s3:PutObject"},
+			"DataKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "OpsKey": sqsSend},
+		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": backupRead, "DataKey": tableKeyRead, "VaultKey": tableKeyRead,
+			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:PutObject"}, "OpsKey": sqsSend},
+		"restore-test": {"BackupBucket": {"s3:GetObject", "s3:ListBucket"}, "BackupKey": {"kms:Decrypt"}, "VaultKey": {"kms:Decrypt"}, "OpsKey": sqsSend},
+	}
+	for _, f := range stacks.Functions {
+		t.Run(f.Name, func(t *testing.T) {
+			w, ok := want[f.Name]
+			if !ok {
+				t.Fatalf("no expected policy for %s: add a row", f.Name)
+			}
+			got, _ := policyOf(t, f.Name)
+			if d := cmp.Diff(w, got); d != "" {
+				t.Errorf("policy of %s (-allowed +granted):\n%s", f.Name, d)
+			}
+		})
+	}
+}
+
+var sqsSend = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+
+// The vault key and vault table are reached by tokens and payments only (and, to decrypt for the
+// restore key check and to back up, by restore-test and backup); never by invoices, me, audit-query.
+func TestOnlyTokensAndPaymentsReachTheVaultFromTheAPI(t *testing.T) {
+	for _, f := range stacks.Functions {
+		got, _ := policyOf(t, f.Name)
+		_, vaultTable := got["VaultTable"]
+		_, vaultKey := got["VaultKey"]
+		allowed := map[string]bool{routes.Tokens: true, routes.Payments: true, "backup": true, "restore-test": true}
+		if (vaultTable || vaultKey) && !allowed[f.Name] {
+			t.Errorf("%s may not touch the vault table or vault key", f.Name)
+		}
+		_, fn := function(t, f.Name)
+		env := jsonOf(get(fn.Properties, "Environment"))
+		if !allowed[f.Name] && (strings.Contains(env, config.EnvVaultTable) || strings.Contains(env, config.EnvVaultKey)) {
+			t.Errorf("%s is told the vault's names: %s", f.Name, env)
+		}
+	}
+}
+
+// Direct KMS use requires a purpose in the encryption context; the KMS use DynamoDB and S3 make on a
+// function's behalf is bound to that service and that table or bucket.
+func TestKMSStatementsCarryConditions(t *testing.T) {
+	for _, f := range stacks.Functions {
+		_, statements := policyOf(t, f.Name)
+		for _, s := range statements {
+			actions := jsonOf(get(s, "Action"))
+			res := jsonOf(get(s, "Resource"))
+			if !strings.Contains(actions, "kms:") || strings.Contains(res, "OpsKey") || strings.Contains(res, "AuditSigningKey") {
+				continue
+			}
+			// The event source mapping's grantStreamRead lets the shipper decrypt the audit table's
+			// (encrypted) stream records: read-only, on the data key, and only for that function.
+			if f.Name == "audit-shipper" && actions == `["kms:Decrypt","kms:DescribeKey"]` {
+				continue
+			}
+			cond := jsonOf(get(s, "Condition"))
+			ok := strings.Contains(cond, `"kms:EncryptionContext:vaultbill:purpose":"false"`) ||
+				(strings.Contains(cond, "kms:ViaService") && (strings.Contains(cond, "kms:EncryptionContext:aws:dynamodb:tableName") || strings.Contains(cond, "kms:EncryptionContext:aws:s3:arn")))
+			if !ok {
+				t.Errorf("%s: KMS statement without an encryption-context condition: %s", f.Name, jsonOf(s))
+			}
+		}
+	}
+}
+
+func TestIdempotencyRecordsOnlyUnderTheirPrefix(t *testing.T) {
+	for _, name := range []string{routes.Me, routes.AuditQuery, routes.Tokens} {
+		_, statements := policyOf(t, name)
+		for _, s := range statements {
+			res, actions := jsonOf(get(s, "Resource")), jsonOf(get(s, "Action"))
+			if strings.Contains(res, "BillingTable") && strings.Contains(actions, "dynamodb:PutItem") &&
+				jsonOf(get(s, "Condition")) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["IDEM#*"]}}` {
+				t.Errorf("%s writes the billing table outside IDEM# records: %s", name, jsonOf(s))
+			}
+		}
+	}
+}
+
+// TestNoWildcardWithoutAReason scans every Allow statement of every policy in every stack (role
+// policies, key policies, bucket, queue and topic policies).
+func TestNoWildcardWithoutAReason(t *testing.T) {
+	actions, starActions, suffixes := map[string]bool{}, map[string]bool{}, []string{}
+	for _, w := range stacks.Wildcards {
+		if w.Reason == "" {
+			t.Errorf("wildcard %+v has no reason", w)
+		}
+		actions[w.Action] = w.Action != ""
+		starActions[w.StarResourceAction] = w.StarResourceAction != ""
+		if w.ResourceSuffix != "" {
+			suffixes = append(suffixes, w.ResourceSuffix)
+		}
+	}
+	for stack, tpl := range doc {
+		for id, r := range tpl.Resources {
+			for _, docKey := range []string{"PolicyDocument", "KeyPolicy"} {
+				for _, s := range list(get(r.Properties, docKey, "Statement")) {
+					if get(s, "Effect") != "Allow" {
+						continue
+					}
+					checkStatement(t, stack+"/"+id, r.Type, s, actions, starActions, suffixes)
+				}
+			}
+		}
+	}
+}
+
+func checkStatement(t *testing.T, where, typ string, s any, actions, starActions map[string]bool, suffixes []string) {
+	t.Helper()
+	isKeyPolicy := typ == "AWS::KMS::Key"
+	for _, a := range list(get(s, "Action")) {
+		a := a.(string)
+		if !strings.Contains(a, "*") {
+			continue
+		}
+		// The default key policy lets the account's IAM decide (kms:* to the account root only).
+		rootOnly := strings.Contains(jsonOf(get(s, "Principal")), ":root")
+		if isKeyPolicy && a == "kms:*" && rootOnly {
+			continue
+		}
+		if !actions[a] {
+			t.Errorf("%s: wildcard action %s without a reason in stacks.Wildcards: %s", where, a, jsonOf(s))
+		}
+	}
+	for _, r := range list(get(s, "Resource")) {
+		rs := jsonOf(r)
+		switch {
+		case !strings.Contains(rs, "*"):
+		case rs == `"*"` && isKeyPolicy:
+			// In a key policy, "*" is the key itself.
+		case rs == `"*"`:
+			for _, a := range list(get(s, "Action")) {
+				if !starActions[a.(string)] {
+					t.Errorf("%s: %s on Resource * without a reason in stacks.Wildcards", where, a)
+				}
+			}
+		default:
+			ok := false
+			for _, suf := range suffixes {
+				ok = ok || strings.HasSuffix(strings.TrimSuffix(rs, `"]]}`), suf)
+			}
+			// S3 server access log delivery writes under each source bucket's prefix of the log bucket.
+			if typ == "AWS::S3::BucketPolicy" && strings.Contains(jsonOf(get(s, "Principal")), "logging.s3.amazonaws.com") {
+				ok = true
+			}
+			if !ok {
+				t.Errorf("%s: wildcard resource %s without a reason in stacks.Wildcards", where, rs)
+			}
+		}
+	}
+}
+
+// resourcePaths maps each API Gateway resource to its full path.
+func resourcePaths() map[string]string {
+	out := map[string]string{}
+	var walk func(id string) string
+	walk = func(id string) string {
+		if p, ok := out[id]; ok {
+			return p
+		}
+		r := api().Resources[id]
+		parent, _ := get(r.Properties, "ParentId", "Ref").(string)
+		prefix := ""
+		if parent != "" && api().Resources[parent].Type == "AWS::ApiGateway::Resource" {
+			prefix = walk(parent)
+		}
+		out[id] = prefix + "/" + r.Properties["PathPart"].(string)
+		return out[id]
+	}
+	for _, id := range api().ofType("AWS::ApiGateway::Resource") {
+		walk(id)
+	}
+	return out
+}
+
+func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
+	paths := resourcePaths()
+	authorizerID, _ := api().byPrefix(t, "AWS::ApiGateway::Authorizer", stacks.AuthorizerID)
+	got := map[string]string{}
+	for _, id := range api().ofType("AWS::ApiGateway::Method") {
+		p := api().Resources[id].Properties
+		key := p["HttpMethod"].(string) + " " + paths[get(p, "ResourceId", "Ref").(string)]
+		got[key] = id
+		if p["AuthorizationType"] != "CUSTOM" || jsonOf(p["AuthorizerId"]) != jsonOf(ref(authorizerID)) {
+			t.Errorf("%s: AuthorizationType %v AuthorizerId %v; every method must use the REQUEST authorizer", key, p["AuthorizationType"], jsonOf(p["AuthorizerId"]))
+		}
+		if p["RequestValidatorId"] == nil {
+			t.Errorf("%s: no request validator", key)
+		}
+	}
+	var want []string
+	for _, r := range routes.All {
+		want = append(want, r.Key())
+		id, ok := got[r.Key()]
+		if !ok {
+			continue
+		}
+		fnID, _ := function(t, r.Function)
+		if uri := jsonOf(get(api().Resources[id].Properties, "Integration", "Uri")); !strings.Contains(uri, `"`+fnID+`"`) {
+			t.Errorf("%s must integrate the %s function: %s", r.Key(), r.Function, uri)
+		}
+		if name := api().Resources[id].Properties["OperationName"]; name != r.Operation {
+			t.Errorf("%s: OperationName %v, want %s", r.Key(), name, r.Operation)
+		}
+	}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	if d := cmp.Diff(want, keys, sortStrings); d != "" {
+		t.Errorf("methods (-routes.All +template):\n%s", d)
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	_, a := api().byPrefix(t, "AWS::ApiGateway::Authorizer", stacks.AuthorizerID)
+	want := map[string]any{"Type": "REQUEST", "IdentitySource": "method.request.header.Authorization", "AuthorizerResultTtlInSeconds": 300.0}
+	for k, v := range want {
+		if a.Properties[k] != v {
+			t.Errorf("authorizer %s = %v, want %v", k, a.Properties[k], v)
+		}
+	}
+	authorizerFn, fn := function(t, "authorizer")
+	if !strings.Contains(jsonOf(a.Properties["AuthorizerUri"]), authorizerFn) {
+		t.Errorf("the authorizer must invoke functions/authorizer")
+	}
+	env := get(fn.Properties, "Environment", "Variables").(map[string]any)
+	for name, want := range map[string]string{
+		config.EnvJWTIssuer:   "UserPoolProviderURL",
+		config.EnvJWTAudience: "UserPoolClient",
+		config.EnvJWKSURL:     "/.well-known/jwks.json",
+	} {
+		if got := jsonOf(env[name]); !strings.Contains(got, want) || !strings.Contains(got, "UserPool") {
+			t.Errorf("authorizer %s = %s; must come from the Cognito user pool (%s)", name, got, want)
+		}
+	}
+}
+
+func TestStageLogsThrottlesAndTraces(t *testing.T) {
+	_, st := api().byPrefix(t, "AWS::ApiGateway::Stage", "ApiDeploymentStage")
+	p := st.Properties
+	if p["TracingEnabled"] != true {
+		t.Error("X-Ray tracing must be on")
+	}
+	if get(p, "AccessLogSetting", "DestinationArn") == nil || !strings.HasPrefix(get(p, "AccessLogSetting", "Format").(string), "{") {
+		t.Error("JSON access logs required")
+	}
+	settings := list(p["MethodSettings"])
+	want := map[string]any{"DataTraceEnabled": false, "HttpMethod": "*", "LoggingLevel": "INFO", "MetricsEnabled": true,
+		"ResourcePath": "/*", "ThrottlingBurstLimit": 200.0, "ThrottlingRateLimit": 100.0}
+	if len(settings) != 1 {
+		t.Fatalf("method settings %s", jsonOf(settings))
+	}
+	if d := cmp.Diff(want, settings[0]); d != "" {
+		t.Errorf("stage method settings: execution logs on, data trace (bodies with card data) off, throttling set (-want +got):\n%s", d)
+	}
+	found := false
+	for _, id := range api().ofType("AWS::Logs::LogGroup") {
+		lg := api().Resources[id].Properties
+		if strings.Contains(jsonOf(lg["LogGroupName"]), "API-Gateway-Execution-Logs_") {
+			found = lg["RetentionInDays"] == 365.0 && lg["KmsKeyId"] != nil
+		}
+	}
+	if !found {
+		t.Error("the execution log group must be created with retention and KMS encryption")
+	}
+}
+
+func TestGatewayResponsesMatchTheLocalGateway(t *testing.T) {
+	want := map[string][2]string{
+		"UNAUTHORIZED":  {"401", gateway.UnauthorizedTemplate()},
+		"ACCESS_DENIED": {"403", gateway.AccessDeniedTemplate()},
+	}
+	got := map[string][2]string{}
+	for _, id := range api().ofType("AWS::ApiGateway::GatewayResponse") {
+		p := api().Resources[id].Properties
+		if h := get(p, "ResponseParameters", "gatewayresponse.header.Content-Type"); h != "'application/problem+json'" {
+			t.Errorf("%v: Content-Type %v, want application/problem+json", p["ResponseType"], h)
+		}
+		got[p["ResponseType"].(string)] = [2]string{p["StatusCode"].(string), get(p, "ResponseTemplates", "application/json").(string)}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("gateway responses (-shared/gateway +template):\n%s", d)
+	}
+	if !strings.Contains(gateway.AccessDeniedTemplate(), `"code":"$context.authorizer.code"`) {
+		t.Error("the 403 body must take its code from the authorizer context")
+	}
+}
+
+func TestWebACL(t *testing.T) {
+	aclID, acl := api().byPrefix(t, "AWS::WAFv2::WebACL", stacks.WebACLID)
+	var groups []string
+	rate := false
+	for _, r := range list(acl.Properties["Rules"]) {
+		if g, ok := get(r, "Statement", "ManagedRuleGroupStatement", "Name").(string); ok {
+			groups = append(groups, g)
+		}
+		if get(r, "Statement", "RateBasedStatement", "Limit") != nil && get(r, "Action", "Block") != nil {
+			rate = true
+		}
+	}
+	if d := cmp.Diff([]string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"}, groups, sortStrings); d != "" {
+		t.Errorf("managed rule groups (-want +got):\n%s", d)
+	}
+	if !rate {
+		t.Error("a blocking rate-based rule is required")
+	}
+	stageID, _ := api().byPrefix(t, "AWS::ApiGateway::Stage", "ApiDeploymentStage")
+	_, assoc := api().byPrefix(t, "AWS::WAFv2::WebACLAssociation", "WebAclAssociation")
+	if a := jsonOf(assoc.Properties); !strings.Contains(a, aclID) || !strings.Contains(a, stageID) {
+		t.Errorf("the web ACL must be associated with the stage: %s", a)
+	}
+	_, logging := api().byPrefix(t, "AWS::WAFv2::LoggingConfiguration", "WafLogging")
+	if r := jsonOf(logging.Properties["RedactedFields"]); !strings.Contains(r, "authorization") {
+		t.Errorf("WAF logs must redact the Authorization header: %s", r)
+	}
+}
+
+func TestAlarmsNotifyTheEncryptedTopic(t *testing.T) {
+	topicID, topic := api().byPrefix(t, "AWS::SNS::Topic", stacks.AlertsTopicID)
+	if !strings.Contains(jsonOf(topic.Properties["KmsMasterKeyId"]), "OpsKey") {
+		t.Error("the alerts topic must be encrypted with the ops key")
+	}
+	var metrics []string
+	for _, id := range api().ofType("AWS::CloudWatch::Alarm") {
+		p := api().Resources[id].Properties
+		if jsonOf(p["AlarmActions"]) != jsonOf([]any{ref(topicID)}) {
+			t.Errorf("alarm %s does not notify the alerts topic", id)
+		}
+		metrics = append(metrics, p["Namespace"].(string)+"/"+p["MetricName"].(string)+" "+jsonOf(p["Dimensions"]))
+	}
+	all := strings.Join(metrics, "\n")
+	for _, want := range []string{"AWS/ApiGateway/5XXError", "Vaultbill/AuthorizerDenials", "AWS/SQS/ApproximateNumberOfMessagesVisible"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no alarm on %s", want)
+		}
+	}
+	for _, f := range stacks.Functions {
+		fnID, _ := function(t, f.Name)
+		if !strings.Contains(all, "AWS/Lambda/Errors "+jsonOf([]any{map[string]any{"Name": "FunctionName", "Value": ref(fnID)}})) {
+			t.Errorf("no error alarm on %s", f.Name)
+		}
+	}
+}
+
+func TestAuditShipperStream(t *testing.T) {
+	_, esm := api().byPrefix(t, "AWS::Lambda::EventSourceMapping", stacks.FunctionID("audit-shipper"))
+	p := esm.Properties
+	if !strings.Contains(jsonOf(p["EventSourceArn"]), "AuditTableStreamArn") {
+		t.Errorf("the shipper must read the audit table's stream: %s", jsonOf(p["EventSourceArn"]))
+	}
+	if p["BisectBatchOnFunctionError"] != true || jsonOf(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` ||
+		get(p, "DestinationConfig", "OnFailure", "Destination") == nil {
+		t.Errorf("stream source needs bisect on error, partial batch responses and an on-failure destination: %s", jsonOf(p))
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	want := map[string]string{"audit-digest": "rate(1 hour)", "backup": "cron(0 2 * * ? *)", "restore-test": "cron(0 4 ? * SUN *)"}
+	for name, expr := range want {
+		_, rule := api().byPrefix(t, "AWS::Events::Rule", stacks.FunctionID(name)+"Schedule")
+		fnID, _ := function(t, name)
+		target := list(rule.Properties["Targets"])[0]
+		if rule.Properties["ScheduleExpression"] != expr || !strings.Contains(jsonOf(get(target, "Arn")), fnID) || get(target, "DeadLetterConfig") == nil {
+			t.Errorf("%s: schedule %v target %s; want %s with a dead-letter queue", name, rule.Properties["ScheduleExpression"], jsonOf(target), expr)
+		}
+	}
+}

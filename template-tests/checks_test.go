@@ -1,0 +1,190 @@
+package templatetests
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultbill/vaultbill/infra/stacks"
+)
+
+// TestNagReportsHaveNoUnsuppressedFindings reads the cdk-nag reports written at synth: every rule of
+// AwsSolutions and PCI DSS 3.2.1 is compliant or suppressed (with a reason) on every resource.
+func TestNagReportsHaveNoUnsuppressedFindings(t *testing.T) {
+	if errs := stacks.Errors(assembly); len(errs) > 0 {
+		t.Errorf("error annotations:\n%s", strings.Join(errs, "\n"))
+	}
+	for _, pack := range []string{"AwsSolutions", "PCI.DSS.321"} {
+		for _, stack := range []string{stacks.DataStackName, stacks.APIStackName, stacks.OffsiteStackName} {
+			path := filepath.Join(outdir, "cdk.out", pack+"-"+stack+"-NagReport.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("no %s report for %s: %v", pack, stack, err)
+				continue
+			}
+			var report struct {
+				Lines []struct{ RuleID, ResourceID, Compliance, ExceptionReason, RuleLevel string }
+			}
+			if err := json.Unmarshal(b, &report); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if len(report.Lines) == 0 {
+				t.Errorf("%s: empty report", path)
+			}
+			for _, l := range report.Lines {
+				switch {
+				case l.Compliance == "Non-Compliant":
+					t.Errorf("%s %s: %s is non-compliant (%s)", pack, l.ResourceID, l.RuleID, l.RuleLevel)
+				case l.Compliance == "Suppressed" && len(l.ExceptionReason) < 20:
+					t.Errorf("%s %s: %s suppressed without a real reason: %q", pack, l.ResourceID, l.RuleID, l.ExceptionReason)
+				}
+			}
+		}
+	}
+}
+
+// TestCfnLint runs cfn-lint over the synthesized templates: no errors allowed. It skips when cfn-lint
+// is not installed, except in CI (CI set), where it fails.
+func TestCfnLint(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("cfn-lint is required in CI: python3 -m pip install cfn-lint")
+		}
+		t.Skip("cfn-lint not installed (python3 -m pip install cfn-lint); CI runs it")
+	}
+	templates, _ := filepath.Glob(filepath.Join(outdir, "cdk.out", "*.template.json"))
+	if len(templates) != 3 {
+		t.Fatalf("want 3 templates, found %v", templates)
+	}
+	// W3005 (a DependsOn also implied by a GetAtt) is how CDK orders a role's policy before its function.
+	args := append([]string{"--format", "parseable", "--ignore-checks", "W3005", "--"}, templates...)
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	var errorsFound []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if regexp.MustCompile(`:E\d{4}:`).MatchString(line) {
+			errorsFound = append(errorsFound, line)
+		}
+	}
+	if len(errorsFound) > 0 {
+		t.Errorf("cfn-lint errors:\n%s", strings.Join(errorsFound, "\n"))
+	}
+	// cfn-lint's exit code is a bit set: 2 errors, 4 warnings, 8 informational; anything else is a crash.
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode()&^(4|8) != 0) && len(errorsFound) == 0 {
+		t.Errorf("cfn-lint failed: %v\n%s", err, out)
+	} else if err != nil {
+		t.Logf("cfn-lint warnings:\n%s", out)
+	}
+}
+
+// TestServerlessChecks applies the rules of cdk-nag's ServerlessChecks pack over the templates. The
+// pack is not part of cdk-nag 2.35.0 (the version pinned in go.mod), so its rules are written out here.
+func TestServerlessChecks(t *testing.T) {
+	asyncFns := map[string]bool{}
+	for _, id := range api().ofType("AWS::Lambda::EventInvokeConfig") {
+		p := api().Resources[id].Properties
+		if get(p, "DestinationConfig", "OnFailure", "Destination") != nil {
+			asyncFns[get(p, "FunctionName", "Ref").(string)] = true
+		}
+	}
+	for _, f := range stacks.Functions {
+		id, fn := function(t, f.Name)
+		p := fn.Properties
+		if get(p, "TracingConfig", "Mode") != "Active" {
+			t.Errorf("Serverless-LambdaTracing: %s", f.Name)
+		}
+		if m, _ := p["MemorySize"].(float64); m == 0 || m == 128 {
+			t.Errorf("Serverless-LambdaDefaultMemorySize: %s has the default memory size", f.Name)
+		}
+		if to, _ := p["Timeout"].(float64); to == 0 || to == 3 {
+			t.Errorf("Serverless-LambdaDefaultTimeout: %s has the default timeout", f.Name)
+		}
+		if get(p, "LoggingConfig", "LogFormat") != "JSON" || get(p, "LoggingConfig", "ApplicationLogLevel") == nil {
+			t.Errorf("Serverless-LambdaLogLevel: %s must log JSON with an application log level: %s", f.Name, jsonOf(p["LoggingConfig"]))
+		}
+		scheduled := f.Trigger == stacks.Hourly || f.Trigger == stacks.Daily || f.Trigger == stacks.Weekly
+		if scheduled && !asyncFns[id] {
+			t.Errorf("Serverless-LambdaAsyncFailureDestination: %s is invoked asynchronously and has no on-failure destination", f.Name)
+		}
+	}
+	for _, id := range api().ofType("AWS::Lambda::EventSourceMapping") {
+		if get(api().Resources[id].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+			t.Errorf("Serverless-LambdaEventSourceMappingDestination: %s", id)
+		}
+	}
+	for stack, tpl := range doc {
+		for _, id := range tpl.ofType("AWS::Logs::LogGroup") {
+			if tpl.Resources[id].Properties["RetentionInDays"] == nil {
+				t.Errorf("Serverless-CloudWatchLogGroupRetentionPeriod: %s/%s keeps logs forever", stack, id)
+			}
+		}
+		for _, id := range tpl.ofType("AWS::Events::Rule") {
+			for _, target := range list(tpl.Resources[id].Properties["Targets"]) {
+				if get(target, "DeadLetterConfig", "Arn") == nil {
+					t.Errorf("Serverless-EventBusDLQ: %s/%s target has no dead-letter queue", stack, id)
+				}
+			}
+		}
+		for _, id := range tpl.ofType("AWS::SNS::Subscription") {
+			if tpl.Resources[id].Properties["RedrivePolicy"] == nil && tpl.Resources[id].Properties["Protocol"] != "email" {
+				t.Errorf("Serverless-SNSRedrivePolicy: %s/%s", stack, id)
+			}
+		}
+	}
+	_, st := api().byPrefix(t, "AWS::ApiGateway::Stage", "ApiDeploymentStage")
+	if st.Properties["TracingEnabled"] != true {
+		t.Error("Serverless-APIGWXrayEnabled")
+	}
+	if format, _ := get(st.Properties, "AccessLogSetting", "Format").(string); !json.Valid([]byte(strings.ReplaceAll(format, "$context.", "context."))) {
+		t.Errorf("Serverless-APIGWStructuredLogging: access log format is not JSON: %s", format)
+	}
+	if get(list(st.Properties["MethodSettings"])[0], "ThrottlingRateLimit") == nil {
+		t.Error("Serverless-APIGWDefaultThrottling")
+	}
+	// Serverless-SQSRedrivePolicy: the only queue is the failure queue, itself the end of every retry
+	// path (see the AwsSolutions-SQS3 suppression); it is alarmed instead.
+	if q := api().ofType("AWS::SQS::Queue"); len(q) != 1 {
+		t.Errorf("Serverless-SQSRedrivePolicy: queues %v; only the failure queue may lack a redrive policy", q)
+	}
+}
+
+// TestComplianceDocListsEverySuppression keeps docs/compliance.md true: each suppressed rule and
+// each wildcard reason appears in it.
+func TestComplianceDocListsEverySuppression(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "compliance.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, s := range stacks.Suppressions {
+		if !strings.Contains(text, s.Rule) || !strings.Contains(text, s.Reason) {
+			t.Errorf("docs/compliance.md must list %s with its reason %q", s.Rule, s.Reason)
+		}
+	}
+	for _, w := range stacks.Wildcards {
+		if !strings.Contains(text, w.Reason) {
+			t.Errorf("docs/compliance.md must list the wildcard reason %q", w.Reason)
+		}
+	}
+}
+
+// TestMakefileKnowsEveryFunction: make synth creates placeholders for unbuilt functions from this list.
+func TestMakefileKnowsEveryFunction(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^INFRA_FUNCTIONS := (.*)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("Makefile has no INFRA_FUNCTIONS line")
+	}
+	if d := cmp.Diff(stacks.FunctionNames(), strings.Fields(m[1])); d != "" {
+		t.Errorf("INFRA_FUNCTIONS (-function table +Makefile):\n%s", d)
+	}
+}

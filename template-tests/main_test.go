@@ -1,0 +1,171 @@
+// Package templatetests checks the CloudFormation that the CDK app synthesizes: every protection the
+// security review relies on is asserted here, so removing one fails a test.
+package templatetests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/vaultbill/vaultbill/infra/stacks"
+)
+
+// The app is synthesized once per test binary; every test reads these.
+var (
+	outdir   string
+	built    stacks.Stacks
+	assembly cxapi.CloudAssembly
+	// tmpl holds each stack's assertions.Template, doc its template as plain JSON.
+	tmpl = map[string]assertions.Template{}
+	doc  = map[string]template{}
+)
+
+const (
+	testAccount = "111111111111"
+	testRegion  = "eu-west-1"
+	testOffsite = "eu-central-1"
+)
+
+func TestMain(m *testing.M) {
+	for k, v := range map[string]string{
+		"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION":  "1",
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
+	} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	code, err := synth(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "template tests:", err)
+		code = 1
+	}
+	jsii.Close()
+	os.RemoveAll(outdir)
+	os.Exit(code)
+}
+
+func synth(m *testing.M) (int, error) {
+	var err error
+	if outdir, err = os.MkdirTemp("", "vaultbill-cdk-"); err != nil {
+		return 1, err
+	}
+	// The templates do not depend on the binaries, only on their presence: placeholder bootstraps in a
+	// temporary folder let the tests run on a fresh clone without building anything.
+	buildDir := filepath.Join(outdir, "build")
+	for _, f := range stacks.Functions {
+		if err := os.MkdirAll(filepath.Join(buildDir, f.Name), 0o755); err != nil {
+			return 1, err
+		}
+		if err := os.WriteFile(filepath.Join(buildDir, f.Name, "bootstrap"), []byte("placeholder "+f.Name), 0o755); err != nil {
+			return 1, err
+		}
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outdir, "cdk.out")), Context: stacks.FeatureFlags()})
+	built, err = stacks.Build(app, stacks.AppProps{
+		Account: testAccount, Region: testRegion, OffsiteRegion: testOffsite, BuildDir: buildDir,
+	})
+	if err != nil {
+		return 1, err
+	}
+	assembly = app.Synth(nil)
+	for name, st := range map[string]awscdk.Stack{
+		stacks.DataStackName: built.Data.Stack, stacks.APIStackName: built.API.Stack, stacks.OffsiteStackName: built.Offsite.Stack,
+	} {
+		tmpl[name] = assertions.Template_FromStack(st, nil)
+		b, err := json.Marshal(tmpl[name].ToJSON())
+		if err != nil {
+			return 1, err
+		}
+		var t template
+		if err := json.Unmarshal(b, &t); err != nil {
+			return 1, err
+		}
+		doc[name] = t
+	}
+	return m.Run(), nil
+}
+
+// template is a CloudFormation template as plain JSON.
+type template struct {
+	Resources map[string]resource `json:"Resources"`
+}
+
+type resource struct {
+	Type                string         `json:"Type"`
+	Properties          map[string]any `json:"Properties"`
+	DeletionPolicy      string         `json:"DeletionPolicy"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
+}
+
+// ofType returns the logical IDs of a template's resources of one type, sorted.
+func (t template) ofType(typ string) []string {
+	var ids []string
+	for id, r := range t.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// byPrefix finds the one resource of a type whose logical ID starts with prefix (CDK appends a hash).
+func (t template) byPrefix(tb testing.TB, typ, prefix string) (string, resource) {
+	tb.Helper()
+	var found []string
+	for _, id := range t.ofType(typ) {
+		if strings.HasPrefix(id, prefix) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		tb.Fatalf("want one %s with logical ID prefix %q, found %v", typ, prefix, found)
+	}
+	return found[0], t.Resources[found[0]]
+}
+
+// jsonOf renders any template value as compact JSON, for substring checks on references.
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// get walks a path of map keys through a resource's properties.
+func get(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// list turns a CloudFormation scalar-or-list field into a list.
+func list(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case nil:
+		return nil
+	default:
+		return []any{x}
+	}
+}
+
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
