@@ -6,11 +6,12 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,11 +48,6 @@ type KMSAPI interface {
 	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
 }
 
-// MetricsAPI publishes the run's CloudWatch metrics.
-type MetricsAPI interface {
-	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
-}
-
 // Source is one table that is backed up.
 type Source struct {
 	Def resources.Table
@@ -85,12 +81,14 @@ const (
 // Runner backs up, lists, prunes, restores and restore-tests. The backup and restore-test functions
 // and the CLI all use it.
 type Runner struct {
-	DB      DynamoDBAPI
-	S3      S3API
-	KMS     KMSAPI
-	Metrics MetricsAPI // nil: no metrics
-	Audit   *audit.Store
-	Log     *slog.Logger
+	DB  DynamoDBAPI
+	S3  S3API
+	KMS KMSAPI
+	// Metrics receives the CloudWatch Embedded Metric Format lines (stdout in Lambda; nil: none).
+	Metrics   io.Writer
+	metricsMu sync.Mutex
+	Audit     *audit.Store
+	Log       *slog.Logger
 
 	Bucket string
 	// KeyID is the backup KMS key.

@@ -2,13 +2,10 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 )
@@ -61,7 +58,6 @@ func (r *Runner) reportBackup(ctx context.Context, res BackupResult, err error) 
 	var tables []string
 	var items int64
 	var resources []audit.Resource
-	var data []cwtypes.MetricDatum
 	for _, t := range res.Tables {
 		tables = append(tables, t.Table)
 		items += t.Items
@@ -69,11 +65,11 @@ func (r *Runner) reportBackup(ctx context.Context, res BackupResult, err error) 
 		if t.NativeBackupARN != "" {
 			resources = append(resources, audit.Resource{Type: "AWS::DynamoDB::Backup", ARN: t.NativeBackupARN, ID: nativeBackupName(t.Table, res.ID)})
 		}
-		data = append(data,
-			datum("BackupSuccess", t.Table, boolMetric(t.OK()), cwtypes.StandardUnitCount),
-			datum("BackupItems", t.Table, float64(t.Items), cwtypes.StandardUnitCount),
-			datum("BackupBytes", t.Table, float64(t.SealedBytes), cwtypes.StandardUnitBytes),
-			datum("BackupDuration", t.Table, t.Duration.Seconds(), cwtypes.StandardUnitSeconds),
+		r.emitMetrics(t.Table,
+			metric{"BackupSuccess", boolMetric(t.OK()), "Count"},
+			metric{"BackupItems", float64(t.Items), "Count"},
+			metric{"BackupBytes", float64(t.SealedBytes), "Bytes"},
+			metric{"BackupDuration", t.Duration.Seconds(), "Seconds"},
 		)
 		if t.OK() {
 			r.log().Info("backup", "table", t.Table, "backup_id", res.ID, "items", t.Items, "parts", t.Parts,
@@ -84,7 +80,6 @@ func (r *Runner) reportBackup(ctx context.Context, res BackupResult, err error) 
 		map[string]string{"backupId": res.ID, "items": strconv.FormatInt(items, 10), "pruned": strconv.Itoa(res.Pruned), "outcome": outcome(err)},
 		err, resources...)
 	_ = r.writeAudit(ctx, rec)
-	r.putMetrics(ctx, data)
 	if err != nil {
 		r.log().Error("ALERT: backup failed", "alert", true, "backup_id", res.ID, "error", err)
 	} else {
@@ -92,28 +87,42 @@ func (r *Runner) reportBackup(ctx context.Context, res BackupResult, err error) 
 	}
 }
 
-func (r *Runner) putMetrics(ctx context.Context, data []cwtypes.MetricDatum) {
-	if r.Metrics == nil || len(data) == 0 {
-		return
-	}
-	now := r.now()
-	for i := range data {
-		data[i].Timestamp = aws.Time(now)
-	}
-	for len(data) > 0 { // PutMetricData takes up to 1000 data per call
-		batch := data[:min(1000, len(data))]
-		data = data[len(batch):]
-		if _, err := r.Metrics.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(Namespace), MetricData: batch}); err != nil {
-			r.log().Error("ALERT: backup metrics not published", "alert", true, "error", err)
-			return
-		}
-	}
+// metric is one value of an EMF line.
+type metric struct {
+	name  string
+	value float64
+	unit  string
 }
 
-func datum(name, table string, v float64, unit cwtypes.StandardUnit) cwtypes.MetricDatum {
-	return cwtypes.MetricDatum{
-		MetricName: aws.String(name), Value: aws.Float64(v), Unit: unit,
-		Dimensions: []cwtypes.Dimension{{Name: aws.String("Table"), Value: aws.String(table)}},
+// emitMetrics writes one table's metrics as a CloudWatch Embedded Metric Format line: in Lambda,
+// CloudWatch Logs turns it into metrics with no API call and no extra permission. The line goes to
+// its own writer, not through the logger, because it holds only names and numbers and its
+// millisecond timestamp must reach CloudWatch exactly as written.
+func (r *Runner) emitMetrics(table string, ms ...metric) {
+	if r.Metrics == nil {
+		return
+	}
+	defs := make([]map[string]string, len(ms))
+	line := map[string]any{"Table": table}
+	for i, m := range ms {
+		defs[i] = map[string]string{"Name": m.name, "Unit": m.unit}
+		line[m.name] = m.value
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": r.now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace": Namespace, "Dimensions": [][]string{{"Table"}}, "Metrics": defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		r.log().Error("ALERT: backup metrics not written", "alert", true, "error", err)
+		return
+	}
+	r.metricsMu.Lock()
+	defer r.metricsMu.Unlock()
+	if _, err := r.Metrics.Write(append(b, '\n')); err != nil {
+		r.log().Error("ALERT: backup metrics not written", "alert", true, "error", err)
 	}
 }
 

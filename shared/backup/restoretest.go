@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -155,19 +154,19 @@ func wrappedKey(av dtypes.AttributeValue) ([]byte, bool) {
 }
 
 func (r *Runner) reportRestoreTest(ctx context.Context, res RestoreTestResult, err error) {
-	var data []cwtypes.MetricDatum
 	var resources []audit.Resource
 	elems := map[string]string{"outcome": outcome(err)}
 	for _, t := range res.Tables {
-		data = append(data,
-			datum("RestoreTestSuccess", t.Table, boolMetric(t.Err == nil), cwtypes.StandardUnitCount),
-			datum("RestoreTestItems", t.Table, float64(t.Items), cwtypes.StandardUnitCount),
-			datum("RestoreTestDuration", t.Table, t.Duration.Seconds(), cwtypes.StandardUnitSeconds),
-		)
+		ms := []metric{
+			{"RestoreTestSuccess", boolMetric(t.Err == nil), "Count"},
+			{"RestoreTestItems", float64(t.Items), "Count"},
+			{"RestoreTestDuration", t.Duration.Seconds(), "Seconds"},
+		}
 		if t.BackupID != "" {
-			data = append(data, datum("BackupAge", t.Table, t.Age.Seconds(), cwtypes.StandardUnitSeconds))
+			ms = append(ms, metric{"BackupAge", t.Age.Seconds(), "Seconds"})
 			resources = append(resources, audit.Resource{Type: "AWS::S3::Object", ID: manifestKey(t.Table, t.BackupID)})
 		}
+		r.emitMetrics(t.Table, ms...)
 		elems[t.Table+"BackupId"] = t.BackupID
 		elems[t.Table+"Items"] = strconv.FormatInt(t.Items, 10)
 		if t.Err != nil {
@@ -179,5 +178,4 @@ func (r *Runner) reportRestoreTest(ctx context.Context, res RestoreTestResult, e
 		}
 	}
 	_ = r.writeAudit(ctx, r.record(EventRestoreTest, true, nil, elems, err, resources...))
-	r.putMetrics(ctx, data)
 }

@@ -2,9 +2,9 @@ package wiring
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -43,7 +43,7 @@ func Backup(env Env, principal string) (*backup.Runner, error) {
 	}
 	keys := map[string]string{resources.DataKey: c.DataKeyID, resources.VaultKey: c.VaultKeyID}
 	return &backup.Runner{
-		DB: db, S3: awsconfig.S3(env.AWS), KMS: kms.NewFromConfig(env.AWS), Metrics: cloudwatch.NewFromConfig(env.AWS),
+		DB: db, S3: awsconfig.S3(env.AWS), KMS: kms.NewFromConfig(env.AWS), Metrics: os.Stdout,
 		Audit: &audit.Store{DB: db, Table: c.AuditTable}, Log: env.Log,
 		Bucket: c.BackupBucket, KeyID: c.BackupKeyID, VaultKeyID: c.VaultKeyID, VaultKeyAttribute: c.VaultWrappedKeyAttr,
 		Tables: backup.Sources(
