@@ -127,7 +127,7 @@ func (r *Runner) put(ctx context.Context, key string, body []byte, contentType s
 }
 
 func (r *Runner) get(ctx context.Context, key string) ([]byte, error) {
-	out, err := r.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(key)})
+	out, err := r.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(key), ChecksumMode: stypes.ChecksumModeEnabled})
 	if err != nil {
 		var nk *stypes.NoSuchKey
 		if errors.As(err, &nk) {

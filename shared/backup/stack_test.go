@@ -414,3 +414,16 @@ func (e *env) metricValues(t testing.TB) map[string]map[string]float64 {
 	}
 	return out
 }
+
+func (e *env) nativeBackups(t testing.TB) int {
+	t.Helper()
+	n := 0
+	for _, src := range e.r.Tables {
+		out, err := e.db.ListBackups(context.Background(), &dynamodb.ListBackupsInput{TableName: aws.String(src.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(out.BackupSummaries)
+	}
+	return n
+}
