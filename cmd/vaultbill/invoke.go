@@ -29,6 +29,28 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 		}
 		return a.Handle(ctx, ev)
 	},
+	"backup": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
+		}
+		r, err := wiring.Backup(env, wiring.BackupPrincipal)
+		if err != nil {
+			return nil, err
+		}
+		return r.HandleBackup(ctx, ev)
+	},
+	"restore-test": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
+		}
+		r, err := wiring.RestoreTest(env, wiring.RestoreTestPrincipal)
+		if err != nil {
+			return nil, err
+		}
+		return r.HandleRestoreTest(ctx, ev)
+	},
 }
 
 func runInvoke(ctx context.Context, args []string) error {

@@ -1,5 +1,5 @@
-// Command vaultbill is the operator and developer CLI: it runs the local stack, mints local tokens
-// and invokes functions on sample events.
+// Command vaultbill is the operator and developer CLI: it runs the local stack, mints local tokens,
+// invokes functions on sample events, and backs up and restores the tables.
 package main
 
 import (
@@ -16,6 +16,9 @@ commands:
   dev       run the local stack (emulator, resources, API on :3000) until Ctrl-C
   token     print a JWT the local stack accepts
   invoke    run one function on one event file, like "sam local invoke"
+  backup    back up every table now; "backup list" lists the backups
+  restore   restore a backup into a new table: --from <id|latest> --source <table> --table <new-table>
+  restore-test  restore the newest backups into scratch tables, verify them, delete them
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -23,9 +26,12 @@ Run "vaultbill <command> -h" for a command's flags.
 type command func(ctx context.Context, args []string) error
 
 var commands = map[string]command{
-	"dev":    runDev,
-	"token":  runToken,
-	"invoke": runInvoke,
+	"dev":          runDev,
+	"token":        runToken,
+	"invoke":       runInvoke,
+	"backup":       runBackup,
+	"restore":      runRestore,
+	"restore-test": runRestoreTest,
 }
 
 func main() {

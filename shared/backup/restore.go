@@ -71,7 +71,7 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if aerr := r.writeAudit(ctx, rec); aerr != nil && err == nil {
 		err = aerr
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrTableExists) { // a refusal is not a failed restore
 		r.log().Error("ALERT: restore failed", "alert", true, "source", req.Source, "from", req.From, "table", req.Table, "error", err)
 	}
 	return res, err

@@ -47,6 +47,10 @@ type Options struct {
 	EmulatorLog io.Writer
 	// Progress reports provisioning.
 	Progress func(kind, name string, created bool)
+	// Schedules runs the scheduled functions (backup, restore test) in the background, every
+	// BackupEvery and RestoreTestEvery (default daily and weekly).
+	Schedules                     bool
+	BackupEvery, RestoreTestEvery time.Duration
 }
 
 // Stack is a running local stack.
@@ -61,6 +65,8 @@ type Stack struct {
 	kid      string
 	server   *http.Server
 	serveErr chan error
+	// stopSchedules stops the background schedules, if they run.
+	stopSchedules func()
 }
 
 // StateDir returns VAULTBILL_STATE or .vaultbill in the working directory (git-ignored).
@@ -144,6 +150,11 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		}
 		s.Gateway.Functions[fn] = svc.Serve
 	}
+	if o.Schedules {
+		if err := s.startSchedules(o); err != nil {
+			return err
+		}
+	}
 	if o.Addr != "" {
 		return s.serve(o.Addr)
 	}
@@ -165,8 +176,11 @@ func (s *Stack) serve(addr string) error {
 // Done reports a failure of the HTTP server.
 func (s *Stack) Done() <-chan error { return s.serveErr }
 
-// Stop shuts the gateway down and stops the emulator if the stack started it.
+// Stop shuts the gateway and the schedules down and stops the emulator if the stack started it.
 func (s *Stack) Stop() {
+	if s.stopSchedules != nil {
+		s.stopSchedules()
+	}
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
