@@ -24,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.s.Env.Config
-	counts := e.seed(t, 1000)
+	counts := e.seed(t, 600) // 2 600 items: 1 600 billing, 300 vault, 600 audit
 	tables := map[string]string{"billing": c.BillingTable, "vault": c.VaultTable, "audit": c.AuditTable}
 	before := map[string]map[string]string{}
 	for id, name := range tables {
