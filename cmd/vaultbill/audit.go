@@ -158,7 +158,7 @@ func auditValidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *bucket != "" {
 		v.Bucket = *bucket
 	}
-	bar := newProgress(stderr)
+	bar := newPhaseProgress(stderr)
 	v.Progress = bar.update
 	fmt.Fprintf(stdout, "Validating log files for the trail in bucket %s between %s and %s\n\n",
 		v.Bucket, start.Format(time.RFC3339), end.Format(time.RFC3339))
@@ -227,26 +227,21 @@ func auditDigest(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// progress draws a bar on a terminal, and a plain line per finished phase elsewhere (CI logs).
-type progress struct {
+// phaseProgress draws the validator's bar on a terminal, and a plain line per finished phase
+// elsewhere (CI logs).
+type phaseProgress struct {
 	w     io.Writer
 	tty   bool
 	drawn bool
 	last  string
 }
 
-func newProgress(w io.Writer) *progress {
+func newPhaseProgress(w io.Writer) *phaseProgress {
 	f, ok := w.(*os.File)
-	tty := false
-	if ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progress{w: w, tty: tty}
+	return &phaseProgress{w: w, tty: ok && isTerminal(f)}
 }
 
-func (p *progress) update(phase string, done, total int) {
+func (p *phaseProgress) update(phase string, done, total int) {
 	if !p.tty {
 		if done == total && phase != p.last {
 			p.last = phase
@@ -263,7 +258,7 @@ func (p *progress) update(phase string, done, total int) {
 	p.drawn = true
 }
 
-func (p *progress) done() {
+func (p *phaseProgress) done() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}

@@ -30,6 +30,7 @@ func runDev(ctx context.Context, args []string) error {
 		Log:         logging.FromEnv(os.Stdout),
 		Metrics:     os.Stdout,
 		EmulatorLog: emulatorLog(),
+		Schedules:   true, // daily backup, weekly restore test, as EventBridge runs them in AWS
 		Progress: func(kind, name string, created bool) {
 			verb := "exists "
 			if created {
@@ -49,6 +50,8 @@ func runDev(ctx context.Context, args []string) error {
 Vaultbill is running at %s
   curl %s/health
   curl -H "Authorization: Bearer $(go run ./cmd/vaultbill token --role admin)" %s/v1/me
+Backups run daily and the restore test weekly; run them now with
+  go run ./cmd/vaultbill backup   /   go run ./cmd/vaultbill restore-test
 Ctrl-C stops it.
 `, s.URL, s.URL, s.URL)
 	select {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/authorizer"
+	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -29,6 +30,28 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 			return nil, err
 		}
 		return a.Handle(ctx, ev)
+	},
+	"backup": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
+		}
+		r, err := backup.FromEnv(env, backup.BackupPrincipal)
+		if err != nil {
+			return nil, err
+		}
+		return r.HandleBackup(ctx, ev)
+	},
+	"restore-test": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
+		}
+		r, err := backup.RestoreTestFromEnv(env, backup.RestoreTestPrincipal)
+		if err != nil {
+			return nil, err
+		}
+		return r.HandleRestoreTest(ctx, ev)
 	},
 }
 

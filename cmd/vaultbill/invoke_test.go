@@ -36,6 +36,19 @@ func TestInvokeSampleEvents(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 201 || !strings.Contains(resp.Body, `"object":"customer"`) {
 		t.Fatalf("create customer response: %s", out.String())
 	}
+	for _, fn := range []string{"backup", "restore-test"} {
+		out.Reset()
+		if err := invoke(context.Background(), []string{fn, "--event", "../../events/" + fn + "/scheduled.json"}, &out); err != nil {
+			t.Fatalf("invoke %s: %v", fn, err)
+		}
+		var sum struct {
+			Operation, Outcome string
+			Tables             []struct{ Table string }
+		}
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Operation != fn || sum.Outcome != "succeeded" || len(sum.Tables) != 3 {
+			t.Errorf("%s summary: %s", fn, out.String())
+		}
+	}
 
 	err := invoke(context.Background(), []string{"authorizer", "--event", "../../events/authorizer/request-no-token.json"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "Unauthorized") {

@@ -1,5 +1,5 @@
-// Command vaultbill is the operator and developer CLI: it runs the local stack, mints local tokens
-// and invokes functions on sample events.
+// Command vaultbill is the operator and developer CLI: it runs the local stack, mints local tokens,
+// invokes functions on sample events, and backs up and restores the tables.
 package main
 
 import (
@@ -17,6 +17,9 @@ commands:
   token     print a JWT the local stack accepts
   invoke    run one function on one event file, like "sam local invoke"
   audit     validate the audit trail (validate), or write its digest now (digest)
+  backup    back up every table now; "backup list" lists the backups
+  restore   restore a backup into a new table: --from <id|latest> --source <table> --table <new-table>
+  restore-test  restore the newest backups into scratch tables, verify them, delete them
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -24,10 +27,13 @@ Run "vaultbill <command> -h" for a command's flags.
 type command func(ctx context.Context, args []string) error
 
 var commands = map[string]command{
-	"dev":    runDev,
-	"token":  runToken,
-	"invoke": runInvoke,
-	"audit":  runAudit,
+	"dev":          runDev,
+	"token":        runToken,
+	"invoke":       runInvoke,
+	"audit":        runAudit,
+	"backup":       runBackup,
+	"restore":      runRestore,
+	"restore-test": runRestoreTest,
 }
 
 func main() {

@@ -27,7 +27,12 @@ const (
 	EnvJWKSURL  = "JWKS_URL"
 	EnvJWKSFile = "JWKS_FILE"
 	EnvAccount  = "AWS_ACCOUNT_ID"
-	EnvRegion   = "AWS_REGION"
+	// EnvBackupRetentionDays is how many days backups are kept (default 35).
+	EnvBackupRetentionDays = "BACKUP_RETENTION_DAYS"
+	// EnvVaultWrappedKeyAttr names the vault item attribute holding the card data key wrapped by the
+	// vault key, which the restore test decrypts to prove the key still works (default wrappedKey).
+	EnvVaultWrappedKeyAttr = "VAULT_WRAPPED_KEY_ATTR"
+	EnvRegion              = "AWS_REGION"
 )
 
 // Config is everything any function may need; each main requires only its own part.
@@ -37,7 +42,10 @@ type Config struct {
 	AuditBucket, BackupBucket                             string
 	JWTIssuer, JWTAudience, JWKSURL, JWKSFile             string
 	Account, Region                                       string
-	lookup                                                func(string) string
+	// BackupRetentionDays is the raw BACKUP_RETENTION_DAYS ("" for the default).
+	BackupRetentionDays string
+	VaultWrappedKeyAttr string
+	lookup              func(string) string
 }
 
 // FromEnv reads the configuration from the process environment.
@@ -53,6 +61,7 @@ func From(lookup func(string) string) Config {
 		JWTIssuer: lookup(EnvJWTIssuer), JWTAudience: lookup(EnvJWTAudience),
 		JWKSURL: lookup(EnvJWKSURL), JWKSFile: lookup(EnvJWKSFile),
 		Account: lookup(EnvAccount), Region: lookup(EnvRegion),
+		BackupRetentionDays: lookup(EnvBackupRetentionDays), VaultWrappedKeyAttr: lookup(EnvVaultWrappedKeyAttr),
 		lookup: lookup,
 	}
 	if c.Account == "" {

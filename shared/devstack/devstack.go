@@ -66,6 +66,10 @@ type Options struct {
 	// AuditPoll is how often the audit stream is polled in the background (default 1s); a negative
 	// value runs no background workers, and the caller drives them through Stack.Audit.
 	AuditPoll time.Duration
+	// Schedules runs the scheduled functions (backup, restore test) in the background, every
+	// BackupEvery and RestoreTestEvery (default daily and weekly).
+	Schedules                     bool
+	BackupEvery, RestoreTestEvery time.Duration
 }
 
 // Stack is a running local stack.
@@ -82,6 +86,8 @@ type Stack struct {
 	kid      string
 	server   *http.Server
 	serveErr chan error
+	// stopSchedules stops the background schedules, if they run.
+	stopSchedules func()
 }
 
 // StateDir returns VAULTBILL_STATE or .vaultbill in the working directory (git-ignored).
@@ -182,6 +188,11 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		}
 		s.Audit.Start(poll, time.Hour)
 	}
+	if o.Schedules {
+		if err := s.startSchedules(o); err != nil {
+			return err
+		}
+	}
 	if o.Addr != "" {
 		return s.serve(o.Addr)
 	}
@@ -203,8 +214,11 @@ func (s *Stack) serve(addr string) error {
 // Done reports a failure of the HTTP server.
 func (s *Stack) Done() <-chan error { return s.serveErr }
 
-// Stop shuts the gateway down and stops the emulator if the stack started it.
+// Stop shuts the gateway and the schedules down and stops the emulator if the stack started it.
 func (s *Stack) Stop() {
+	if s.stopSchedules != nil {
+		s.stopSchedules()
+	}
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+)
+
+func runRestoreTest(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("restore-test", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, stop, err := operatorRunner(ctx, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	p := newProgress(os.Stderr)
+	r.Observe = p.Observe
+	res, err := r.RestoreTest(ctx)
+	p.Close()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nTABLE\tBACKUP ID\tAGE\tITEMS\tVAULT KEY\tTIME\tRESULT")
+	for _, t := range res.Tables {
+		result := "ok"
+		if t.Err != nil {
+			result = "FAILED: " + t.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Table, orDash(t.BackupID), age(t.Age), t.Items, orDash(t.VaultKey),
+			t.Duration.Round(time.Millisecond), result)
+	}
+	tw.Flush()
+	if err != nil {
+		return fmt.Errorf("restore test failed: %w\nthe scratch tables were deleted; run `vaultbill backup` for a fresh backup and look into the failing one", err)
+	}
+	fmt.Println("every table's newest backup restored and verified; scratch tables deleted")
+	return nil
+}
