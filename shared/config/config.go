@@ -30,6 +30,9 @@ const (
 	EnvRegion   = "AWS_REGION"
 )
 
+// EnvPaymentProcessor names the card processor of the payments function ("sandbox", the default).
+const EnvPaymentProcessor = "PAYMENT_PROCESSOR"
+
 // Config is everything any function may need; each main requires only its own part.
 type Config struct {
 	BillingTable, VaultTable, AuditTable                  string
@@ -37,6 +40,7 @@ type Config struct {
 	AuditBucket, BackupBucket                             string
 	JWTIssuer, JWTAudience, JWKSURL, JWKSFile             string
 	Account, Region                                       string
+	PaymentProcessor                                      string
 	lookup                                                func(string) string
 }
 
@@ -53,7 +57,8 @@ func From(lookup func(string) string) Config {
 		JWTIssuer: lookup(EnvJWTIssuer), JWTAudience: lookup(EnvJWTAudience),
 		JWKSURL: lookup(EnvJWKSURL), JWKSFile: lookup(EnvJWKSFile),
 		Account: lookup(EnvAccount), Region: lookup(EnvRegion),
-		lookup: lookup,
+		PaymentProcessor: lookup(EnvPaymentProcessor),
+		lookup:           lookup,
 	}
 	if c.Account == "" {
 		c.Account = "000000000000"

@@ -27,6 +27,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
+	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/provision"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
@@ -43,6 +44,7 @@ var Functions = map[string]wiring.Register{
 	routes.Me:       me.Register,
 	routes.Invoices: invoices.Register,
 	routes.Tokens:   tokens.Register,
+	routes.Payments: payments.Register,
 }
 
 // Options configure a local stack.
