@@ -76,6 +76,8 @@ type payStack struct {
 	clock   *clock
 	billing *client
 	pay     *client
+	// env is what the payments function is wired from (the stack's, or one with instrumented clients).
+	env wiring.Env
 }
 
 type clock struct {
@@ -98,8 +100,7 @@ func (c *clock) Advance(d time.Duration) {
 func newPayStack(t testing.TB) *payStack {
 	t.Helper()
 	s := stacktest.New(t)
-	ps := &payStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &clock{now: time.Now()}}
-	ps.store = &billingdb.Store{DB: dynamodb.NewFromConfig(s.Env.AWS), Table: s.Env.Config.BillingTable}
+	ps := &payStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &clock{now: time.Now()}, env: s.Env}
 	ps.wire(nil)
 	ps.billing = newClient(t, s, "billing", "")
 	ps.pay = newClient(t, s, "payments", "")
@@ -110,17 +111,18 @@ func newPayStack(t testing.TB) *payStack {
 // and over kmsClient (the stack's KMS when nil).
 func (ps *payStack) wire(kmsClient envelope.KMS) {
 	ps.t.Helper()
-	svc, err := wiring.Service(ps.s.Env, routes.Payments)
+	svc, err := wiring.Service(ps.env, routes.Payments)
 	if err != nil {
 		ps.t.Fatal(err)
 	}
 	ps.db = &faultyDB{DB: svc.DB}
 	svc.DB = ps.db
-	c := ps.s.Env.Config
-	raw := dynamodb.NewFromConfig(ps.s.Env.AWS)
+	c := ps.env.Config
+	raw := dynamodb.NewFromConfig(ps.env.AWS)
+	ps.store = &billingdb.Store{DB: raw, Table: c.BillingTable}
 	var v *vault.Vault
 	if kmsClient == nil {
-		v = vault.FromEnv(ps.s.Env, raw)
+		v = vault.FromEnv(ps.env, raw)
 	} else {
 		v = vault.New(vault.Config{DB: raw, KMS: kmsClient, Table: c.VaultTable, KeyID: c.VaultKeyID, Audit: &audit.Store{DB: raw, Table: c.AuditTable}})
 	}
@@ -167,10 +169,15 @@ func (ps *payStack) tokenize(customerID, number string) string {
 
 func payBody(token string) string { return fmt.Sprintf(`{"token":%q}`, token) }
 
+// reader reads the billing table for the test, with the stack's plain client.
+func (ps *payStack) reader() *billingdb.Store {
+	return &billingdb.Store{DB: dynamodb.NewFromConfig(ps.s.Env.AWS), Table: ps.s.Env.Config.BillingTable}
+}
+
 // invoice reads an invoice as stored, with its claim.
 func (ps *payStack) invoice(id string) *billing.Invoice {
 	ps.t.Helper()
-	inv, err := ps.store.Get(context.Background(), id)
+	inv, err := ps.reader().Get(context.Background(), id)
 	if err != nil {
 		ps.t.Fatal(err)
 	}
@@ -179,7 +186,7 @@ func (ps *payStack) invoice(id string) *billing.Invoice {
 
 func (ps *payStack) payments(invoiceID string) []billing.Payment {
 	ps.t.Helper()
-	list, err := ps.store.InvoicePayments(context.Background(), invoiceID)
+	list, err := ps.reader().InvoicePayments(context.Background(), invoiceID)
 	if err != nil {
 		ps.t.Fatal(err)
 	}
