@@ -273,3 +273,33 @@ func assertPaidOnce(t *testing.T, ps *payStack, invoiceID string) {
 		t.Errorf("charge %+v is not the succeeded payment %s", charges[0], succeeded[0].ID)
 	}
 }
+
+// TestRecoveryWithoutItsTokenFailsClosed: an interrupted attempt whose token has since been deleted
+// cannot be asked about again, so it is neither settled nor abandoned: the invoice stays held (no
+// second payment, no void) and the request says an operator is needed. Nothing is charged twice.
+func TestRecoveryWithoutItsTokenFailsClosed(t *testing.T) {
+	ps := newPayStack(t)
+	cus := ps.customer("Ada")
+	inv := ps.open(cus)
+	tok := ps.tokenize(cus, processor.TestVisa)
+	other := ps.tokenize(cus, processor.TestMastercard)
+	ps.db.failWhen(once(settlesPaid))
+	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
+		t.Fatalf("pay with the commit failing: %d %s", status, body)
+	}
+	ps.pay.must(200, "DELETE", "/v1/tokens/"+tok, "", nil)
+
+	for range 2 {
+		status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(other))
+		if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "operator") {
+			t.Errorf("pay after the interrupted attempt's token was deleted: %d %s", status, body)
+		}
+	}
+	held := ps.invoice(inv.ID)
+	if held.Status != billing.Open || held.ClaimPaymentID == "" {
+		t.Errorf("invoice: %+v, want open and still held", held)
+	}
+	if n := len(ps.sandbox.Accepted()); n != 1 {
+		t.Errorf("%d charges, want the interrupted one only", n)
+	}
+}

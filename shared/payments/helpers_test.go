@@ -80,27 +80,28 @@ type payStack struct {
 	env wiring.Env
 }
 
+// clock is the real time, moved forward by what a test skips (a claim's lease).
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return time.Now().Add(c.offset)
 }
 
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
+	c.offset += d
 	c.mu.Unlock()
 }
 
 func newPayStack(t testing.TB) *payStack {
 	t.Helper()
 	s := stacktest.New(t)
-	ps := &payStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &clock{now: time.Now()}, env: s.Env}
+	ps := &payStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &clock{}, env: s.Env}
 	ps.wire(nil)
 	ps.billing = newClient(t, s, "billing", "")
 	ps.pay = newClient(t, s, "payments", "")

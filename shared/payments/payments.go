@@ -7,8 +7,11 @@
 // processor's idempotency key, then settles the invoice and the attempt with the request's audit record
 // in one transaction. An attempt whose outcome could not be stored (a crash, a DynamoDB fault) keeps its
 // claim; the next pay request after the claim's lease recovers it: it asks the processor again with the
-// same key, which answers with the first result and charges nothing new, and settles that. The package
-// doc of billingdb lists the items and conditions.
+// same key, which answers with the first result and charges nothing new, and settles that. The
+// function cannot tell an attempt interrupted after its charge from one interrupted just before it, so
+// recovery charges the latter: the invoice's payment was asked for with that card, and the key still
+// keeps it to one charge. An attempt whose token was deleted meanwhile cannot be asked about and is left
+// held for an operator (fail closed). The package doc of billingdb lists the items and conditions.
 package payments
 
 import (
@@ -209,10 +212,11 @@ func (h *Handlers) charge(ctx context.Context, c *endpoint.Call, inv *billing.In
 	if err != nil {
 		return nil, h.notCharged(ctx, c, inv, p, recovering, err)
 	}
+	defer cd.Zero() // also if the processor panics
 	res, err := h.Processor.Charge(ctx, processor.Charge{
 		IdempotencyKey: p.ID, Amount: p.Amount, Currency: string(p.Currency), Card: cd,
 	})
-	cd.Zero()
+	cd.Zero() // the number is not needed past the processor call: overwrite it before anything else
 	if err != nil {
 		// The outcome is unknown. The claim stays; the next request asks again with the same key.
 		h.expireClaim(ctx, c, inv)
