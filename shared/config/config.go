@@ -30,9 +30,6 @@ const (
 	EnvRegion   = "AWS_REGION"
 )
 
-// EnvPaymentProcessor names the card processor of the payments function ("sandbox", the default).
-const EnvPaymentProcessor = "PAYMENT_PROCESSOR"
-
 // Config is everything any function may need; each main requires only its own part.
 type Config struct {
 	BillingTable, VaultTable, AuditTable                  string
@@ -40,7 +37,6 @@ type Config struct {
 	AuditBucket, BackupBucket                             string
 	JWTIssuer, JWTAudience, JWKSURL, JWKSFile             string
 	Account, Region                                       string
-	PaymentProcessor                                      string
 	lookup                                                func(string) string
 }
 
@@ -57,8 +53,7 @@ func From(lookup func(string) string) Config {
 		JWTIssuer: lookup(EnvJWTIssuer), JWTAudience: lookup(EnvJWTAudience),
 		JWKSURL: lookup(EnvJWKSURL), JWKSFile: lookup(EnvJWKSFile),
 		Account: lookup(EnvAccount), Region: lookup(EnvRegion),
-		PaymentProcessor: lookup(EnvPaymentProcessor),
-		lookup:           lookup,
+		lookup: lookup,
 	}
 	if c.Account == "" {
 		c.Account = "000000000000"
@@ -79,6 +74,15 @@ func (c Config) Require(names ...string) error {
 		return fmt.Errorf("missing configuration: set %s in the function's environment", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// Lookup returns the raw value of an environment variable the Config was read from, for settings
+// that belong to one package (such as alert thresholds).
+func (c Config) Lookup(name string) string {
+	if c.lookup == nil {
+		return ""
+	}
+	return c.lookup(name)
 }
 
 // Local is the environment of a local stack: its names, from the resource definitions.

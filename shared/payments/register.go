@@ -13,6 +13,10 @@ import (
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
+// EnvProcessor names the card processor of the payments function: "sandbox" (the default) decides by
+// test card number and moves no money.
+const EnvProcessor = "PAYMENT_PROCESSOR"
+
 // Register wires the payments function from its environment: the billing table, the vault (table and
 // key; only tokens and payments are given VAULT_TABLE and VAULT_KEY_ID) and the card processor named by
 // PAYMENT_PROCESSOR.
@@ -21,7 +25,7 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey); err != nil {
 		return err
 	}
-	proc, err := NewProcessor(c.PaymentProcessor)
+	proc, err := NewProcessor(c.Lookup(EnvProcessor))
 	if err != nil {
 		return err
 	}
@@ -41,5 +45,5 @@ func NewProcessor(name string) (processor.Processor, error) {
 	case "", "sandbox":
 		return processor.NewSandbox(), nil
 	}
-	return nil, fmt.Errorf("%s=%q is not a known card processor; use sandbox", config.EnvPaymentProcessor, name)
+	return nil, fmt.Errorf("%s=%q is not a known card processor; use sandbox", EnvProcessor, name)
 }

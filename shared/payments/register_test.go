@@ -37,8 +37,8 @@ func TestRegisterConfiguration(t *testing.T) {
 		wantErr string
 	}{
 		{"default processor", env(nil), ""},
-		{"sandbox", env(map[string]string{config.EnvPaymentProcessor: "sandbox"}), ""},
-		{"unknown processor", env(map[string]string{config.EnvPaymentProcessor: "stripe"}), config.EnvPaymentProcessor},
+		{"sandbox", env(map[string]string{payments.EnvProcessor: "sandbox"}), ""},
+		{"unknown processor", env(map[string]string{payments.EnvProcessor: "stripe"}), payments.EnvProcessor},
 		{"no vault table", env(nil, config.EnvVaultTable), config.EnvVaultTable},
 		{"no vault key", env(nil, config.EnvVaultKey), config.EnvVaultKey},
 	}
