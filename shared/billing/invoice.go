@@ -131,6 +131,12 @@ type Invoice struct {
 	MarkedUncollectibleAt *string `json:"marked_uncollectible_at,omitempty" dynamodbav:"marked_uncollectible_at,omitempty"`
 	// Version increases with every stored change; writes are conditional on it (optimistic locking).
 	Version int64 `json:"-" dynamodbav:"version"`
+	// ClaimPaymentID and ClaimUntil are the hold of a payment attempt on an open invoice, from before
+	// its card is charged until the outcome is stored: the attempt's id and the end of its lease (Unix
+	// milliseconds). While an invoice is held no other payment starts and it cannot be voided or written
+	// off, since the charge may already have gone through. Clients never see them.
+	ClaimPaymentID string `json:"-" dynamodbav:"claim_payment_id,omitempty"`
+	ClaimUntil     int64  `json:"-" dynamodbav:"claim_until,omitempty"`
 }
 
 // ObjectInvoice is the "object" of an invoice.
@@ -195,8 +201,13 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
 // Apply moves inv through ev at now, checking the state machine. It sets the status and its timestamp;
-// the number (Finalize) and payment fields (Pay) are the caller's, since they come from storage.
+// the number (Finalize) and payment fields (Pay) are the caller's, since they come from storage. An
+// invoice held by a payment attempt only moves by that payment (Pay): voiding or writing it off then
+// could void an invoice whose card has just been charged.
 func (inv *Invoice) Apply(ev Event, now time.Time) error {
+	if inv.ClaimPaymentID != "" && ev != Pay {
+		return PaymentInProgress()
+	}
 	to, err := Next(inv.Status, ev)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Package billingdb stores customers, invoices and the invoice-number counter in the billing table
+// Package billingdb stores customers, invoices, payments and the invoice-number counter in the billing table
 // (DynamoDB, single-table design). It reads directly and returns the writes of a change as
 // TransactWriteItems items, so the caller commits them with the audit record and the idempotent outcome
 // in one transaction.
@@ -9,6 +9,10 @@
 //	invoice         pk INV#<id>                 sk INV      gsi1pk CUS#<customer>#INV   gsi1sk <created_at>#<id>
 //	                                                        gsi2pk INVSTATUS#<status>   gsi2sk <created_at>#<id>
 //	number counter  pk COUNTER#invoice_number   sk COUNTER  value = the last number issued
+//	payment         pk PAY#<id>                 sk PAY      gsi1pk INV#<invoice>#PAY    gsi1sk <created_at>#<id>
+//
+// An open invoice that a payment attempt is charging also carries claim_payment_id and claim_until
+// (the attempt and the end of its lease, Unix ms); see "Payments" below.
 //
 // Every item carries a version; every change is a write conditioned on the version it read
 // (optimistic locking), and invoice writes are also conditioned on the status they expect.
@@ -20,6 +24,8 @@
 //	invoices of a customer, newest first    Query gsi1 CUS#<id>#INV, descending (status, if given, filters)
 //	invoices by status, newest first        Query gsi2 INVSTATUS#<status>, descending
 //	all invoices, newest first              Query gsi2 for each of the five statuses and merge
+//	get a payment by id                     GetItem (strongly consistent)
+//	payments of an invoice, oldest first    Query gsi1 INV#<id>#PAY, ascending
 //
 // Pages are positions, not DynamoDB keys: the cursor is the last index sort key returned
 // (<created_at>#<id>, unique), and the next page queries "sort key < cursor". A cursor therefore works
@@ -33,6 +39,26 @@
 // cannot both commit; the loser re-reads and retries. A transaction that fails changes nothing, so it
 // consumes no number: numbers are gapless and unique. The price is that finalizes are serialized on the
 // counter item (about a thousand per second at most, by DynamoDB's per-item write limit).
+//
+// # Payments
+//
+// A payment attempt (pay_<id>, status processing → succeeded | failed) charges an invoice exactly once
+// whatever the retries, races and crashes:
+//
+//  1. Claim: one transaction sets claim_payment_id and claim_until on the invoice, on condition that
+//     it is open, has an amount due, holds no claim and is at the version read, and puts the payment
+//     as processing. Only one attempt can win; the others see the claim and are refused (409).
+//  2. Charge: the card processor is called with the payment id as its idempotency key.
+//  3. Settle: one transaction (with the audit record and the idempotent outcome) marks the invoice
+//     paid and removes the claim (MarkPaidItem), or removes the claim only (ReleaseItem) for a
+//     decline, and stores the payment's outcome on condition that it is still processing.
+//
+// If the function dies or DynamoDB fails between 2 and 3, the claim stays. Once its lease has ended
+// (at once, when the failing request could still shorten it with ExpireClaimItem) the next pay request
+// takes it over (TakeOverItem, one winner), asks the processor again with the SAME idempotency key, which
+// answers with the first result instead of charging again, and settles as in 3. Every claim write
+// moves the invoice's version on, so a void or write-off prepared before it cannot commit, and one
+// prepared after it is refused by the domain (billing.Invoice.Apply) while the claim exists.
 //
 // # DynamoDB calls per route
 //
@@ -52,6 +78,10 @@
 //	FinalizeInvoice         2 GetItem (invoice, counter) + 1 TransactWriteItems, again per lost race
 //	VoidInvoice             1 GetItem + 1 TransactWriteItems
 //	MarkInvoiceUncollectible 1 GetItem + 1 TransactWriteItems
+//	PayInvoice              1 GetItem (invoice) + 1 TransactWriteItems (claim) + 1 GetItem (token) +
+//	                        1 PutItem (Detokenize record) + 1 TransactWriteItems (settle, audit, outcome);
+//	                        (a recovery adds 1 GetItem for the attempt and takes the claim over instead
+//	                        of claiming; KMS: none while the card's data key is cached, else 1 Decrypt)
 package billingdb
 
 import (
@@ -346,15 +376,17 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 }
 
 // MarkPaidItem is the write that settles an open invoice in the payments function's own transaction:
-// status open → paid, amount_paid = total, amount_due = 0, paid_at and payment_id set, version + 1.
-// It is conditioned on the version and the open status that inv was read with (by Get), so an invoice
-// is paid at most once however many payments race; a cancellation of this item means the invoice
-// changed since it was read and the charge must not be kept.
+// status open → paid, amount_paid = total, amount_due = 0, paid_at and payment_id set, the payment
+// claim removed, version + 1. It is conditioned on the version and the open status that inv was read
+// with (by Get, or as the payment's claim left it), so an invoice is paid at most once however many
+// payments race; a cancellation of this item means the invoice changed since it was read (another
+// request took the claim over) and this request must not report the payment as its own.
 func (st *Store) MarkPaidItem(inv *billing.Invoice, paymentID, paidAt string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
 		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :total, amount_due = :zero, paid_at = :at, " +
-			"updated_at = :at, payment_id = :pay, #v = :next, " + resources.GSI2PK + " = :gsi2"),
+			"updated_at = :at, payment_id = :pay, #v = :next, " + resources.GSI2PK + " = :gsi2 " +
+			"REMOVE " + attrClaimPaymentID + ", " + attrClaimUntil),
 		ConditionExpression:      aws.String("#v = :v AND #st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

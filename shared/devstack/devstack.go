@@ -28,6 +28,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
+	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/provision"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
@@ -45,6 +46,7 @@ var Functions = map[string]wiring.Register{
 	routes.AuditQuery: auditquery.Register,
 	routes.Invoices:   invoices.Register,
 	routes.Tokens:     tokens.Register,
+	routes.Payments:   payments.Register,
 }
 
 // Options configure a local stack.

@@ -1,0 +1,123 @@
+package payments_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultbill/vaultbill/shared/processor"
+)
+
+// callCounter counts the AWS operations ("DynamoDB GetItem", "KMS Decrypt") of the clients it is
+// installed on, through the SDK's middleware stack, as an operator would count them in CloudTrail.
+type callCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *callCounter) option(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		c.mu.Lock()
+		c.calls[awsmiddleware.GetServiceID(ctx)+" "+awsmiddleware.GetOperationName(ctx)]++
+		c.mu.Unlock()
+		return next.HandleInitialize(ctx, in)
+	}), middleware.After)
+}
+
+func (c *callCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = map[string]int{}
+	return out
+}
+
+// counted wires the stack's payments function with every AWS client counted.
+func counted(ps *payStack) *callCounter {
+	counter := &callCounter{calls: map[string]int{}}
+	env := ps.s.Env
+	env.AWS = ps.s.Env.AWS.Copy()
+	env.AWS.APIOptions = append(env.AWS.APIOptions, counter.option)
+	ps.env = env
+	ps.wire(nil)
+	return counter
+}
+
+// TestCallsPerPay pins the DynamoDB and KMS calls of a pay (the figures in billingdb's package doc),
+// so a change that adds a round trip fails here. The first decryption of a data key costs one KMS
+// Decrypt; the key is then cached (bounded age and uses), so steady-state pays make none.
+func TestCallsPerPay(t *testing.T) {
+	ps := newPayStack(t)
+	counter := counted(ps)
+	cus := ps.customer("Counted")
+	tok := ps.tokenize(cus, processor.TestVisa)
+	declined := ps.tokenize(cus, processor.TestDeclined)
+	invs := make([]string, 5)
+	for i := range invs {
+		invs[i] = ps.open(cus).ID
+	}
+	counter.take()
+
+	type calls map[string]int
+	pay := calls{"DynamoDB GetItem": 2, "DynamoDB TransactWriteItems": 2, "DynamoDB PutItem": 1}
+	with := func(c calls, extra calls) calls {
+		out := calls{}
+		for k, v := range c {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] += v
+		}
+		return out
+	}
+	tests := []struct {
+		name, invoice, token string
+		headers              []string
+		before               func()
+		status               int
+		want                 calls
+	}{
+		{"first pay of an instance (data key not cached)", invs[0], tok, nil, nil, 200, with(pay, calls{"KMS Decrypt": 1})},
+		{"pay", invs[1], tok, nil, nil, 200, pay},
+		{"pay with Idempotency-Key", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, with(pay, calls{"DynamoDB PutItem": 1})},
+		{"replayed pay", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, calls{"DynamoDB PutItem": 2, "DynamoDB GetItem": 1}},
+		{"declined", invs[3], declined, nil, nil, 402, pay},
+		{"refused: already paid", invs[1], tok, nil, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB PutItem": 1}},
+		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.failWhen(once(settlesPaid)) }, 503,
+			// The failed commit never reaches DynamoDB (the fault is injected before it); the lease cut
+			// does, and the request's audit record is then written on its own.
+			with(pay, calls{"DynamoDB PutItem": 1})},
+		// The take-over replaces the claim; the attempt is read.
+		{"recovery", invs[4], tok, nil, nil, 200, with(pay, calls{"DynamoDB GetItem": 1})},
+	}
+	for _, tt := range tests {
+		if tt.before != nil {
+			tt.before()
+		}
+		status, body := ps.pay.do("POST", "/v1/invoices/"+tt.invoice+"/pay", payBody(tt.token), tt.headers...)
+		if status != tt.status {
+			t.Fatalf("%s: %d %s", tt.name, status, body)
+		}
+		got := counter.take()
+		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
+			t.Errorf("%s: AWS calls (-want +got):\n%s", tt.name, diff)
+		}
+		t.Logf("%-50s %s", tt.name, format(got))
+	}
+}
+
+func format(calls map[string]int) string {
+	var parts []string
+	for op, n := range calls {
+		parts = append(parts, fmt.Sprintf("%d %s", n, op))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " + ")
+}

@@ -1,0 +1,59 @@
+package payments_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/payments"
+	"github.com/vaultbill/vaultbill/shared/processor"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+// TestRegisterConfiguration: the function refuses to start without the vault's table and key, or with
+// a card processor it does not know, naming what is wrong; the sandbox is the default.
+func TestRegisterConfiguration(t *testing.T) {
+	base := map[string]string{config.EnvBillingTable: "b", config.EnvAuditTable: "a", config.EnvVaultTable: "v", config.EnvVaultKey: "alias/v"}
+	env := func(extra map[string]string, drop ...string) wiring.Env {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		for _, k := range drop {
+			delete(m, k)
+		}
+		return wiring.Env{Config: config.From(func(k string) string { return m[k] }), AWS: aws.Config{Region: "eu-west-1"}, Log: slog.New(slog.DiscardHandler)}
+	}
+	tests := []struct {
+		name    string
+		env     wiring.Env
+		wantErr string
+	}{
+		{"default processor", env(nil), ""},
+		{"sandbox", env(map[string]string{payments.EnvProcessor: "sandbox"}), ""},
+		{"unknown processor", env(map[string]string{payments.EnvProcessor: "stripe"}), payments.EnvProcessor},
+		{"no vault table", env(nil, config.EnvVaultTable), config.EnvVaultTable},
+		{"no vault key", env(nil, config.EnvVaultKey), config.EnvVaultKey},
+	}
+	for _, tt := range tests {
+		_, err := wiring.API(tt.env, routes.Payments, payments.Register)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: %v, want an error naming %s", tt.name, err, tt.wantErr)
+		}
+	}
+	if p, err := payments.NewProcessor(""); err != nil {
+		t.Errorf("default processor: %v", err)
+	} else if _, ok := p.(*processor.Sandbox); !ok {
+		t.Errorf("default processor is %T, want the sandbox", p)
+	}
+}
