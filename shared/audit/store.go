@@ -56,13 +56,20 @@ func Item(rec Record) (map[string]types.AttributeValue, error) {
 	return map[string]types.AttributeValue{
 		resources.AuditEventID: &types.AttributeValueMemberS{Value: rec.EventID},
 		resources.AuditDay:     &types.AttributeValueMemberS{Value: t.UTC().Format(time.DateOnly)},
-		resources.AuditSortKey: &types.AttributeValueMemberS{Value: rec.EventTime + "#" + rec.EventID},
+		resources.AuditSortKey: &types.AttributeValueMemberS{Value: sortKey(rec)},
 		attrEventTime:          &types.AttributeValueMemberS{Value: rec.EventTime},
 		attrEventName:          &types.AttributeValueMemberS{Value: rec.EventName},
 		attrPrincipal:          &types.AttributeValueMemberS{Value: principalOf(rec)},
 		attrRecord:             &types.AttributeValueMemberS{Value: string(body)},
 		resources.ExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Add(Retention).Unix(), 10)},
 	}, nil
+}
+
+// sortKey orders records in the by-time index: the event time, then the moment the record was written
+// (Unix nanoseconds), then the event ID. Event times have whole seconds (as CloudTrail's), so without
+// the middle part records of one second would list in random order rather than newest first.
+func sortKey(rec Record) string {
+	return fmt.Sprintf("%s#%019d#%s", rec.EventTime, time.Now().UnixNano(), rec.EventID)
 }
 
 func principalOf(rec Record) string {
