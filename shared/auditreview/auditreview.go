@@ -240,7 +240,9 @@ func (e *Engine) Shipped(ctx context.Context, _ string, recs []audit.Record) {
 			e.counts[MetricDetokenize]++
 			add(RuleDetokenize, "all", r, t)
 		}
-		if r.UserIdentity.Type != "Unknown" && r.UserIdentity.PrincipalID != "" &&
+		// Only requests to the API count: the service's own scheduled work (backups, digests) has no
+		// interactive session to carry MFA.
+		if r.EventType == audit.TypeAPICall && r.UserIdentity.Type != "Unknown" && r.UserIdentity.PrincipalID != "" &&
 			r.UserIdentity.SessionContext.Attributes.MFAAuthenticated != "true" {
 			e.counts[MetricNoMFA]++
 			add(RuleNoMFA, subjectOf(r), r, t)

@@ -31,6 +31,7 @@ func rec(at time.Duration, opts ...func(*audit.Record)) audit.Record {
 	seq++
 	r := audit.Record{
 		EventID: fmt.Sprintf("evt_%d", seq), EventTime: audit.FormatTime(t0.Add(at)), EventName: "GetInvoice",
+		EventType:   audit.TypeAPICall,
 		EventSource: "invoices.vaultbill", SourceIPAddress: "198.51.100.7",
 		UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: "alice",
 			SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "true"}}},
@@ -99,6 +100,9 @@ func TestRules(t *testing.T) {
 			return rec(time.Duration(i)*time.Minute, name("Detokenize"))
 		})}, []string{"detokenization-volume all"}},
 		{"a request without MFA", [][]audit.Record{{rec(0, noMFA(), code("mfa_required"))}}, []string{"request-without-mfa principal:alice"}},
+		{"the service's own scheduled work is not a request without MFA", [][]audit.Record{{rec(0, noMFA(), func(r *audit.Record) {
+			r.EventType, r.EventName, r.UserIdentity.PrincipalID = audit.TypeServiceEvent, "Backup", "backup.vaultbill"
+		})}}, []string{}},
 		{"retried deliveries are counted once", func() [][]audit.Record {
 			b := []audit.Record{rec(0, code("forbidden")), rec(time.Second, code("forbidden"))}
 			return [][]audit.Record{b, b, b}
