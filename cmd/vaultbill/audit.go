@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
+	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
@@ -88,7 +89,11 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func auditEnv(ctx context.Context) (wiring.Env, error) {
 	log := logging.FromEnv(io.Discard)
 	if os.Getenv(config.EnvAuditBucket) != "" {
-		return wiring.LoadOperator(ctx, log)
+		cfg, err := awsconfig.LoadShared(ctx)
+		if err != nil {
+			return wiring.Env{}, err
+		}
+		return wiring.NewEnv(cfg, log), nil
 	}
 	endpoint := emulator.Endpoint()
 	u, err := url.Parse(endpoint)

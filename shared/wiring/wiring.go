@@ -37,20 +37,12 @@ func Load(ctx context.Context, log *slog.Logger) (Env, error) {
 	if err != nil {
 		return Env{}, err
 	}
-	return envWith(cfg, log), nil
+	return NewEnv(cfg, log), nil
 }
 
-// LoadOperator is Load for the CLI on a person's machine: credentials come through the SDK's full
-// chain (environment, profiles, SSO).
-func LoadOperator(ctx context.Context, log *slog.Logger) (Env, error) {
-	cfg, err := awsconfig.LoadShared(ctx)
-	if err != nil {
-		return Env{}, err
-	}
-	return envWith(cfg, log), nil
-}
-
-func envWith(cfg aws.Config, log *slog.Logger) Env {
+// NewEnv makes the environment of a function from an AWS configuration and the process environment.
+// The CLI uses it with the SDK's full credential chain (profiles, SSO), which functions never link.
+func NewEnv(cfg aws.Config, log *slog.Logger) Env {
 	c := config.FromEnv()
 	if c.Region == "" {
 		c.Region = cfg.Region
