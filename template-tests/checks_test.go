@@ -2,10 +2,12 @@ package templatetests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -187,4 +189,31 @@ func TestMakefileKnowsEveryFunction(t *testing.T) {
 	if d := cmp.Diff(stacks.FunctionNames(), strings.Fields(m[1])); d != "" {
 		t.Errorf("INFRA_FUNCTIONS (-function table +Makefile):\n%s", d)
 	}
+}
+
+// TestComplianceDocListsEveryFunction keeps the function table of docs/compliance.md equal to the
+// function table the stacks are built from.
+func TestComplianceDocListsEveryFunction(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "compliance.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range stacks.Functions {
+		if row := FunctionRow(f); !strings.Contains(string(b), row) {
+			t.Errorf("docs/compliance.md must have the row\n%s", row)
+		}
+	}
+}
+
+// FunctionRow renders one row of the function table as docs/compliance.md shows it.
+func FunctionRow(f stacks.Function) string {
+	reserved := "—"
+	if f.Reserved > 0 {
+		reserved = strconv.Itoa(f.Reserved)
+	}
+	touches := make([]string, len(f.Touches))
+	for i, p := range f.Touches {
+		touches[i] = string(p)
+	}
+	return fmt.Sprintf("| %s | %d MB | %s | %s | %s | %s |", f.Name, f.MemoryMB, f.Timeout, reserved, f.Trigger, strings.Join(touches, "; "))
 }
