@@ -6,12 +6,9 @@ BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii runs on the machine's node (20); its end-of-life banner says nothing about the templates.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-# Every function of the CDK function table (infra/stacks/functions.go; a template test keeps this in step).
-INFRA_FUNCTIONS := authorizer me invoices tokens payments audit-query audit-shipper audit-digest backup restore-test
-PLACEHOLDER_MARK := vaultbill-placeholder
 CDK := infra/node_modules/.bin/cdk
 
-.PHONY: dev test build lint bench deps check-moto clean synth placeholders check-deployable cdk-cli diff deploy
+.PHONY: dev test build lint bench deps check-moto clean synth cdk-cli diff deploy
 
 ## deps: fetch Go modules (idempotent; a fresh machine needs nothing else but moto_server for the emulator)
 deps:
@@ -51,34 +48,19 @@ bench: deps check-moto
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./...
 
 ## synth: build the functions, then synthesize the CloudFormation templates and cdk-nag reports into infra/cdk.out
-synth: build placeholders
+synth: build
 	cd infra && $(GO) run .
-
-## placeholders: a stand-in bootstrap for each function of the table not yet in functions/, so synth can run
-## (never deployable: make deploy refuses them; build/ is git-ignored)
-placeholders:
-	@for f in $(INFRA_FUNCTIONS); do \
-	  if [ ! -d functions/$$f ]; then \
-	    echo "placeholder for $$f (functions/$$f does not exist yet)"; \
-	    mkdir -p build/$$f; \
-	    printf '#!/bin/sh\n# $(PLACEHOLDER_MARK)\necho "functions/%s is not built" >&2\nexit 1\n' $$f > build/$$f/bootstrap; \
-	  fi; \
-	done
-
-check-deployable:
-	@if grep -l '$(PLACEHOLDER_MARK)' build/*/bootstrap 2>/dev/null; then \
-	  echo "refusing to deploy placeholder functions (listed above): implement them under functions/ first"; exit 1; fi
 
 ## cdk-cli: the CDK CLI pinned in infra/package.json
 cdk-cli:
 	cd infra && npm ci --no-audit --no-fund
 
 ## diff: compare the synthesized stacks with what is deployed (needs AWS credentials)
-diff: build placeholders cdk-cli
+diff: build cdk-cli
 	cd infra && npx --no-install cdk diff --all
 
 ## deploy: deploy all stacks (needs AWS credentials and a bootstrapped account: npx cdk bootstrap)
-deploy: build check-deployable cdk-cli
+deploy: build cdk-cli
 	cd infra && npx --no-install cdk deploy --all --require-approval broadening
 
 clean:

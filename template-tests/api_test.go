@@ -1,18 +1,25 @@
 package templatetests
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/auditreview"
+	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/vault"
 )
 
 var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
@@ -32,7 +39,9 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 	known := map[string]bool{"LOG_LEVEL": true}
 	for _, n := range []string{config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey,
 		config.EnvVaultKey, config.EnvAuditSigningKey, config.EnvBackupKey, config.EnvAuditBucket, config.EnvBackupBucket,
-		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount} {
+		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
+		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
+		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor} {
 		known[n] = true
 	}
 	for _, f := range stacks.Functions {
@@ -49,6 +58,9 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+			if f.Trigger == stacks.AuditStream && f.Timeout >= audittrail.DefaultLag {
+				t.Errorf("timeout %s: a log file must be written before the digest lag (%s) has passed", f.Timeout, audittrail.DefaultLag)
 			}
 			var reserved any
 			if f.Reserved > 0 {
@@ -73,7 +85,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 
 // statefulIDs are the logical IDs a policy statement can name (through cross-stack exports).
 var statefulIDs = []string{"BillingTable", "VaultTable", "AuditTable", "DataKey", "VaultKey", "AuditSigningKey", "BackupKey",
-	"OpsKey", "AuditBucket", "BackupBucket", "AccessLogsBucket"}
+	"OpsKey", "AuditBucket", "BackupBucket", "AccessLogsBucket", "Alerts"}
 
 // access is what one function's policy touches: per stateful resource, the actions allowed on it.
 type access map[string][]string
@@ -126,7 +138,9 @@ var (
 	idempotency   = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"}
 	readWrite     = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 	read          = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"}
-	backupRead    = []string{"dynamodb:CreateBackup", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}
+	backupRead    = []string{"dynamodb:CreateBackup", "dynamodb:DeleteBackup", "dynamodb:DescribeTable", "dynamodb:Scan"}
+	publish       = []string{"sns:Publish"}
+	snsKey        = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 )
 
 func union(lists ...[]string) []string {
@@ -147,17 +161,23 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite,
-			"VaultTable": readWrite, "VaultKey": union(tableKeyWrite, []string{"kms:GenerateDataKey", "kms:Decrypt"})},
+			"VaultTable": readWrite, "VaultKey": tableKeyWrite},
 		routes.Payments: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
-			"VaultTable": {"dynamodb:GetItem", "dynamodb:Query"}, "VaultKey": tableKeyRead},
-		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:GetItem", "dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
+			"VaultTable": {"dynamodb:GetItem"}, "VaultKey": tableKeyRead},
+		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
-			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}, "OpsKey": sqsSend},
+			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
+			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
 		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditBucket": {"s3:GetObject", "s3:ListBucket", "s3:PutObject"},
-			"DataKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "OpsKey": sqsSend},
-		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": backupRead, "DataKey": tableKeyRead, "VaultKey": tableKeyRead,
-			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:PutObject"}, "OpsKey": sqsSend},
-		"restore-test": {"BackupBucket": {"s3:GetObject", "s3:ListBucket"}, "BackupKey": {"kms:Decrypt"}, "VaultKey": {"kms:Decrypt"}, "OpsKey": sqsSend},
+			"DataKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
+		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": union(backupRead, appendAudit),
+			"DataKey": tableKeyWrite, "VaultKey": tableKeyRead,
+			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
+		// The restore test names no live table but the audit table it appends to; the data and vault
+		// keys it uses for its scratch tables are pinned by TestScopedStatements.
+		"restore-test": {"AuditTable": appendAudit, "BackupBucket": {"s3:GetObject", "s3:ListBucket"}, "BackupKey": {"kms:Decrypt"},
+			"DataKey":  union(tableKeyWrite, []string{"kms:CreateGrant", "kms:DescribeKey"}),
+			"VaultKey": union(tableKeyWrite, []string{"kms:CreateGrant", "kms:DescribeKey"}), "OpsKey": sqsSend},
 	}
 	for _, f := range stacks.Functions {
 		t.Run(f.Name, func(t *testing.T) {
@@ -194,15 +214,21 @@ func TestOnlyTokensAndPaymentsReachTheVaultFromTheAPI(t *testing.T) {
 	}
 }
 
-// Direct KMS use requires a purpose in the encryption context; the KMS use DynamoDB and S3 make on a
-// function's behalf is bound to that service and that table or bucket.
+// Direct KMS use names its purposes (vaultbill:purpose in the encryption context, StringEquals on
+// listed values, never just "present"); the KMS use DynamoDB, S3 and SNS make on a function's behalf is
+// bound to that service and, where the service sends one, to that table or bucket.
 func TestKMSStatementsCarryConditions(t *testing.T) {
+	purpose := regexp.MustCompile(`^\{"StringEquals":\{"kms:EncryptionContext:vaultbill:purpose":\["[a-z-]+"(,"[a-z-]+")*\]\}\}$`)
 	for _, f := range stacks.Functions {
 		_, statements := policyOf(t, f.Name)
 		for _, s := range statements {
-			actions := jsonOf(get(s, "Action"))
-			res := jsonOf(get(s, "Resource"))
-			if !strings.Contains(actions, "kms:") || strings.Contains(res, "OpsKey") || strings.Contains(res, "AuditSigningKey") {
+			actions := text(get(s, "Action"))
+			res := text(get(s, "Resource"))
+			if !strings.Contains(actions, "kms:") || strings.Contains(res, "AuditSigningKey") {
+				continue
+			}
+			// CDK's queue grant (sending to the encrypted failure queue) on the ops key only.
+			if strings.Contains(res, "OpsKey") && get(s, "Sid") == nil {
 				continue
 			}
 			// The event source mapping's grantStreamRead lets the shipper decrypt the audit table's
@@ -210,12 +236,183 @@ func TestKMSStatementsCarryConditions(t *testing.T) {
 			if f.Name == "audit-shipper" && actions == `["kms:Decrypt","kms:DescribeKey"]` {
 				continue
 			}
-			cond := jsonOf(get(s, "Condition"))
-			ok := strings.Contains(cond, `"kms:EncryptionContext:vaultbill:purpose":"false"`) ||
-				(strings.Contains(cond, "kms:ViaService") && (strings.Contains(cond, "kms:EncryptionContext:aws:dynamodb:tableName") || strings.Contains(cond, "kms:EncryptionContext:aws:s3:arn")))
-			if !ok {
-				t.Errorf("%s: KMS statement without an encryption-context condition: %s", f.Name, jsonOf(s))
+			cond := text(get(s, "Condition"))
+			via := func(svc string) bool {
+				return strings.Contains(cond, `"kms:ViaService":"`+svc+`.<AWS::Region>.amazonaws.com"`)
 			}
+			ok := purpose.MatchString(cond) ||
+				(via("dynamodb") && strings.Contains(cond, `"kms:EncryptionContext:aws:dynamodb:tableName":`)) ||
+				(via("s3") && strings.Contains(cond, `"kms:EncryptionContext:aws:s3:arn":`)) ||
+				(via("sns") && res == "<OpsKeyArn>") ||
+				// Creating a (scratch) table under a key: DescribeKey and CreateGrant carry no table name.
+				(via("dynamodb") && (actions == "kms:DescribeKey" || (actions == "kms:CreateGrant" && strings.Contains(cond, `"kms:GrantIsForAWSResource":"true"`))))
+			if !ok {
+				t.Errorf("%s: KMS statement not bound to a purpose, or to a service and its resource: %s", f.Name, text(s))
+			}
+		}
+	}
+}
+
+// The purposes the policies allow are the ones the code sends: shared/vault's contexts, under the key
+// the policies condition on.
+func TestKMSPurposesMatchTheCode(t *testing.T) {
+	for name, ctx := range map[string]map[string]string{stacks.PurposeCardData: vault.CardDataContext, stacks.PurposeFingerprint: vault.FingerprintContext} {
+		if d := cmp.Diff(map[string]string{stacks.EncryptionContextPurpose: name}, ctx); d != "" {
+			t.Errorf("shared/vault's context for %s differs from the policies' (-policy +code):\n%s", name, d)
+		}
+	}
+}
+
+// TestScopedStatements pins the statements of the audit, backup and card functions one by one:
+// actions, resources (prefixes included) and conditions.
+func TestScopedStatements(t *testing.T) {
+	const (
+		viaDynamoDB = `"kms:ViaService":"dynamodb.<AWS::Region>.amazonaws.com"`
+		restoreARN  = "arn:<AWS::Partition>:dynamodb:" + testRegion + ":" + testAccount + ":table/vaultbill-restore-test-*"
+	)
+	tableKey := func(table string) string {
+		return `{"StringEquals":{"kms:EncryptionContext:aws:dynamodb:tableName":"<` + table + `>",` + viaDynamoDB + `}}`
+	}
+	s3Key := func(bucket string) string {
+		return `{"StringEquals":{"kms:EncryptionContext:aws:s3:arn":"<` + bucket + `Arn>","kms:ViaService":"s3.<AWS::Region>.amazonaws.com"}}`
+	}
+	purpose := func(p ...string) string {
+		return `{"StringEquals":{"kms:EncryptionContext:vaultbill:purpose":["` + strings.Join(p, `","`) + `"]}}`
+	}
+	alerts := map[string]string{
+		"PublishAlerts":    "sns:Publish | <Alerts> | null",
+		"PublishAlertsKey": `["kms:GenerateDataKey","kms:Decrypt"] | <OpsKeyArn> | {"StringEquals":{"kms:ViaService":"sns.<AWS::Region>.amazonaws.com"}}`,
+	}
+	with := func(m map[string]string, extra map[string]string) map[string]string {
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	want := map[string]map[string]string{
+		routes.Tokens: {
+			"SealCards":            "kms:GenerateDataKey | <VaultKeyArn> | " + purpose("card-data", "card-fingerprint"),
+			"UnwrapFingerprintKey": "kms:Decrypt | <VaultKeyArn> | " + purpose("card-fingerprint"),
+		},
+		routes.Payments: {
+			"ReadVault": "dynamodb:GetItem | <VaultTableArn> | null",
+			"OpenCards": "kms:Decrypt | <VaultKeyArn> | " + purpose("card-data"),
+		},
+		routes.AuditQuery: {
+			"QueryAudit":         "dynamodb:Query | <AuditTableArn>/index/by-time | null",
+			"QueryAuditTableKey": "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
+		},
+		"audit-shipper": with(map[string]string{
+			"ShipAuditLogs":    "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill/* | null",
+			"ShipAuditLogsKey": `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+		}, alerts),
+		"audit-digest": with(map[string]string{
+			"SignDigests":      `kms:Sign | <AuditSigningKeyArn> | {"StringEquals":{"kms:MessageType":"RAW","kms:SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}}`,
+			"DigestPublicKey":  "kms:GetPublicKey | <AuditSigningKeyArn> | null",
+			"ReadAuditLogs":    "s3:GetObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/* | null",
+			"ListAuditLogs":    `s3:ListBucket | <AuditBucketArn> | {"StringLike":{"s3:prefix":["AWSLogs/<AWS::AccountId>/*"]}}`,
+			"ReadAuditLogsKey": "kms:Decrypt | <DataKeyArn> | " + s3Key("AuditBucket"),
+			"WriteDigests":     "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill-Digest/* | null",
+			"WriteDigestsKey":  `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+		}, alerts),
+		"backup": {
+			"BillingBackup":         `["dynamodb:DescribeTable","dynamodb:Scan","dynamodb:CreateBackup"] | <BillingTableArn> | null`,
+			"BillingBackupPrune":    "dynamodb:DeleteBackup | <BillingTableArn>/backup/* | null",
+			"BillingBackupTableKey": "kms:Decrypt | <DataKeyArn> | " + tableKey("BillingTable"),
+			"VaultBackup":           `["dynamodb:DescribeTable","dynamodb:Scan","dynamodb:CreateBackup"] | <VaultTableArn> | null`,
+			"VaultBackupPrune":      "dynamodb:DeleteBackup | <VaultTableArn>/backup/* | null",
+			"VaultBackupTableKey":   "kms:Decrypt | <VaultKeyArn> | " + tableKey("VaultTable"),
+			"AuditBackup":           `["dynamodb:DescribeTable","dynamodb:Scan","dynamodb:CreateBackup"] | <AuditTableArn> | null`,
+			"AuditBackupPrune":      "dynamodb:DeleteBackup | <AuditTableArn>/backup/* | null",
+			"AuditBackupTableKey":   "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
+			"ListNativeBackups":     "dynamodb:ListBackups | * | null",
+			"SealBackups":           "kms:GenerateDataKey | <BackupKeyArn> | " + purpose("backup"),
+			"WriteBackups":          `["s3:PutObject","s3:DeleteObject"] | <BackupBucketArn>/backups/* | null`,
+			"ListBackupObjects":     `s3:ListBucket | <BackupBucketArn> | {"StringLike":{"s3:prefix":["backups/*"]}}`,
+			"WriteBackupsKey":       `["kms:GenerateDataKey","kms:Decrypt"] | <BackupKeyArn> | ` + s3Key("BackupBucket"),
+			"AppendAudit":           "dynamodb:PutItem | <AuditTableArn> | null",
+		},
+		"restore-test": {
+			"RestoreTestTables":      `["dynamodb:CreateTable","dynamodb:DescribeTable","dynamodb:DeleteTable","dynamodb:BatchWriteItem","dynamodb:Scan"] | ` + restoreARN + ` | null`,
+			"RestoreTestTablesKeys":  `kms:DescribeKey | ["<DataKeyArn>","<VaultKeyArn>"] | {"StringEquals":{` + viaDynamoDB + `}}`,
+			"RestoreTestTablesGrant": `kms:CreateGrant | ["<DataKeyArn>","<VaultKeyArn>"] | {"Bool":{"kms:GrantIsForAWSResource":"true"},"StringEquals":{` + viaDynamoDB + `}}`,
+			"RestoreTestTablesData": `["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext"] | ["<DataKeyArn>","<VaultKeyArn>"] | ` +
+				`{"StringEquals":{` + viaDynamoDB + `},"StringLike":{"kms:EncryptionContext:aws:dynamodb:tableName":"vaultbill-restore-test-*"}}`,
+			"ReadBackups":       "s3:GetObject | <BackupBucketArn>/backups/* | null",
+			"ListBackupObjects": `s3:ListBucket | <BackupBucketArn> | {"StringLike":{"s3:prefix":["backups/*"]}}`,
+			"ReadBackupsKey":    "kms:Decrypt | <BackupKeyArn> | " + s3Key("BackupBucket"),
+			"OpenBackups":       "kms:Decrypt | <BackupKeyArn> | " + purpose("backup"),
+			"CheckVaultKey":     "kms:Decrypt | <VaultKeyArn> | " + purpose("card-data"),
+			"AppendAudit":       "dynamodb:PutItem | <AuditTableArn> | null",
+		},
+	}
+	for name, w := range want {
+		t.Run(name, func(t *testing.T) {
+			_, statements := policyOf(t, name)
+			got := map[string]string{}
+			for _, s := range statements {
+				if sid, ok := get(s, "Sid").(string); ok && w[sid] != "" {
+					got[sid] = text(get(s, "Action")) + " | " + text(get(s, "Resource")) + " | " + text(get(s, "Condition"))
+				}
+			}
+			if d := cmp.Diff(w, got); d != "" {
+				t.Errorf("statements of %s (-want +template):\n%s", name, d)
+			}
+		})
+	}
+	// The restore test never reaches a live table: no statement of its policy names one.
+	_, statements := policyOf(t, "restore-test")
+	for _, s := range statements {
+		res := text(get(s, "Resource"))
+		for _, table := range []string{"<BillingTable", "<VaultTable", "<AuditTableStream"} {
+			if strings.Contains(res, table) {
+				t.Errorf("restore-test reaches a live table: %s", text(s))
+			}
+		}
+	}
+}
+
+// TestFunctionEnvironments: each function is told the names of exactly what it may touch and its
+// settings, nothing more (the vault's names only to tokens, payments and the backup functions).
+func TestFunctionEnvironments(t *testing.T) {
+	common := []string{"LOG_LEVEL", config.EnvAccount}
+	api := append(common, config.EnvAuditTable, config.EnvBillingTable)
+	want := map[string][]string{
+		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL),
+		routes.Me:         api,
+		routes.Invoices:   api,
+		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),
+		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor),
+		routes.AuditQuery: api,
+		"audit-shipper":   append(common, config.EnvAuditTable, config.EnvAuditBucket, auditreview.EnvTopicARN),
+		"audit-digest":    append(common, config.EnvAuditBucket, config.EnvAuditSigningKey, auditreview.EnvTopicARN),
+		"backup": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
+			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays),
+		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
+			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
+	}
+	for _, f := range stacks.Functions {
+		_, fn := function(t, f.Name)
+		env := get(fn.Properties, "Environment", "Variables").(map[string]any)
+		var got []string
+		for k := range env {
+			got = append(got, k)
+		}
+		if d := cmp.Diff(want[f.Name], got, sortStrings); d != "" {
+			t.Errorf("%s environment (-want +template):\n%s", f.Name, d)
+		}
+		for k, v := range map[string]string{stacks.EnvPaymentProcessor: "sandbox", config.EnvBackupRetentionDays: "35"} {
+			if got, ok := env[k]; ok && got != v {
+				t.Errorf("%s: %s=%v, want %s", f.Name, k, got, v)
+			}
+		}
+		for _, k := range []string{config.EnvDataKey, config.EnvVaultKey, config.EnvBackupKey, config.EnvAuditSigningKey} {
+			if v, ok := env[k]; ok && !strings.HasSuffix(text(v), "KeyArn>") {
+				t.Errorf("%s: %s=%s must be a key ARN (scratch tables are created with it)", f.Name, k, text(v))
+			}
+		}
+		if v, ok := env[auditreview.EnvTopicARN]; ok && text(v) != "<Alerts>" {
+			t.Errorf("%s: %s=%s must be the encrypted alerts topic", f.Name, auditreview.EnvTopicARN, text(v))
 		}
 	}
 }
@@ -293,7 +490,7 @@ func checkStatement(t *testing.T, where, typ string, s any, actions, starActions
 		default:
 			ok := false
 			for _, suf := range suffixes {
-				ok = ok || strings.HasSuffix(strings.TrimSuffix(rs, `"]]}`), suf)
+				ok = ok || strings.HasSuffix(text(r), suf)
 			}
 			// S3 server access log delivery writes under each source bucket's prefix of the log bucket.
 			if typ == "AWS::S3::BucketPolicy" && strings.Contains(jsonOf(get(s, "Principal")), "logging.s3.amazonaws.com") {
@@ -502,17 +699,35 @@ func TestAlarmsNotifyTheEncryptedTopic(t *testing.T) {
 func TestAuditShipperStream(t *testing.T) {
 	_, esm := api().byPrefix(t, "AWS::Lambda::EventSourceMapping", stacks.FunctionID("audit-shipper"))
 	p := esm.Properties
-	if !strings.Contains(jsonOf(p["EventSourceArn"]), "AuditTableStreamArn") {
-		t.Errorf("the shipper must read the audit table's stream: %s", jsonOf(p["EventSourceArn"]))
+	want := map[string]string{
+		"EventSourceArn":                 "<AuditTableStreamArn>",
+		"FunctionName":                   "<AuditShipperFunction>",
+		"StartingPosition":               "TRIM_HORIZON",
+		"BatchSize":                      "1000",
+		"MaximumBatchingWindowInSeconds": "60",
+		"BisectBatchOnFunctionError":     "true",
+		"FunctionResponseTypes":          `["ReportBatchItemFailures"]`,
+		"MaximumRetryAttempts":           "10",
+		"MaximumRecordAgeInSeconds":      "86400",
+		"DestinationConfig":              `{"OnFailure":{"Destination":"<Failures.Arn>"}}`,
+		// REMOVE (TTL expiry of the outbox) is not shipped; MODIFY is, so tampering alerts.
+		"FilterCriteria": `{"Filters":[{"Pattern":"{\"eventName\":[\"INSERT\",\"MODIFY\"]}"}]}`,
 	}
-	if p["BisectBatchOnFunctionError"] != true || jsonOf(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` ||
-		get(p, "DestinationConfig", "OnFailure", "Destination") == nil {
-		t.Errorf("stream source needs bisect on error, partial batch responses and an on-failure destination: %s", jsonOf(p))
+	got := map[string]string{}
+	for k := range want {
+		got[k] = text(p[k])
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("audit stream source (-want +template):\n%s", d)
+	}
+	_, fn := function(t, "audit-shipper")
+	if to := fn.Properties["Timeout"].(float64); to != stacks.ShipperTimeout.Seconds() || to >= audittrail.DefaultLag.Seconds() {
+		t.Errorf("shipper timeout %vs; want %s, under the digest lag %s", to, stacks.ShipperTimeout, audittrail.DefaultLag)
 	}
 }
 
 func TestSchedules(t *testing.T) {
-	want := map[string]string{"audit-digest": "rate(1 hour)", "backup": "cron(0 2 * * ? *)", "restore-test": "cron(0 4 ? * SUN *)"}
+	want := map[string]string{"audit-digest": "rate(1 hour)", "backup": "cron(0 3 * * ? *)", "restore-test": "cron(0 5 ? * SUN *)"}
 	for name, expr := range want {
 		_, rule := api().byPrefix(t, "AWS::Events::Rule", stacks.FunctionID(name)+"Schedule")
 		fnID, _ := function(t, name)
@@ -520,5 +735,98 @@ func TestSchedules(t *testing.T) {
 		if rule.Properties["ScheduleExpression"] != expr || !strings.Contains(jsonOf(get(target, "Arn")), fnID) || get(target, "DeadLetterConfig") == nil {
 			t.Errorf("%s: schedule %v target %s; want %s with a dead-letter queue", name, rule.Properties["ScheduleExpression"], jsonOf(target), expr)
 		}
+	}
+}
+
+// alarmsOn finds the alarms on one metric (namespace, name and dimensions, rendered).
+func alarmsOn(namespace, metric string, dims map[string]string) []map[string]any {
+	var out []map[string]any
+	for _, id := range api().ofType("AWS::CloudWatch::Alarm") {
+		p := api().Resources[id].Properties
+		if p["Namespace"] != namespace || p["MetricName"] != metric {
+			continue
+		}
+		got := map[string]string{}
+		for _, d := range list(p["Dimensions"]) {
+			got[get(d, "Name").(string)] = text(get(d, "Value"))
+		}
+		if cmp.Equal(dims, got, cmpopts.EquateEmpty()) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// alarmShape is what decides when an alarm fires.
+func alarmShape(p map[string]any) string {
+	return fmt.Sprintf("%v %v %v over %v×%vs (%v of them), missing %v",
+		p["Statistic"], p["ComparisonOperator"], p["Threshold"], p["EvaluationPeriods"], p["Period"], p["DatapointsToAlarm"], p["TreatMissingData"])
+}
+
+// TestAuditAlarms: every rule the automated review raises, per function, and every pipeline failure
+// raises an alarm on the alerts topic (the EMF metrics of shared/auditreview).
+func TestAuditAlarms(t *testing.T) {
+	rules := map[string][]string{
+		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline},
+		"audit-digest":  {auditreview.RulePipeline},
+	}
+	const any5min = "Sum GreaterThanOrEqualToThreshold 1 over 1×300s (<nil> of them), missing notBreaching"
+	for fn, rs := range rules {
+		for _, rule := range rs {
+			got := alarmsOn(auditreview.Namespace, auditreview.MetricAlerts, map[string]string{"Function": fn, "Rule": rule})
+			if len(got) != 1 || alarmShape(got[0]) != any5min {
+				t.Errorf("%s rule %s: want one alarm on %s/%s firing on any alert; got %d", fn, rule, auditreview.Namespace, auditreview.MetricAlerts, len(got))
+			}
+		}
+		got := alarmsOn(auditreview.Namespace, auditreview.MetricPipeline, map[string]string{"Function": fn})
+		if len(got) != 1 || alarmShape(got[0]) != any5min {
+			t.Errorf("%s: want one alarm on %s firing on any pipeline failure; got %d", fn, auditreview.MetricPipeline, len(got))
+		}
+	}
+}
+
+// TestBackupAlarms: a day without a good backup, a week without a passing restore test (a missing
+// datapoint counts as a failure), a backup older than 48 hours, and any alert log line of the backup
+// functions raise an alarm (the EMF metrics and log lines of shared/backup).
+func TestBackupAlarms(t *testing.T) {
+	for _, tb := range resources.Tables {
+		dims := map[string]string{"Table": tb.ID}
+		for metric, want := range map[string]string{
+			"BackupSuccess":      "Minimum LessThanThreshold 1 over 1×86400s (<nil> of them), missing breaching",
+			"RestoreTestSuccess": "Minimum LessThanThreshold 1 over 7×86400s (7 of them), missing breaching",
+			"BackupAge":          fmt.Sprintf("Maximum GreaterThanThreshold %v over 1×86400s (<nil> of them), missing notBreaching", (48 * time.Hour).Seconds()),
+		} {
+			got := alarmsOn(backup.Namespace, metric, dims)
+			if len(got) != 1 || alarmShape(got[0]) != want {
+				var shapes []string
+				for _, g := range got {
+					shapes = append(shapes, alarmShape(g))
+				}
+				t.Errorf("%s %s: alarms %v, want one: %s", tb.ID, metric, shapes, want)
+			}
+		}
+	}
+	for fn, metric := range map[string]string{"backup": "BackupAlertLines", "restore-test": "RestoreTestAlertLines"} {
+		_, fnRes := function(t, fn)
+		logGroup := text(get(fnRes.Properties, "LoggingConfig", "LogGroup"))
+		found := false
+		for _, id := range api().ofType("AWS::Logs::MetricFilter") {
+			p := api().Resources[id].Properties
+			tr := list(p["MetricTransformations"])[0]
+			if text(p["LogGroupName"]) == logGroup && p["FilterPattern"] == "{ $.alert IS TRUE }" &&
+				get(tr, "MetricNamespace") == backup.Namespace && get(tr, "MetricName") == metric {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no metric filter { $.alert IS TRUE } on its log group to %s/%s", fn, backup.Namespace, metric)
+		}
+		if got := alarmsOn(backup.Namespace, metric, nil); len(got) != 1 ||
+			alarmShape(got[0]) != "Sum GreaterThanOrEqualToThreshold 1 over 1×300s (<nil> of them), missing notBreaching" {
+			t.Errorf("%s: want one alarm on any alert line (%s)", fn, metric)
+		}
+	}
+	if stacks.MaxBackupAge != backup.DefaultMaxAge {
+		t.Errorf("backup age alarm at %s, the restore test fails at %s", stacks.MaxBackupAge, backup.DefaultMaxAge)
 	}
 }

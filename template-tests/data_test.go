@@ -260,3 +260,20 @@ func TestUserPool(t *testing.T) {
 		t.Errorf("app client must not let users write custom:customer_id: %s", jsonOf(client))
 	}
 }
+
+// TestBackupBucketLifecycle: backups the backup function prunes stay recoverable for 30 days as
+// noncurrent versions and then go (no version kept forever); unfinished uploads are aborted; the
+// audit bucket never expires anything (Object Lock decides).
+func TestBackupBucketLifecycle(t *testing.T) {
+	data := doc[stacks.DataStackName]
+	rules := list(get(data.Resources["BackupBucket"].Properties, "LifecycleConfiguration", "Rules"))
+	want := `[{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7},"ExpiredObjectDeleteMarker":true,"Id":"archive",` +
+		`"NoncurrentVersionExpiration":{"NoncurrentDays":30},"Status":"Enabled","Transitions":[{"StorageClass":"GLACIER","TransitionInDays":90}]}]`
+	if got := jsonOf(rules); got != want {
+		t.Errorf("backup bucket lifecycle\n got %s\nwant %s", got, want)
+	}
+	audit := jsonOf(get(data.Resources["AuditBucket"].Properties, "LifecycleConfiguration"))
+	if strings.Contains(audit, "Expiration") || !strings.Contains(audit, `"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}`) {
+		t.Errorf("audit bucket lifecycle must expire nothing and abort unfinished uploads: %s", audit)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -168,4 +169,71 @@ func ref(id string) map[string]any { return map[string]any{"Ref": id} }
 
 func getAtt(id, attr string) map[string]any {
 	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
+
+// exportHash is the hash CDK appends to logical IDs and export names.
+var exportHash = regexp.MustCompile(`[0-9A-F]{8}$`)
+
+// render turns a template value into readable text the way cdk-nag prints it: references become
+// <Name> (logical IDs and export names without their hash, pseudo parameters as they are), and
+// Fn::Join is joined. Anything else keeps its JSON shape, with its parts rendered.
+func render(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				switch k {
+				case "Ref":
+					return "<" + exportHash.ReplaceAllString(arg.(string), "") + ">"
+				case "Fn::GetAtt":
+					a := arg.([]any)
+					return "<" + exportHash.ReplaceAllString(a[0].(string), "") + "." + a[1].(string) + ">"
+				case "Fn::ImportValue":
+					name := arg.(string)
+					name = name[strings.Index(name, "ExportsOutput")+len("ExportsOutput"):]
+					name = strings.TrimPrefix(strings.TrimPrefix(name, "FnGetAtt"), "Ref")
+					return "<" + exportHash.ReplaceAllString(name, "") + ">"
+				case "Fn::Join":
+					a := arg.([]any)
+					var b strings.Builder
+					for i, p := range a[1].([]any) {
+						if i > 0 {
+							b.WriteString(a[0].(string))
+						}
+						s, ok := render(p).(string)
+						if !ok {
+							return x
+						}
+						b.WriteString(s)
+					}
+					return b.String()
+				}
+			}
+		}
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = render(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = render(e)
+		}
+		return out
+	}
+	return v
+}
+
+// text renders a template value to one line (see render).
+func text(v any) string {
+	r := render(v)
+	if s, ok := r.(string); ok {
+		return s
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(r)
+	return strings.TrimSpace(b.String())
 }

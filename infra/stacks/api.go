@@ -25,6 +25,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vaultbill/vaultbill/shared/auditreview"
+	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/gateway"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -122,13 +124,19 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Vaultbill " + f.Name + " function"),
 	})
-	g := &grants{stack: a.Stack, data: d, role: role, env: map[string]*string{
+	g := &grants{stack: a.Stack, data: d, alerts: a.Alerts, role: role, env: map[string]*string{
 		config.EnvAccount: awscdk.Aws_ACCOUNT_ID(),
 		"LOG_LEVEL":       jsii.String("info"),
 	}}
 	g.allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []*string{logs.LogGroupArn()}, nil)
 	for _, p := range f.Touches {
 		g.apply(p)
+	}
+	for k, v := range f.Settings {
+		if _, ok := g.env[k]; ok {
+			panic(fmt.Sprintf("function %s: setting %s is also set by a permission", f.Name, k))
+		}
+		g.env[k] = jsii.String(v)
 	}
 	fp := &awslambda.FunctionProps{
 		Description:  jsii.String("Vaultbill " + f.Name),
@@ -333,9 +341,10 @@ func schedule(t Trigger) awsevents.Schedule {
 	case Hourly:
 		return awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1)))
 	case Daily:
-		return awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("2"), Minute: jsii.String("0")})
+		return awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("3"), Minute: jsii.String("0")})
 	case Weekly:
-		return awsevents.Schedule_Cron(&awsevents.CronOptions{WeekDay: jsii.String("SUN"), Hour: jsii.String("4"), Minute: jsii.String("0")})
+		// Two hours after the daily backup, so the restore test restores that morning's backup.
+		return awsevents.Schedule_Cron(&awsevents.CronOptions{WeekDay: jsii.String("SUN"), Hour: jsii.String("5"), Minute: jsii.String("0")})
 	}
 	panic(fmt.Sprintf("trigger %q is not a schedule", t))
 }
@@ -345,14 +354,22 @@ func (a *APIStack) newTriggers() {
 		fn := a.Functions[f.Name]
 		switch f.Trigger {
 		case AuditStream:
+			// Large batches gathered for up to a minute make few, large log files (shared/audittrail
+			// writes one file per batch where the size limits allow). The shipper answers with partial
+			// batch responses; records that still fail after the retries go to the failure queue.
 			fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(a.data.Tables[resources.Audit.ID], &awslambdaeventsources.DynamoEventSourceProps{
 				StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
-				BatchSize:               jsii.Number(100),
+				BatchSize:               jsii.Number(ShipperBatchSize),
+				MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(ShipperBatchingWindow.Seconds())),
 				BisectBatchOnError:      jsii.Bool(true),
 				ReportBatchItemFailures: jsii.Bool(true),
 				RetryAttempts:           jsii.Number(10),
 				MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(24)),
 				OnFailure:               awslambdaeventsources.NewSqsDlq(a.Failures),
+				// TTL expiry of outbox items (REMOVE) is not shipped; MODIFY is, to alert on tampering.
+				Filters: &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
+					"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
+				})},
 			}))
 		case Hourly, Daily, Weekly:
 			awsevents.NewRule(a.Stack, jsii.String(FunctionID(f.Name)+"Schedule"), &awsevents.RuleProps{
@@ -402,4 +419,96 @@ func (a *APIStack) newAlarms(props *APIStackProps) {
 	})
 	alarm("AuthorizerDenialsAlarm", "Many requests were refused by the authorizer (credential stuffing or a broken client).",
 		denials.Metric(five), props.DenialAlarmThreshold)
+	a.newAuditAlarms(alarm, five)
+	a.newBackupAlarms(action)
+}
+
+// AuditAlertRules are the automated review's rules (shared/auditreview) each function raises: the
+// shipper evaluates every rule on the records it ships, the digest reports only its own failures.
+var AuditAlertRules = map[string][]string{
+	"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize,
+		auditreview.RuleNoMFA, auditreview.RulePipeline},
+	"audit-digest": {auditreview.RulePipeline},
+}
+
+// newAuditAlarms alarms on the automated review's EMF metrics (namespace Vaultbill/Audit): every
+// alert a rule raised, per function and rule (the metric still counts an alert whose SNS publish
+// failed), and every audit pipeline failure.
+func (a *APIStack) newAuditAlarms(alarm func(id, description string, m awscloudwatch.Metric, threshold float64), five *awscloudwatch.MetricOptions) {
+	for _, fn := range []string{"audit-shipper", "audit-digest"} {
+		for _, rule := range AuditAlertRules[fn] {
+			alarm(FunctionID(fn)+LogicalID(rule, "Alarm"), "The audit review raised "+rule+" ("+fn+").",
+				awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+					Namespace: jsii.String(auditreview.Namespace), MetricName: jsii.String(auditreview.MetricAlerts),
+					DimensionsMap: &map[string]*string{"Function": jsii.String(fn), "Rule": jsii.String(rule)},
+					Period:        five.Period, Statistic: five.Statistic,
+				}), 1)
+		}
+		alarm(FunctionID(fn)+"PipelineFailuresAlarm", "The audit trail failed to ship, decode or digest ("+fn+").",
+			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String(auditreview.Namespace), MetricName: jsii.String(auditreview.MetricPipeline),
+				DimensionsMap: &map[string]*string{"Function": jsii.String(fn)},
+				Period:        five.Period, Statistic: five.Statistic,
+			}), 1)
+	}
+}
+
+// BackupAlertMetrics are the metrics of the log lines shared/backup marks "alert": true, per function.
+var BackupAlertMetrics = map[string]string{"backup": "BackupAlertLines", "restore-test": "RestoreTestAlertLines"}
+
+// newBackupAlarms alarms on the backup functions' EMF metrics (namespace Vaultbill/Backup, dimension
+// Table): a day without a successful backup of a table, a week without a passing restore test, a
+// newest backup older than 48 hours; and on every log line they mark as an alert. A missing
+// datapoint is a failure: a schedule that stopped running must not look healthy.
+func (a *APIStack) newBackupAlarms(action awscloudwatchactions.SnsAction) {
+	day := awscdk.Duration_Days(jsii.Number(1))
+	add := func(id, description string, m awscloudwatch.Metric, opts *awscloudwatch.CreateAlarmOptions) {
+		opts.AlarmDescription = jsii.String(description)
+		m.CreateAlarm(a.Stack, jsii.String(id), opts).AddAlarmAction(action)
+	}
+	metric := func(name, table, statistic string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(backup.Namespace), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{"Table": jsii.String(table)},
+			Period:        day, Statistic: jsii.String(statistic),
+		})
+	}
+	for _, t := range resources.Tables {
+		add(LogicalID(t.ID, "BackupSuccessAlarm"), "No successful backup of the "+t.ID+" table in a day.",
+			metric("BackupSuccess", t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
+				Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+			})
+		// The test runs weekly: of seven daily periods one has a datapoint, so all seven breach only
+		// when that run failed or did not happen.
+		add(LogicalID(t.ID, "RestoreTestSuccessAlarm"), "No passing restore test of the "+t.ID+" table in 7 days.",
+			metric("RestoreTestSuccess", t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
+				Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(7), DatapointsToAlarm: jsii.Number(7),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+			})
+		add(LogicalID(t.ID, "BackupAgeAlarm"), "The newest backup of the "+t.ID+" table is older than 48 hours.",
+			metric("BackupAge", t.ID, "Maximum"), &awscloudwatch.CreateAlarmOptions{
+				Threshold: jsii.Number(MaxBackupAge.Seconds()), EvaluationPeriods: jsii.Number(1),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			})
+	}
+	for _, fn := range []string{"backup", "restore-test"} {
+		filter := awslogs.NewMetricFilter(a.Stack, jsii.String(FunctionID(fn)+"AlertLines"), &awslogs.MetricFilterProps{
+			LogGroup:        a.Functions[fn].LogGroup(),
+			MetricNamespace: jsii.String(backup.Namespace),
+			MetricName:      jsii.String(BackupAlertMetrics[fn]),
+			MetricValue:     jsii.String("1"),
+			FilterPattern:   awslogs.FilterPattern_BooleanValue(jsii.String("$.alert"), jsii.Bool(true)),
+		})
+		add(FunctionID(fn)+"AlertLinesAlarm", "The "+fn+" function logged an alert (a failed backup, restore or audit write).",
+			filter.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+			&awscloudwatch.CreateAlarmOptions{
+				Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			})
+	}
 }

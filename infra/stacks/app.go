@@ -82,6 +82,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		ArchiveAfterDays:     90,
 		PITRDays:             35,
 		BackupRetentionDays:  35,
+		BackupNoncurrentDays: 30,
 		OffsiteRetentionDays: 365,
 		OffsiteVaultARN:      jsii.String(offsiteARN),
 	})

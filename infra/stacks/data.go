@@ -33,6 +33,8 @@ type DataStackProps struct {
 	// BackupRetentionDays keeps AWS Backup recovery points in this region; OffsiteRetentionDays keeps the
 	// cross-region copies.
 	BackupRetentionDays, OffsiteRetentionDays int
+	// BackupNoncurrentDays keeps replaced and deleted objects of the backup bucket (pruned backups).
+	BackupNoncurrentDays int
 	// OffsiteVaultARN is the AWS Backup vault in another region that receives a copy of every backup.
 	OffsiteVaultARN *string
 }
@@ -201,20 +203,31 @@ func (d *DataStack) newTable(def resources.Table, pitrDays int) awsdynamodb.Tabl
 }
 
 func (d *DataStack) newBuckets(props *DataStackProps) {
-	archive := func(expireAfterDays int) *[]*awss3.LifecycleRule {
+	// archive moves objects to an archive class after ArchiveAfterDays. expireAfterDays (0: never)
+	// expires objects; noncurrentDays (0: with the objects) expires replaced and deleted versions.
+	archive := func(expireAfterDays, noncurrentDays int) *[]*awss3.LifecycleRule {
 		r := &awss3.LifecycleRule{
 			Id: jsii.String("archive"),
 			Transitions: &[]*awss3.Transition{{
-				StorageClass: awss3.StorageClass_GLACIER(), TransitionAfter: awscdk.Duration_Days(jsii.Number(props.ArchiveAfterDays)),
-			}},
-			NoncurrentVersionTransitions: &[]*awss3.NoncurrentVersionTransition{{
 				StorageClass: awss3.StorageClass_GLACIER(), TransitionAfter: awscdk.Duration_Days(jsii.Number(props.ArchiveAfterDays)),
 			}},
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 		}
 		if expireAfterDays > 0 {
 			r.Expiration = awscdk.Duration_Days(jsii.Number(expireAfterDays))
-			r.NoncurrentVersionExpiration = awscdk.Duration_Days(jsii.Number(expireAfterDays))
+			noncurrentDays = expireAfterDays
+		}
+		if noncurrentDays > 0 {
+			r.NoncurrentVersionExpiration = awscdk.Duration_Days(jsii.Number(noncurrentDays))
+		}
+		if noncurrentDays == 0 || noncurrentDays > props.ArchiveAfterDays {
+			r.NoncurrentVersionTransitions = &[]*awss3.NoncurrentVersionTransition{{
+				StorageClass: awss3.StorageClass_GLACIER(), TransitionAfter: awscdk.Duration_Days(jsii.Number(props.ArchiveAfterDays)),
+			}}
+		}
+		if expireAfterDays == 0 && noncurrentDays > 0 {
+			// Once its noncurrent versions are gone, a delete marker is removed too.
+			r.ExpiredObjectDeleteMarker = jsii.Bool(true)
 		}
 		return &[]*awss3.LifecycleRule{r}
 	}
@@ -231,7 +244,7 @@ func (d *DataStack) newBuckets(props *DataStackProps) {
 	// S3 delivers server access logs only to a bucket with SSE-S3 encryption and no Object Lock default.
 	logsProps := base()
 	logsProps.Encryption = awss3.BucketEncryption_S3_MANAGED
-	logsProps.LifecycleRules = archive(props.AuditRetentionDays + props.ArchiveAfterDays)
+	logsProps.LifecycleRules = archive(props.AuditRetentionDays+props.ArchiveAfterDays, 0)
 	for _, b := range resources.Buckets {
 		if b.ID == resources.AccessLogBucket {
 			d.Buckets[b.ID] = awss3.NewBucket(d.Stack, jsii.String(LogicalID(b.ID, "Bucket")), logsProps)
@@ -249,7 +262,12 @@ func (d *DataStack) newBuckets(props *DataStackProps) {
 		p.BucketKeyEnabled = jsii.Bool(true)
 		p.ServerAccessLogsBucket = accessLogs
 		p.ServerAccessLogsPrefix = jsii.String(b.ID + "/")
-		p.LifecycleRules = archive(0)
+		p.LifecycleRules = archive(0, 0)
+		if b.ID == resources.BackupBucket {
+			// The backup function deletes expired backups itself; what it deleted (or a mistaken
+			// prune) stays recoverable as noncurrent versions for BackupNoncurrentDays.
+			p.LifecycleRules = archive(0, props.BackupNoncurrentDays)
+		}
 		if b.ObjectLock {
 			p.ObjectLockEnabled = jsii.Bool(true)
 			p.ObjectLockDefaultRetention = awss3.ObjectLockRetention_Compliance(awscdk.Duration_Days(jsii.Number(props.AuditRetentionDays)))

@@ -1,8 +1,12 @@
 package stacks
 
 import (
+	"strconv"
 	"time"
 
+	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/routes"
 )
 
@@ -22,36 +26,47 @@ const (
 	ReadBilling Permission = "read the billing table"
 	// ReadWriteVault: read and write card tokens in the vault table.
 	ReadWriteVault Permission = "read and write the vault table"
-	// ReadVault: read card tokens from the vault table.
-	ReadVault Permission = "read the vault table"
-	// SealCards: kms:GenerateDataKey and kms:Decrypt on the vault key, with an encryption context.
-	SealCards Permission = "generate and unwrap card data keys (vault key)"
-	// OpenCards: kms:Decrypt on the vault key, with an encryption context.
+	// ReadVault: get one card token from the vault table (shared/vault Reveal reads by key only).
+	ReadVault Permission = "get card tokens from the vault table"
+	// SealCards: kms:GenerateDataKey on the vault key for the card-data and card-fingerprint purposes,
+	// kms:Decrypt for card-fingerprint only (shared/vault never opens a card in tokens).
+	SealCards Permission = "generate card data keys, generate and unwrap the fingerprint key (vault key)"
+	// OpenCards: kms:Decrypt on the vault key for the card-data purpose only.
 	OpenCards Permission = "unwrap card data keys (vault key)"
-	// QueryAudit: read the audit table and query its by-time index.
-	QueryAudit Permission = "read the audit table"
+	// QueryAudit: dynamodb:Query on the audit table's by-time index only.
+	QueryAudit Permission = "query the audit table's by-time index"
 	// StreamAudit: read the audit table's stream (event source mapping).
 	StreamAudit Permission = "read the audit table stream"
-	// ShipAuditLogs: s3:PutObject under AWSLogs/ in the audit bucket.
-	ShipAuditLogs Permission = "put objects under AWSLogs/ in the audit bucket"
-	// ReadAuditLogs: get and list objects under AWSLogs/ in the audit bucket.
-	ReadAuditLogs Permission = "read and list AWSLogs/ in the audit bucket"
-	// SignDigests: kms:Sign and kms:GetPublicKey on the audit-signing key.
+	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/Vaultbill/ in the audit bucket.
+	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/Vaultbill/ in the audit bucket"
+	// ReadAuditLogs: get and list objects under AWSLogs/<account>/ in the audit bucket.
+	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ in the audit bucket"
+	// WriteDigests: s3:PutObject under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket.
+	WriteDigests Permission = "put digest files under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket"
+	// SignDigests: kms:Sign (RSASSA_PKCS1_V1_5_SHA_256, raw messages) and kms:GetPublicKey on the
+	// audit-signing key. Neither call carries an encryption context.
 	SignDigests Permission = "sign digests (audit-signing key)"
-	// BackupTables: read every table (scan, describe, export metadata) and dynamodb:CreateBackup.
-	BackupTables Permission = "read and back up every table"
-	// SealBackups: kms:GenerateDataKey on the backup key, with an encryption context.
+	// PublishAlerts: sns:Publish on the encrypted alerts topic (the audit trail's automated review).
+	PublishAlerts Permission = "publish to the alerts topic"
+	// BackupTables: scan, describe and natively back up every table; list native backups and delete
+	// the tables' own.
+	BackupTables Permission = "scan and back up every table, prune native backups"
+	// SealBackups: kms:GenerateDataKey on the backup key, for the backup purpose only.
 	SealBackups Permission = "generate backup data keys (backup key)"
-	// WriteBackups: s3:PutObject under backups/ in the backup bucket.
-	WriteBackups Permission = "put objects under backups/ in the backup bucket"
-	// ReadBackups: get and list objects of the backup bucket.
-	ReadBackups Permission = "read the backup bucket"
-	// OpenBackups: kms:Decrypt on the backup key, with an encryption context.
+	// WriteBackups: put, delete and list objects under backups/ in the backup bucket.
+	WriteBackups Permission = "put, delete and list objects under backups/ in the backup bucket"
+	// ReadBackups: get and list objects under backups/ in the backup bucket.
+	ReadBackups Permission = "read and list backups/ in the backup bucket"
+	// OpenBackups: kms:Decrypt on the backup key, for the backup purpose only.
 	OpenBackups Permission = "unwrap backup data keys (backup key)"
-	// RestoreTestTables: create, describe, write and delete only tables named vaultbill-restore-test-*.
-	RestoreTestTables Permission = "create, write and delete vaultbill-restore-test-* tables"
-	// CheckVaultKey: kms:Decrypt on the vault key, to prove a restored card still opens.
-	CheckVaultKey Permission = "decrypt with the vault key (restore key check)"
+	// RestoreTestTables: create, describe, write, scan and delete only tables named
+	// vaultbill-restore-test-*, encrypted under the data or vault key like the originals.
+	RestoreTestTables Permission = "create, write, scan and delete vaultbill-restore-test-* tables"
+	// NameTables: the live tables' names (configuration only, no IAM).
+	NameTables Permission = "the names of the live tables (no access)"
+	// CheckVaultKey: kms:Decrypt on the vault key for the card-data purpose, to prove a restored card
+	// data key still unwraps.
+	CheckVaultKey Permission = "unwrap a restored card data key (vault key)"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
 )
@@ -65,8 +80,8 @@ const (
 	APIAuthorize Trigger = "REST API authorizer"
 	AuditStream  Trigger = "audit table stream"
 	Hourly       Trigger = "hourly schedule"
-	Daily        Trigger = "daily schedule"
-	Weekly       Trigger = "weekly schedule"
+	Daily        Trigger = "daily schedule (03:00 UTC)"
+	Weekly       Trigger = "weekly schedule (Sunday 05:00 UTC)"
 )
 
 // Function is one row of the function table.
@@ -80,13 +95,36 @@ type Function struct {
 	Trigger  Trigger
 	// Touches is everything the function may touch; nothing else is granted.
 	Touches []Permission
+	// Settings are environment variables that configure the function's code and grant nothing.
+	Settings map[string]string
 }
 
+// MaxBackupAge is the age of a table's newest backup that raises an alarm (shared/backup.DefaultMaxAge).
+const MaxBackupAge = backup.DefaultMaxAge
+
 // RestoreTestTablePrefix is the only table name prefix the restore test may create or delete.
-const RestoreTestTablePrefix = "vaultbill-restore-test-"
+const RestoreTestTablePrefix = backup.RestoreTestPrefix
 
 // apiTouches is what every API function needs from the shared runtime (shared/endpoint).
 var apiTouches = []Permission{AppendAudit, Idempotency}
+
+// EnvPaymentProcessor names the payments function's card processor; "sandbox" decides by test card
+// number and moves no money.
+const EnvPaymentProcessor = payments.EnvProcessor
+
+// BackupRetentionDays is how long the backup function keeps its exports and native backups
+// (BACKUP_RETENTION_DAYS), the same as the AWS Backup recovery points.
+const BackupRetentionDays = backup.DefaultRetentionDays
+
+// The audit shipper's stream source and timeout. The timeout must stay under audittrail.DefaultLag: a
+// log file is named for the minute its write starts, and the digest covering that minute lists the
+// bucket DefaultLag later, so every write must be over by then. (The batching window passes before
+// the invocation starts and does not count.)
+const (
+	ShipperBatchSize      = 1000
+	ShipperBatchingWindow = time.Minute
+	ShipperTimeout        = 2 * time.Minute
+)
 
 // Functions is the function table: every Lambda function of the application.
 var Functions = []Function{
@@ -99,17 +137,19 @@ var Functions = []Function{
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadBilling, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
-		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...)},
+		Touches:  append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...),
+		Settings: map[string]string{EnvPaymentProcessor: "sandbox"}},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
-	{Name: "audit-shipper", MemoryMB: 512, Timeout: time.Minute, Reserved: 5, Trigger: AuditStream,
-		Touches: []Permission{StreamAudit, ShipAuditLogs}},
+	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,
+		Touches: []Permission{StreamAudit, ShipAuditLogs, PublishAlerts}},
 	{Name: "audit-digest", MemoryMB: 512, Timeout: 5 * time.Minute, Reserved: 1, Trigger: Hourly,
-		Touches: []Permission{SignDigests, ReadAuditLogs, ShipAuditLogs}},
+		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, PublishAlerts}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
-		Touches: []Permission{BackupTables, SealBackups, WriteBackups}},
+		Touches:  []Permission{BackupTables, SealBackups, WriteBackups, AppendAudit},
+		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
 	{Name: "restore-test", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Weekly,
-		Touches: []Permission{RestoreTestTables, ReadBackups, OpenBackups, CheckVaultKey}},
+		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit}},
 }
 
 // FunctionNames lists the function table's names, in order.

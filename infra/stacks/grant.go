@@ -7,8 +7,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vaultbill/vaultbill/shared/auditreview"
+	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
@@ -21,10 +25,11 @@ const EncryptionContextPurpose = "vaultbill:purpose"
 // grants applies one function's permissions to its role and collects the environment variables that
 // name what was granted (shared/config names), so a function is told about exactly what it may touch.
 type grants struct {
-	stack awscdk.Stack
-	data  *DataStack
-	role  awsiam.Role
-	env   map[string]*string
+	stack  awscdk.Stack
+	data   *DataStack
+	alerts awssns.Topic
+	role   awsiam.Role
+	env    map[string]*string
 }
 
 func (g *grants) allow(sid string, actions []string, res []*string, conditions map[string]any) {
@@ -64,14 +69,28 @@ func (g *grants) tableKey(id string) awskms.Key {
 	panic(fmt.Sprintf("no table %q", id))
 }
 
-// directKey allows KMS actions on a key called directly by the function, only with a purpose in the
-// encryption context.
-func (g *grants) directKey(sid, keyID string, actions ...string) {
+// directKey allows KMS actions on a key called directly by the function, only for the listed
+// purposes (the vaultbill:purpose value of the encryption context each call carries).
+func (g *grants) directKey(sid, keyID string, purposes []string, actions ...string) {
 	k := g.data.Keys[keyID]
 	g.allow(sid, actions, []*string{k.KeyArn()}, map[string]any{
-		"Null": map[string]any{"kms:EncryptionContext:" + EncryptionContextPurpose: "false"},
+		"StringEquals": map[string]any{"kms:EncryptionContext:" + EncryptionContextPurpose: purposes},
 	})
 	g.env[keyEnv[keyID]] = k.KeyArn()
+}
+
+// Purposes of direct KMS calls: the vaultbill:purpose values of shared/vault (CardDataContext,
+// FingerprintContext, checked against that package by the template tests) and shared/backup.
+const (
+	PurposeCardData    = "card-data"
+	PurposeFingerprint = "card-fingerprint"
+	PurposeBackup      = backup.Purpose
+)
+
+// auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
+// shared/audittrail): the account is this stack's, so no other account's prefix is reachable.
+func (g *grants) auditLogs(rest string) *string {
+	return g.data.Buckets[resources.AuditBucket].ArnForObjects(jsii.String("AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/" + rest))
 }
 
 // bucketKey allows the KMS use S3 makes for SSE-KMS on the caller's behalf, only via S3 and only for
@@ -125,63 +144,114 @@ func (g *grants) apply(p Permission) {
 	case ReadWriteVault:
 		g.table("ReadWriteVault", resources.Vault.ID, true, append(tableRead, tableWrite...)...)
 	case ReadVault:
-		g.table("ReadVault", resources.Vault.ID, false, "dynamodb:GetItem", "dynamodb:Query")
+		vault := d.Tables[resources.Vault.ID]
+		g.allow("ReadVault", []string{"dynamodb:GetItem"}, []*string{vault.TableArn()}, nil)
+		g.table("ReadVault", resources.Vault.ID, false)
 	case SealCards:
-		g.directKey("SealCards", resources.VaultKey, "kms:GenerateDataKey", "kms:Decrypt")
+		// shared/envelope seals card data (GenerateDataKey, card-data); shared/vault creates the
+		// fingerprint key once (GenerateDataKey, card-fingerprint) and unwraps it at cold start
+		// (Decrypt, card-fingerprint). Tokens never unwraps a card data key.
+		g.directKey("SealCards", resources.VaultKey, []string{PurposeCardData, PurposeFingerprint}, "kms:GenerateDataKey")
+		g.directKey("UnwrapFingerprintKey", resources.VaultKey, []string{PurposeFingerprint}, "kms:Decrypt")
 	case OpenCards:
-		g.directKey("OpenCards", resources.VaultKey, "kms:Decrypt")
+		g.directKey("OpenCards", resources.VaultKey, []string{PurposeCardData}, "kms:Decrypt")
 	case QueryAudit:
-		g.table("QueryAudit", resources.Audit.ID, false, "dynamodb:GetItem", "dynamodb:Query")
+		audit := d.Tables[resources.Audit.ID]
+		g.allow("QueryAudit", []string{"dynamodb:Query"},
+			[]*string{jsii.String(*audit.TableArn() + "/index/" + resources.AuditByTime)}, nil)
+		g.table("QueryAudit", resources.Audit.ID, false)
 	case StreamAudit:
 		// Granted by the event source mapping (table.grantStreamRead); the function reads nothing else.
 		g.env[config.EnvAuditTable] = d.Tables[resources.Audit.ID].TableName()
 	case ShipAuditLogs:
 		b := d.Buckets[resources.AuditBucket]
-		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String("AWSLogs/*"))}, nil)
+		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.Service + "/*")}, nil)
 		g.bucketKey("ShipAuditLogsKey", b, resources.DataKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
 	case ReadAuditLogs:
 		b := d.Buckets[resources.AuditBucket]
-		g.allow("ReadAuditLogs", []string{"s3:GetObject"}, []*string{b.ArnForObjects(jsii.String("AWSLogs/*"))}, nil)
+		g.allow("ReadAuditLogs", []string{"s3:GetObject"}, []*string{g.auditLogs("*")}, nil)
 		g.allow("ListAuditLogs", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
-			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"AWSLogs/*"}}})
+			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/*"}}})
 		g.bucketKey("ReadAuditLogsKey", b, resources.DataKey, "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
+	case WriteDigests:
+		b := d.Buckets[resources.AuditBucket]
+		g.allow("WriteDigests", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.DigestService + "/*")}, nil)
+		g.bucketKey("WriteDigestsKey", b, resources.DataKey, "kms:GenerateDataKey", "kms:Decrypt")
+		g.env[config.EnvAuditBucket] = b.BucketName()
 	case SignDigests:
+		// Sign and GetPublicKey carry no encryption context, so no purpose condition: the signing
+		// algorithm and message type of shared/audittrail.SignDigest are pinned instead.
 		k := d.Keys[resources.AuditSigningKey]
-		k.Grant(g.role, jsii.String("kms:Sign"), jsii.String("kms:GetPublicKey"))
+		g.allow("SignDigests", []string{"kms:Sign"}, []*string{k.KeyArn()}, map[string]any{
+			"StringEquals": map[string]any{"kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "kms:MessageType": "RAW"},
+		})
+		g.allow("DigestPublicKey", []string{"kms:GetPublicKey"}, []*string{k.KeyArn()}, nil)
 		g.env[config.EnvAuditSigningKey] = k.KeyArn()
+	case PublishAlerts:
+		g.allow("PublishAlerts", []string{"sns:Publish"}, []*string{g.alerts.TopicArn()}, nil)
+		// The topic is encrypted with the ops key; SNS uses it on the publisher's behalf.
+		g.allow("PublishAlertsKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []*string{d.OpsKey.KeyArn()}, map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": "sns." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+		})
+		g.env[auditreview.EnvTopicARN] = g.alerts.TopicArn()
 	case BackupTables:
 		for _, t := range resources.Tables {
-			g.table(LogicalID(t.ID, "Backup"), t.ID, false,
-				"dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:CreateBackup")
+			table := d.Tables[t.ID]
+			sid := LogicalID(t.ID, "Backup")
+			g.allow(sid, []string{"dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:CreateBackup"}, []*string{table.TableArn()}, nil)
+			g.allow(sid+"Prune", []string{"dynamodb:DeleteBackup"}, []*string{jsii.String(*table.TableArn() + "/backup/*")}, nil)
+			g.table(sid, t.ID, false)
 		}
+		g.allow("ListNativeBackups", []string{"dynamodb:ListBackups"}, []*string{jsii.String("*")}, nil)
 	case SealBackups:
-		g.directKey("SealBackups", resources.BackupKey, "kms:GenerateDataKey")
+		g.directKey("SealBackups", resources.BackupKey, []string{PurposeBackup}, "kms:GenerateDataKey")
 	case WriteBackups:
 		b := d.Buckets[resources.BackupBucket]
-		g.allow("WriteBackups", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String("backups/*"))}, nil)
+		g.allow("WriteBackups", []string{"s3:PutObject", "s3:DeleteObject"}, []*string{b.ArnForObjects(jsii.String("backups/*"))}, nil)
+		g.listBackups(b)
 		g.bucketKey("WriteBackupsKey", b, resources.BackupKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
 	case ReadBackups:
 		b := d.Buckets[resources.BackupBucket]
 		g.allow("ReadBackups", []string{"s3:GetObject"}, []*string{b.ArnForObjects(jsii.String("backups/*"))}, nil)
-		g.allow("ListBackups", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
-			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"backups/*"}}})
+		g.listBackups(b)
 		g.bucketKey("ReadBackupsKey", b, resources.BackupKey, "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
 	case OpenBackups:
-		g.directKey("OpenBackups", resources.BackupKey, "kms:Decrypt")
+		g.directKey("OpenBackups", resources.BackupKey, []string{PurposeBackup}, "kms:Decrypt")
 	case RestoreTestTables:
 		arn := g.stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("dynamodb"), Resource: jsii.String("table"), ResourceName: jsii.String(RestoreTestTablePrefix + "*"),
 		})
 		g.allow("RestoreTestTables", []string{
-			"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable",
-			"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan",
+			"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:Scan",
 		}, []*string{arn}, nil)
+		// Scratch tables are created under the original's key (shared/provision.CreateTableInput), so
+		// DynamoDB needs a grant on the data and vault keys, and uses them for the scratch tables only.
+		var keys []*string
+		for _, id := range []string{resources.DataKey, resources.VaultKey} {
+			keys = append(keys, d.Keys[id].KeyArn())
+			g.env[keyEnv[id]] = d.Keys[id].KeyArn()
+		}
+		via := "dynamodb." + *awscdk.Aws_REGION() + ".amazonaws.com"
+		g.allow("RestoreTestTablesKeys", []string{"kms:DescribeKey"}, keys,
+			map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}})
+		g.allow("RestoreTestTablesGrant", []string{"kms:CreateGrant"}, keys, map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": via},
+			"Bool":         map[string]any{"kms:GrantIsForAWSResource": "true"},
+		})
+		g.allow("RestoreTestTablesData", []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}, keys, map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": via},
+			"StringLike":   map[string]any{"kms:EncryptionContext:aws:dynamodb:tableName": RestoreTestTablePrefix + "*"},
+		})
+	case NameTables:
+		for _, t := range resources.Tables {
+			g.env[tableEnv[t.ID]] = d.Tables[t.ID].TableName()
+		}
 	case CheckVaultKey:
-		g.directKey("CheckVaultKey", resources.VaultKey, "kms:Decrypt")
+		g.directKey("CheckVaultKey", resources.VaultKey, []string{PurposeCardData}, "kms:Decrypt")
 	case VerifyTokens:
 		issuer := d.UserPool.UserPoolProviderUrl()
 		g.env[config.EnvJWTIssuer] = issuer
@@ -190,4 +260,11 @@ func (g *grants) apply(p Permission) {
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}
+}
+
+// listBackups allows listing the backup bucket under backups/ only (shared/backup lists
+// backups/<table>/ to find, verify and prune backups).
+func (g *grants) listBackups(b awss3.Bucket) {
+	g.allow("ListBackupObjects", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
+		map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"backups/*"}}})
 }

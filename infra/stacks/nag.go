@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/vaultbill/vaultbill/shared/audittrail"
 )
 
 // Wildcard is a "*" in an IAM Allow statement that is there on purpose, with the reason.
@@ -27,7 +29,11 @@ var Wildcards = []Wildcard{
 	{Action: "kms:GenerateDataKey*", Reason: "SQS SSE-KMS: sending to the encrypted failure queue (CDK queue grant), on the ops key only."},
 	{Action: "kms:ReEncrypt*", Reason: "SQS SSE-KMS: sending to the encrypted failure queue (CDK queue grant), on the ops key only."},
 	{ResourceSuffix: "/index/*", Reason: "The function's own table's indexes (queries by GSI); granted by table.Grant on that table only."},
-	{ResourceSuffix: "/AWSLogs/*", Reason: "Objects under the AWSLogs/ prefix of the audit bucket only (CloudTrail layout)."},
+	{StarResourceAction: "dynamodb:ListBackups", Reason: "dynamodb:ListBackups has no resource-level permissions (it lists the account's backups, no data); the backup function then deletes only its tables' own backups (table/<name>/backup/*)."},
+	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + audittrail.Service + "/*", Reason: "The audit shipper writes log files under AWSLogs/<this account>/Vaultbill/ of the audit bucket only (CloudTrail layout); Object Lock keeps each one."},
+	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + audittrail.DigestService + "/*", Reason: "The audit digest writes digest files under AWSLogs/<this account>/Vaultbill-Digest/ of the audit bucket only."},
+	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/*", Reason: "The audit digest reads this account's log and digest files under AWSLogs/<this account>/ of the audit bucket (to hash them and chain to the previous digest)."},
+	{ResourceSuffix: "/backup/*", Reason: "The backup function deletes expired native backups of its own three tables only (table/<name>/backup/*)."},
 	{ResourceSuffix: "/backups/*", Reason: "Objects under the backups/ prefix of the backup bucket only."},
 	{ResourceSuffix: ":table/" + RestoreTestTablePrefix + "*", Reason: "The restore test creates a fresh table per run; it may only touch tables with this fixed prefix."},
 }

@@ -36,8 +36,12 @@ type dataKey struct {
 	wrapped []byte
 }
 
+// Purpose is the vaultbill:purpose of backup data keys: the backup key's IAM policy allows only it.
+const Purpose = "backup"
+
+// encryptionContext binds a data key to its purpose and to the one backup it seals.
 func encryptionContext(table, id string) map[string]string {
-	return map[string]string{"vaultbill:purpose": "backup", "backup": table + "/" + id}
+	return map[string]string{"vaultbill:purpose": Purpose, "backup": table + "/" + id}
 }
 
 // newDataKey asks KMS for a fresh data key: the only KMS call a table's backup makes.
