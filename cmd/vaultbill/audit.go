@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/emulator"
