@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/vaultbill/vaultbill/shared/auth"
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
@@ -378,25 +376,7 @@ func (h *Handlers) retry(ctx context.Context, err error, items, attempt int) err
 	return errRetry
 }
 
-// translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may
-// succeed. Anything else stays as it is (problems) or becomes internal.
+// translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.
 func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *problem.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	var (
-		tce      *types.TransactionCanceledException
-		throttle *types.ProvisionedThroughputExceededException
-		limit    *types.RequestLimitExceeded
-		inProg   *types.TransactionInProgressException
-		internal *types.InternalServerError
-	)
-	if errors.As(err, &tce) || errors.As(err, &throttle) || errors.As(err, &limit) || errors.As(err, &inProg) || errors.As(err, &internal) {
-		return problem.Wrap(problem.ServiceUnavailable, err, "The billing store is unavailable; nothing was changed. Retry shortly.")
-	}
-	return err
+	return billingdb.Unavailable(err, "The billing store is unavailable; nothing was changed. Retry shortly.")
 }

@@ -357,25 +357,7 @@ func touch(c *endpoint.Call, typ, id string) {
 	c.Touch(typ, id)
 }
 
-// translate maps DynamoDB faults to service_unavailable (503): nothing was charged or stored and a
-// retry may succeed. Problems stay as they are; anything else is internal.
+// translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.
 func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *problem.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	var (
-		tce      *types.TransactionCanceledException
-		throttle *types.ProvisionedThroughputExceededException
-		limit    *types.RequestLimitExceeded
-		inProg   *types.TransactionInProgressException
-		internal *types.InternalServerError
-	)
-	if errors.As(err, &tce) || errors.As(err, &throttle) || errors.As(err, &limit) || errors.As(err, &inProg) || errors.As(err, &internal) {
-		return problem.Wrap(problem.ServiceUnavailable, err, "The billing store is unavailable; nothing was charged. Retry shortly.")
-	}
-	return err
+	return billingdb.Unavailable(err, "The billing store is unavailable; nothing was charged. Retry shortly.")
 }
