@@ -33,7 +33,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 			var backupSec, restoreSec float64
 			var items, bytes int64
 			for i := range b.N {
-				e.calls.reset()
+				e.calls.Reset()
 				res, err := e.r.Backup(ctx)
 				if err != nil {
 					b.Fatal(err)
@@ -41,7 +41,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 				t := res.Tables[0]
 				backupSec += t.Duration.Seconds()
 				items, bytes = t.Items, t.Bytes
-				b.ReportMetric(float64(e.calls.service("KMS")), "KMS-calls/backup")
+				b.ReportMetric(float64(e.calls.Service("KMS")), "KMS-calls/backup")
 				rr, err := e.r.Restore(ctx, backup.RestoreRequest{Source: "billing", From: res.ID, Table: fmt.Sprintf("%s-restore-%d", src.Name, i)})
 				if err != nil {
 					b.Fatal(err)

@@ -35,16 +35,16 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 
-	e.calls.reset()
+	e.calls.Reset()
 	res, err := e.r.Backup(ctx)
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	// A backup costs one KMS call per table, whatever the number of items and parts.
-	if got := e.calls.service("KMS"); got != len(tables) {
-		t.Errorf("backup made %d KMS calls (%v), want %d: one data key per table", got, e.calls.n, len(tables))
+	if got := e.calls.Service("KMS"); got != len(tables) {
+		t.Errorf("backup made %d KMS calls, want %d: one data key per table", got, len(tables))
 	}
-	if got := e.calls.get("DynamoDB.CreateBackup"); got != len(tables) {
+	if got := e.calls.Get("DynamoDB CreateBackup"); got != len(tables) {
 		t.Errorf("%d native backups, want %d", got, len(tables))
 	}
 	for _, tr := range res.Tables {
@@ -77,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 		e.deleteTable(t, name)
 	}
 	for _, id := range []string{"audit", "billing", "vault"} {
-		e.calls.reset()
+		e.calls.Reset()
 		rr, err := e.r.Restore(ctx, backup.RestoreRequest{Source: id, From: backup.Latest, Table: tables[id]})
 		if err != nil {
 			t.Fatalf("restore %s: %v", id, err)
@@ -85,7 +85,7 @@ func TestRoundTrip(t *testing.T) {
 		if rr.BackupID != res.ID || rr.Items != int64(counts[id]) {
 			t.Errorf("restore %s: %+v", id, rr)
 		}
-		if got := e.calls.service("KMS"); got != 1 {
+		if got := e.calls.Service("KMS"); got != 1 {
 			t.Errorf("restore of %s made %d KMS calls, want 1 (unwrap the data key)", id, got)
 		}
 		after := e.snapshot(t, tables[id])
@@ -121,7 +121,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// The restore test passes on the same backups, proves the vault key, and leaves no scratch table.
-	e.calls.reset()
+	e.calls.Reset()
 	tr, err := e.r.RestoreTest(ctx)
 	if err != nil {
 		t.Fatalf("restore test: %v", err)
@@ -134,7 +134,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("vault key proof: %q", r.VaultKey)
 		}
 	}
-	if got := e.calls.service("KMS"); got != len(tables)+1 {
+	if got := e.calls.Service("KMS"); got != len(tables)+1 {
 		t.Errorf("restore test made %d KMS calls, want %d (one per table, one vault key proof)", got, len(tables)+1)
 	}
 	if left := e.scratchTables(t); len(left) != 0 {
@@ -196,12 +196,12 @@ func TestRestoreNeverOverwrites(t *testing.T) {
 	}
 	billing := e.s.Env.Config.BillingTable
 	before := e.snapshot(t, billing)
-	e.calls.reset()
+	e.calls.Reset()
 	_, err := e.r.Restore(ctx, backup.RestoreRequest{Source: "billing", From: backup.Latest, Table: billing})
 	if !errors.Is(err, backup.ErrTableExists) || !strings.Contains(err.Error(), billing) {
 		t.Fatalf("restore over %s: %v, want ErrTableExists naming it", billing, err)
 	}
-	if n := e.calls.get("DynamoDB.BatchWriteItem") + e.calls.get("DynamoDB.DeleteTable"); n != 0 {
+	if n := e.calls.Get("DynamoDB BatchWriteItem") + e.calls.Get("DynamoDB DeleteTable"); n != 0 {
 		t.Errorf("refused restore made %d writes or deletes", n)
 	}
 	if diff := cmp.Diff(before, e.snapshot(t, billing)); diff != "" {

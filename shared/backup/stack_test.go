@@ -18,13 +18,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/backup"
@@ -37,40 +35,6 @@ import (
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
 // calls counts SDK operations by "Service.Operation", through a middleware on every client.
-type calls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *calls) get(op string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.n[op] }
-
-func (c *calls) service(svc string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	total := 0
-	for op, n := range c.n {
-		if strings.HasPrefix(op, svc+".") {
-			total += n
-		}
-	}
-	return total
-}
-
-func (c *calls) reset() { c.mu.Lock(); c.n = map[string]int{}; c.mu.Unlock() }
-
-func counted(cfg aws.Config) (aws.Config, *calls) {
-	c := &calls{n: map[string]int{}}
-	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				c.mu.Lock()
-				c.n[awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)]++
-				c.mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	})
-	return cfg, c
-}
 
 // env is one stack with a runner whose SDK calls are counted.
 type env struct {
@@ -79,7 +43,7 @@ type env struct {
 	metrics *bytes.Buffer
 	// billingOnly makes seed fill the billing table alone (benchmarks).
 	billingOnly bool
-	calls       *calls
+	calls       *stacktest.Calls
 	db          *dynamodb.Client
 	kms         *kms.Client
 	s3          *s3.Client
@@ -89,7 +53,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	s := stacktest.New(t)
 	e := s.Env
-	cfg, c := counted(s.Env.AWS)
+	cfg, c := stacktest.CountCalls(s.Env.AWS)
 	e.AWS = cfg
 	r, err := backup.RestoreTestFromEnv(e, "test")
 	if err != nil {

@@ -1,50 +1,22 @@
 package invoices_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 )
 
-// callCounter counts the DynamoDB operations of the clients it is installed on.
-type callCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *callCounter) option(st *middleware.Stack) error {
-	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		c.mu.Lock()
-		c.calls[awsmiddleware.GetOperationName(ctx)]++
-		c.mu.Unlock()
-		return next.HandleInitialize(ctx, in)
-	}), middleware.After)
-}
-
-func (c *callCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.calls
-	c.calls = map[string]int{}
-	return out
-}
-
 // TestDynamoDBCallsPerRoute pins the number of DynamoDB calls each route makes (the figures in the
 // billingdb package doc), so a change that adds a round trip fails here.
 func TestDynamoDBCallsPerRoute(t *testing.T) {
 	s := stacktest.New(t)
-	counter := &callCounter{calls: map[string]int{}}
 	env := s.Env
-	env.AWS = s.Env.AWS.Copy()
-	env.AWS.APIOptions = append(env.AWS.APIOptions, counter.option)
+	var counter *stacktest.Calls
+	env.AWS, counter = stacktest.CountCalls(s.Env.AWS)
 	rewire(t, s, env)
 	bill := newClient(t, s, "billing", "")
 	cus := bill.customer("Counted")
@@ -52,7 +24,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 	open := bill.draft(cus.ID)
 	bill.must(200, "POST", "/v1/invoices/"+open.ID+"/finalize", "", nil)
 	gone := bill.draft(cus.ID)
-	counter.take()
+	counter.TakeService("DynamoDB")
 
 	type call map[string]int
 	write := call{"GetItem": 1, "TransactWriteItems": 1}
@@ -87,7 +59,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		if status >= 500 {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
-		got := counter.take()
+		got := counter.TakeService("DynamoDB")
 		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
 			t.Errorf("%s (%d): DynamoDB calls (-want +got):\n%s", tt.name, status, diff)
 		}

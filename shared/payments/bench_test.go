@@ -52,7 +52,7 @@ func BenchmarkPay(b *testing.B) {
 		}
 	}
 	pay(invs[b.N]) // warm: the data key
-	counter.take()
+	counter.Take()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -60,7 +60,7 @@ func BenchmarkPay(b *testing.B) {
 	}
 	b.StopTimer()
 	var ddb, kms int
-	for op, n := range counter.take() {
+	for op, n := range counter.Take() {
 		if op[:3] == "KMS" {
 			kms += n
 		} else {

@@ -1,50 +1,22 @@
 package payments_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/processor"
 )
 
-// callCounter counts the AWS operations ("DynamoDB GetItem", "KMS Decrypt") of the clients it is
-// installed on, through the SDK's middleware stack, as an operator would count them in CloudTrail.
-type callCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *callCounter) option(st *middleware.Stack) error {
-	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		c.mu.Lock()
-		c.calls[awsmiddleware.GetServiceID(ctx)+" "+awsmiddleware.GetOperationName(ctx)]++
-		c.mu.Unlock()
-		return next.HandleInitialize(ctx, in)
-	}), middleware.After)
-}
-
-func (c *callCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.calls
-	c.calls = map[string]int{}
-	return out
-}
-
 // counted wires the stack's payments function with every AWS client counted.
-func counted(ps *payStack) *callCounter {
-	counter := &callCounter{calls: map[string]int{}}
+func counted(ps *payStack) *stacktest.Calls {
 	env := ps.s.Env
-	env.AWS = ps.s.Env.AWS.Copy()
-	env.AWS.APIOptions = append(env.AWS.APIOptions, counter.option)
+	var counter *stacktest.Calls
+	env.AWS, counter = stacktest.CountCalls(ps.s.Env.AWS)
 	ps.env = env
 	ps.wire(nil)
 	return counter
@@ -63,7 +35,7 @@ func TestCallsPerPay(t *testing.T) {
 	for i := range invs {
 		invs[i] = ps.open(cus).ID
 	}
-	counter.take()
+	counter.Take()
 
 	type calls map[string]int
 	pay := calls{"DynamoDB GetItem": 2, "DynamoDB TransactWriteItems": 2, "DynamoDB PutItem": 1}
@@ -105,7 +77,7 @@ func TestCallsPerPay(t *testing.T) {
 		if status != tt.status {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
-		got := counter.take()
+		got := counter.Take()
 		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
 			t.Errorf("%s: AWS calls (-want +got):\n%s", tt.name, diff)
 		}

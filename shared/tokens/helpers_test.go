@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,12 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/auth"
 	"github.com/vaultbill/vaultbill/shared/card"
 	"github.com/vaultbill/vaultbill/shared/devstack"
+	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -99,18 +98,10 @@ func event(method, resource, path string, params map[string]string, p auth.Princ
 
 var paymentsUser = auth.Principal{ID: "payments-user", Username: "payments-user", Role: auth.Payments, MFA: true}
 
-// countingKMS is a KMS client on the emulator that counts the calls it sends, through the SDK's
-// middleware stack, as an operator would count them in CloudTrail.
-func countingKMS(s *devstack.Stack, n *atomic.Int64) *kms.Client {
-	return kms.NewFromConfig(s.Env.AWS, func(o *kms.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("CountKMSCalls",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					n.Add(1)
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
-	})
+// countingKMS is a KMS client on the emulator whose calls are counted.
+func countingKMS(s *devstack.Stack) (*kms.Client, *stacktest.Calls) {
+	cfg, calls := stacktest.CountCalls(s.Env.AWS)
+	return kms.NewFromConfig(cfg), calls
 }
 
 // serviceWith builds the tokens function over the stack's resources with the given KMS client.
