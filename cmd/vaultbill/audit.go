@@ -17,7 +17,6 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/emulator"
@@ -89,11 +88,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func auditEnv(ctx context.Context) (wiring.Env, error) {
 	log := logging.FromEnv(io.Discard)
 	if os.Getenv(config.EnvAuditBucket) != "" {
-		cfg, err := awsconfig.LoadShared(ctx)
-		if err != nil {
-			return wiring.Env{}, err
-		}
-		return wiring.NewEnv(cfg, log), nil
+		return operatorEnv(ctx, log)
 	}
 	endpoint := emulator.Endpoint()
 	u, err := url.Parse(endpoint)

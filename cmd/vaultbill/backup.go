@@ -28,15 +28,7 @@ func runBackup(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	r, stop, err := operatorRunner(ctx, os.Stderr)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	p := newProgress(os.Stderr)
-	r.Observe = p.Observe
-	res, err := r.Backup(ctx)
-	p.Close()
+	res, err := withRunner(ctx, func(r *backup.Runner) (backup.BackupResult, error) { return r.Backup(ctx) })
 	printBackup(os.Stdout, res)
 	if err != nil {
 		return fmt.Errorf("backup %s failed: %w\nNo manifest was written for a failed table, so its partial backup is never used; fix the cause and run `vaultbill backup` again", res.ID, err)

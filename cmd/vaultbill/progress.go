@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
@@ -26,7 +27,7 @@ func operatorRunner(ctx context.Context, w io.Writer) (*backup.Runner, func(), e
 	log := cliLogger()
 	principal := "cli:" + osUser()
 	if os.Getenv(config.EnvBackupBucket) != "" {
-		env, err := wiring.Load(ctx, log)
+		env, err := operatorEnv(ctx, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -50,6 +51,31 @@ func operatorRunner(ctx context.Context, w io.Writer) (*backup.Runner, func(), e
 	r.Metrics = nil
 	fmt.Fprintf(w, "using the local stack at %s\n", s.Emulator.Endpoint)
 	return r, s.Stop, nil
+}
+
+// withRunner runs job on the operator's backup runner, drawing its progress on stderr.
+func withRunner[T any](ctx context.Context, job func(*backup.Runner) (T, error)) (T, error) {
+	r, stop, err := operatorRunner(ctx, os.Stderr)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer stop()
+	p := newProgress(os.Stderr)
+	r.Observe = p.Observe
+	res, err := job(r)
+	p.Close()
+	return res, err
+}
+
+// operatorEnv is a function environment for an operator's shell: the AWS resources its environment
+// names, with credentials through the SDK's full chain (profiles, SSO).
+func operatorEnv(ctx context.Context, log *slog.Logger) (wiring.Env, error) {
+	cfg, err := awsconfig.LoadShared(ctx)
+	if err != nil {
+		return wiring.Env{}, err
+	}
+	return wiring.NewEnv(cfg, log), nil
 }
 
 // cliLogger shows warnings and alerts only, unless LOG_LEVEL asks for more, so progress stays readable.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/vaultbill/vaultbill/shared/backup"
@@ -23,15 +23,9 @@ func runRestore(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--from, --source and --table are required, e.g. --from latest --source billing --table vaultbill-billing-restored")
 	}
-	r, stop, err := operatorRunner(ctx, os.Stderr)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	p := newProgress(os.Stderr)
-	r.Observe = p.Observe
-	res, err := r.Restore(ctx, backup.RestoreRequest{Source: *source, From: *from, Table: *table})
-	p.Close()
+	res, err := withRunner(ctx, func(r *backup.Runner) (backup.RestoreResult, error) {
+		return r.Restore(ctx, backup.RestoreRequest{Source: *source, From: *from, Table: *table})
+	})
 	switch {
 	case errors.Is(err, backup.ErrTableExists):
 		return fmt.Errorf("%w\nnothing was changed", err)
@@ -43,16 +37,6 @@ func runRestore(ctx context.Context, args []string) error {
 	fmt.Printf("\nrestored backup %s of %s into %s: %d items, %d parts, %s, verified in %s\n",
 		res.BackupID, res.Source, res.Table, res.Items, res.Parts, size(res.Bytes), res.Duration.Round(time.Millisecond))
 	fmt.Printf("every item matches the manifest's count and checksum. To use it, point the functions' %s_TABLE at %s.\n",
-		upper(res.Source), res.Table)
+		strings.ToUpper(res.Source), res.Table)
 	return nil
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }

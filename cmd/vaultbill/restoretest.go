@@ -7,6 +7,8 @@ import (
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vaultbill/vaultbill/shared/backup"
 )
 
 func runRestoreTest(ctx context.Context, args []string) error {
@@ -14,15 +16,7 @@ func runRestoreTest(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r, stop, err := operatorRunner(ctx, os.Stderr)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	p := newProgress(os.Stderr)
-	r.Observe = p.Observe
-	res, err := r.RestoreTest(ctx)
-	p.Close()
+	res, err := withRunner(ctx, func(r *backup.Runner) (backup.RestoreTestResult, error) { return r.RestoreTest(ctx) })
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nTABLE\tBACKUP ID\tAGE\tITEMS\tVAULT KEY\tTIME\tRESULT")
 	for _, t := range res.Tables {
