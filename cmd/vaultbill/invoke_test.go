@@ -36,6 +36,13 @@ func TestInvokeSampleEvents(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 201 || !strings.Contains(resp.Body, `"object":"customer"`) {
 		t.Fatalf("create customer response: %s", out.String())
 	}
+	out.Reset()
+	if err := invoke(context.Background(), []string{"audit-query", "--event", "../../events/audit-query/list-audit-events.json"}, &out); err != nil {
+		t.Fatalf("invoke audit-query: %v", err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"data":[`) {
+		t.Fatalf("list audit events response: %s", out.String())
+	}
 	for _, fn := range []string{"backup", "restore-test"} {
 		out.Reset()
 		if err := invoke(context.Background(), []string{fn, "--event", "../../events/" + fn + "/scheduled.json"}, &out); err != nil {

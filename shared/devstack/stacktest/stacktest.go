@@ -118,5 +118,6 @@ func Do(tb testing.TB, s *devstack.Stack, method, path, token, body string, head
 	if err != nil {
 		tb.Fatalf("read %s %s: %v", method, path, err)
 	}
+	CheckContract(tb, req, resp, string(b))
 	return resp, string(b)
 }
