@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
@@ -93,14 +96,15 @@ func osUser() string {
 	return "unknown"
 }
 
-// progress draws backup.Meters: a redrawn bar on a terminal, a plain line every few seconds otherwise.
+// progress draws backup.Meters: a progress bar (schollz/progressbar) on a terminal, a plain line every
+// few seconds otherwise, and one final line per finished phase either way.
 type progress struct {
 	w      io.Writer
 	tty    bool
 	every  time.Duration
 	mu     sync.Mutex
 	active *backup.Meter
-	last   time.Time
+	bar    *progressbar.ProgressBar
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -114,9 +118,10 @@ func newProgress(f *os.File) *progress {
 	return p
 }
 
+// isTerminal reports whether f is an interactive terminal. A character device is not enough:
+// /dev/null is one too.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+	return term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 }
 
 // Observe is a backup.Runner's Observe hook.
@@ -124,16 +129,36 @@ func (p *progress) Observe(m *backup.Meter, done bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !done {
-		p.active, p.last = m, time.Now()
+		p.active = m
+		if p.tty {
+			p.bar = newBar(p.w, m)
+		}
 		return
 	}
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
+	if p.bar != nil && p.active == m {
+		_ = p.bar.Clear()
+		p.bar = nil
 	}
-	fmt.Fprintln(p.w, render(m, p.tty, true))
+	fmt.Fprintln(p.w, render(m, true))
 	if p.active == m {
 		p.active = nil
 	}
+}
+
+func newBar(w io.Writer, m *backup.Meter) *progressbar.ProgressBar {
+	total := m.TotalItems
+	if total <= 0 {
+		total = -1 // unknown: a spinner
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetItsString("items"),
+		progressbar.OptionShowIts(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetDescription(fmt.Sprintf("%-8s %-7s", m.Table, m.Phase)),
+	)
 }
 
 func (p *progress) loop() {
@@ -147,10 +172,11 @@ func (p *progress) loop() {
 		case <-t.C:
 			p.mu.Lock()
 			if m := p.active; m != nil {
-				if p.tty {
-					fmt.Fprint(p.w, "\r\033[K"+render(m, true, false))
+				if p.bar != nil {
+					_ = p.bar.Set64(m.Items.Load())
+					p.bar.Describe(fmt.Sprintf("%-8s %-7s %s", m.Table, m.Phase, details(m)))
 				} else {
-					fmt.Fprintln(p.w, render(m, false, false))
+					fmt.Fprintln(p.w, render(m, false))
 				}
 			}
 			p.mu.Unlock()
@@ -164,35 +190,34 @@ func (p *progress) Close() {
 	<-p.done
 }
 
-func render(m *backup.Meter, bar, final bool) string {
+// render is the plain line of a meter: for logs and pipes, and the final line of each phase.
+func render(m *backup.Meter, final bool) string {
 	items, total := m.Items.Load(), m.TotalItems
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s %-7s ", m.Table, m.Phase)
-	if bar {
-		const width = 24
-		filled := width
-		if !final && total > 0 {
-			filled = int(min(items, total) * width / total)
-		}
-		b.WriteString("[" + strings.Repeat("█", filled) + strings.Repeat("░", width-filled) + "] ")
-	}
 	if total > 0 && !final {
 		fmt.Fprintf(&b, "%3d%% %d/%d items", min(items*100/total, 100), items, total)
 	} else {
 		fmt.Fprintf(&b, "%d items", items)
 	}
-	fmt.Fprintf(&b, "  %s", size(m.Bytes.Load()))
-	if m.Phase != "verify" {
-		if m.TotalParts > 0 {
-			fmt.Fprintf(&b, "  %d/%d parts", m.Parts.Load(), m.TotalParts)
-		} else {
-			fmt.Fprintf(&b, "  %d parts", m.Parts.Load())
-		}
-	}
+	b.WriteString("  " + details(m))
 	if final {
 		b.WriteString("  done")
 	}
 	return b.String()
+}
+
+// details are the bytes and parts of a meter, which the bar shows beside its item count.
+func details(m *backup.Meter) string {
+	out := size(m.Bytes.Load())
+	if m.Phase != "verify" {
+		if m.TotalParts > 0 {
+			out += fmt.Sprintf("  %d/%d parts", m.Parts.Load(), m.TotalParts)
+		} else {
+			out += fmt.Sprintf("  %d parts", m.Parts.Load())
+		}
+	}
+	return out
 }
 
 func size(n int64) string {
