@@ -28,14 +28,21 @@ func runEmulator(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	emu, err := emulator.Ensure(ctx, endpoint, os.Stderr)
+	// moto logs every request: keep that out of the command's output, in a file to read on failure.
+	logf, err := os.CreateTemp("", "vaultbill-emulator-*.log")
 	if err != nil {
 		return err
 	}
+	defer logf.Close()
+	emu, err := emulator.Ensure(ctx, endpoint, logf)
+	if err != nil {
+		return fmt.Errorf("%w (its output: %s)", err, logf.Name())
+	}
 	defer emu.Stop()
 	if emu.Started {
-		fmt.Fprintf(os.Stderr, "vaultbill emulator: started moto_server at %s for %q\n", endpoint, args[0])
+		fmt.Fprintf(os.Stderr, "vaultbill emulator: started moto_server at %s for %q (its log: %s)\n", endpoint, args[0], logf.Name())
 	} else {
+		os.Remove(logf.Name())
 		fmt.Fprintf(os.Stderr, "vaultbill emulator: using the emulator at %s\n", endpoint)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
