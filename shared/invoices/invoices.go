@@ -141,7 +141,7 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 	if err := c.Decode(&p); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	return h.optimistic(ctx, 1, func() (*endpoint.Result, error) {
 		cus, err := h.readCustomer(ctx, c, c.PathParam("id"), auth.WriteCustomers)
 		if err != nil {
 			return nil, err
@@ -155,11 +155,8 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 		if err != nil {
 			return nil, err
 		}
-		res, err := c.Commit(ctx, http.StatusOK, cus, item)
-		if err = h.retry(ctx, err, 1, attempt); err != errRetry {
-			return res, err
-		}
-	}
+		return c.Commit(ctx, http.StatusOK, cus, item)
+	})
 }
 
 // --- invoices ---
@@ -249,7 +246,7 @@ func (h *Handlers) updateInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 	if err := c.Decode(&p); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	return h.optimistic(ctx, 2, func() (*endpoint.Result, error) {
 		inv, err := h.readInvoice(ctx, c, auth.WriteInvoices)
 		if err != nil {
 			return nil, err
@@ -267,14 +264,12 @@ func (h *Handlers) updateInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 		if billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) {
 			return nil, unknownCustomer(err)
 		}
-		if err = h.retry(ctx, err, 2, attempt); err != errRetry {
-			return res, err
-		}
-	}
+		return res, err
+	})
 }
 
 func (h *Handlers) deleteInvoice(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
-	for attempt := 0; ; attempt++ {
+	return h.optimistic(ctx, 1, func() (*endpoint.Result, error) {
 		inv, err := h.readInvoice(ctx, c, auth.WriteInvoices)
 		if err != nil {
 			return nil, err
@@ -283,11 +278,8 @@ func (h *Handlers) deleteInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 			return nil, err
 		}
 		gone := Deleted{ID: inv.ID, Object: billing.ObjectInvoice, Deleted: true}
-		res, err := c.Commit(ctx, http.StatusOK, gone, h.Store.DeleteInvoiceItem(inv))
-		if err = h.retry(ctx, err, 1, attempt); err != errRetry {
-			return res, err
-		}
-	}
+		return c.Commit(ctx, http.StatusOK, gone, h.Store.DeleteInvoiceItem(inv))
+	})
 }
 
 // Deleted is the body of a successful DELETE.
@@ -298,7 +290,7 @@ type Deleted struct {
 }
 
 func (h *Handlers) finalizeInvoice(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
-	for attempt := 0; ; attempt++ {
+	return h.optimistic(ctx, 2, func() (*endpoint.Result, error) {
 		inv, err := h.readInvoice(ctx, c, auth.WriteInvoices)
 		if err != nil {
 			return nil, err
@@ -317,16 +309,13 @@ func (h *Handlers) finalizeInvoice(ctx context.Context, c *endpoint.Call) (*endp
 		if err != nil {
 			return nil, err
 		}
-		res, err := c.Commit(ctx, http.StatusOK, inv, items...)
-		if err = h.retry(ctx, err, 2, attempt); err != errRetry {
-			return res, err
-		}
-	}
+		return c.Commit(ctx, http.StatusOK, inv, items...)
+	})
 }
 
 func (h *Handlers) transition(ev billing.Event) endpoint.Handler {
 	return func(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
-		for attempt := 0; ; attempt++ {
+		return h.optimistic(ctx, 1, func() (*endpoint.Result, error) {
 			inv, err := h.readInvoice(ctx, c, auth.WriteInvoices)
 			if err != nil {
 				return nil, err
@@ -340,11 +329,8 @@ func (h *Handlers) transition(ev billing.Event) endpoint.Handler {
 			if err != nil {
 				return nil, err
 			}
-			res, err := c.Commit(ctx, http.StatusOK, inv, item)
-			if err = h.retry(ctx, err, 1, attempt); err != errRetry {
-				return res, err
-			}
-		}
+			return c.Commit(ctx, http.StatusOK, inv, item)
+		})
 	}
 }
 
@@ -361,12 +347,24 @@ func touch(c *endpoint.Call, typ, id string) {
 // errRetry tells a handler's loop to read again and retry its change.
 var errRetry = errors.New("retry")
 
-// retry decides what a commit's error means: nil and final errors are returned as they are; a lost
+// optimistic runs change (read, modify, commit under optimistic locking on its first items items)
+// until it commits or fails for a reason a fresh read would not cure.
+func (h *Handlers) optimistic(ctx context.Context, items int, change func() (*endpoint.Result, error)) (*endpoint.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := change()
+		if err = h.retry(ctx, err, items, attempt); err != errRetry {
+			return res, err
+		}
+	}
+}
+
+// retry decides what a change's error means: nil and final errors are returned as they are; a lost
 // optimistic-locking race on one of the first items (the handler's own) is retried after a fresh
 // read, which then sees the winner's change (and may refuse, e.g. invoice_not_draft); too many lost
 // races is a 503 the client may retry.
 func (h *Handlers) retry(ctx context.Context, err error, items, attempt int) error {
-	if err == nil || !billingdb.Contended(err, items) {
+	var decided *problem.Error // a refusal already made from the commit's reasons, e.g. unknown customer
+	if err == nil || errors.As(err, &decided) || !billingdb.Contended(err, items) {
 		return translate(err)
 	}
 	if attempt+1 >= maxAttempts || ctx.Err() != nil {
