@@ -40,6 +40,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 	for _, n := range []string{config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey,
 		config.EnvVaultKey, config.EnvAuditSigningKey, config.EnvBackupKey, config.EnvAuditBucket, config.EnvBackupBucket,
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
+		config.EnvMFAPoolIssuers,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
 		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor} {
 		known[n] = true
