@@ -379,7 +379,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	common := []string{"LOG_LEVEL", config.EnvAccount}
 	api := append(common, config.EnvAuditTable, config.EnvBillingTable)
 	want := map[string][]string{
-		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL),
+		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers),
 		routes.Me:         api,
 		routes.Invoices:   api,
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),

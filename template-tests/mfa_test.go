@@ -52,21 +52,14 @@ func TestPoolRequiresMFA(t *testing.T) {
 }
 
 // TestMFAPoolIssuerIsThePool: the authorizer's MFA_POOL_ISSUERS names exactly this pool's issuer (the
-// same value as JWT_ISSUER, the pool's provider URL), and no other function is told about MFA pools.
+// same value as JWT_ISSUER, the pool's provider URL). TestFunctionEnvironments keeps it off every other
+// function.
 func TestMFAPoolIssuerIsThePool(t *testing.T) {
-	authorizerID, fn := function(t, "authorizer")
+	_, fn := function(t, "authorizer")
 	env := get(fn.Properties, "Environment", "Variables").(map[string]any)
 	got, want := text(env[config.EnvMFAPoolIssuers]), text(env[config.EnvJWTIssuer])
 	if got != want || got != "<"+stacks.UserPoolID+"ProviderURL>" {
 		t.Errorf("authorizer %s = %s; want exactly the pool's issuer %s (JWT_ISSUER %s)",
 			config.EnvMFAPoolIssuers, got, "<"+stacks.UserPoolID+"ProviderURL>", want)
-	}
-	for _, id := range api().ofType("AWS::Lambda::Function") {
-		if id == authorizerID {
-			continue
-		}
-		if v, ok := get(api().Resources[id].Properties, "Environment", "Variables").(map[string]any)[config.EnvMFAPoolIssuers]; ok {
-			t.Errorf("function %s has %s = %s; only the authorizer decides MFA", id, config.EnvMFAPoolIssuers, text(v))
-		}
 	}
 }
