@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -15,39 +14,64 @@ const maxMembers = 64
 // parser might read differently: a non-object, invalid UTF-8 (replaced with
 // U+FFFD), duplicate members (last wins), members differing only in case
 // (matched case-insensitively) and escaped member names ("\u0061lg" is
-// "alg"). It walks the top level with encoding/json's tokenizer.
+// "alg"). It runs on every header and payload, so it allocates nothing: once
+// json.Valid has accepted b, finding the top-level member names only needs
+// string and nesting boundaries.
 func checkObject(b []byte) error {
 	if !utf8.Valid(b) {
 		return errors.New("invalid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	if !json.Valid(b) {
+		return errors.New("bad JSON")
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
 		return errors.New("not an object")
 	}
-	names := make([]string, 0, 24)
-	for dec.More() {
-		from := dec.InputOffset() // end of the previous value: only "," and spaces precede the name
-		t, err := dec.Token()
-		if err != nil {
-			return errors.New("bad JSON")
-		}
-		name, _ := t.(string)
-		if bytes.IndexByte(b[from:dec.InputOffset()], '\\') >= 0 {
-			return errors.New("escaped member name")
-		}
-		for _, seen := range names {
-			if strings.EqualFold(seen, name) {
-				return errors.New("duplicate member")
+	var names [maxMembers][]byte
+	n, depth := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			end, escaped := stringEnd(b, i)
+			// In valid JSON, a string directly inside the top-level object that is followed by a
+			// colon is a member name.
+			if depth == 1 && bytes.HasPrefix(bytes.TrimLeft(b[end+1:], " \t\r\n"), []byte{':'}) {
+				if escaped {
+					return errors.New("escaped member name")
+				}
+				name := b[i+1 : end]
+				for _, seen := range names[:n] {
+					if bytes.EqualFold(seen, name) {
+						return errors.New("duplicate member")
+					}
+				}
+				if n == maxMembers {
+					return errors.New("too many members")
+				}
+				names[n], n = name, n+1
 			}
-		}
-		if len(names) == maxMembers {
-			return errors.New("too many members")
-		}
-		names = append(names, name)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return errors.New("bad JSON")
+			i = end
 		}
 	}
 	return nil
+}
+
+// stringEnd returns the index of the quote closing the JSON string that opens at b[start], and
+// whether the string contains an escape.
+func stringEnd(b []byte, start int) (end int, escaped bool) {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			return i, escaped
+		}
+	}
+	return len(b) - 1, escaped // unreachable for valid JSON
 }
