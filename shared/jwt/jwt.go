@@ -251,7 +251,9 @@ func NewVerifier(src KeySource, issuer, audience string, opts ...Option) (*Verif
 }
 
 // Verify checks token and returns its claims; ctx only bounds a key fetch.
-// Any error means the token must be refused.
+// Any error means the token must be refused. The library decodes the payload
+// before it checks the signature; the 8 KiB cap and the strict-JSON check
+// bound what unauthenticated input can cost.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if err := checkShape(token); err != nil {
 		return Claims{}, err
