@@ -40,6 +40,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 	for _, n := range []string{config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey,
 		config.EnvVaultKey, config.EnvAuditSigningKey, config.EnvBackupKey, config.EnvAuditBucket, config.EnvBackupBucket,
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
+		config.EnvMFAPoolIssuers,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
 		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor} {
 		known[n] = true
@@ -378,7 +379,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	common := []string{"LOG_LEVEL", config.EnvAccount}
 	api := append(common, config.EnvAuditTable, config.EnvBillingTable)
 	want := map[string][]string{
-		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL),
+		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers),
 		routes.Me:         api,
 		routes.Invoices:   api,
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),

@@ -282,6 +282,8 @@ func (d *DataStack) newBuckets(props *DataStackProps) {
 const CustomerIDAttribute = "customer_id"
 
 func (d *DataStack) newUserPool() {
+	// MFA for every user and no DeviceTracking (a remembered device could stand in for the second
+	// factor): the authorizer takes this pool's tokens as MFA-proven (MFA_POOL_ISSUERS).
 	pool := awscognito.NewUserPool(d.Stack, jsii.String(UserPoolID), &awscognito.UserPoolProps{
 		SelfSignUpEnabled: jsii.Bool(false),
 		SignInAliases:     &awscognito.SignInAliases{Email: jsii.Bool(true), Username: jsii.Bool(true)},

@@ -257,6 +257,9 @@ func (g *grants) apply(p Permission) {
 		g.env[config.EnvJWTIssuer] = issuer
 		g.env[config.EnvJWTAudience] = d.UserPoolClient.UserPoolClientId()
 		g.env[config.EnvJWKSURL] = jsii.String(*issuer + "/.well-known/jwks.json")
+		// The pool requires MFA of every user and remembers no devices (template-tests/mfa_test.go), so
+		// its tokens prove MFA even when Cognito issues them without amr.
+		g.env[config.EnvMFAPoolIssuers] = issuer
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

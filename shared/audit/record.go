@@ -57,9 +57,11 @@ type SessionContext struct {
 	Attributes SessionAttributes `json:"attributes"`
 }
 
-// SessionAttributes records whether the caller authenticated with MFA ("true"/"false", as CloudTrail).
+// SessionAttributes records whether the caller authenticated with MFA ("true"/"false", as CloudTrail)
+// and how that was proven ("amr", "pool" or "none"; absent for a rejected token).
 type SessionAttributes struct {
 	MFAAuthenticated string `json:"mfaAuthenticated"`
+	MFAProof         string `json:"mfaProof,omitempty"`
 }
 
 // Resource is an object the event touched.

@@ -85,7 +85,20 @@ type Principal struct {
 	Role       Role
 	CustomerID string
 	MFA        bool
+	// MFAProof says how MFA was proven (DESIGN §4); the audit trail records it.
+	MFAProof MFAProof
 }
+
+// MFAProof is how a token proved that its user authenticated with a second factor.
+type MFAProof string
+
+// The MFA proofs: the token's amr claim names mfa, or its issuer is a user pool that requires MFA of
+// every user; none means the token proves no second factor (and is refused).
+const (
+	MFAByAMR  MFAProof = "amr"
+	MFAByPool MFAProof = "pool"
+	MFANone   MFAProof = "none"
+)
 
 // Authorize returns a forbidden error unless p may perform action at least on its own objects.
 // Handlers still call CanAccess for each customer-owned object they touch.
@@ -123,6 +136,7 @@ const (
 	CtxRole       = "role"
 	CtxCustomerID = "customerId"
 	CtxMFA        = "mfa"
+	CtxMFAProof   = "mfaProof"
 	// CtxCode carries a denial's problem code (mfa_required) to the gateway's 403 response.
 	CtxCode = "code"
 	// CtxTitle carries the problem title of that code, so the deployed 403 needs no lookup table.
@@ -137,6 +151,7 @@ func (p Principal) Context() map[string]any {
 		CtxRole:       string(p.Role),
 		CtxCustomerID: p.CustomerID,
 		CtxMFA:        strconv.FormatBool(p.MFA),
+		CtxMFAProof:   string(p.MFAProof),
 	}
 }
 
@@ -159,6 +174,7 @@ func FromContext(m map[string]any) (Principal, error) {
 		Role:       Role(str(CtxRole)),
 		CustomerID: str(CtxCustomerID),
 		MFA:        str(CtxMFA) == "true",
+		MFAProof:   MFAProof(str(CtxMFAProof)),
 	}
 	if p.ID == "" || p.Role == "" {
 		return Principal{}, problem.New(problem.Unauthorized, "The request carries no authenticated principal.")

@@ -1,11 +1,16 @@
 // Package authorizer is the Lambda REQUEST authorizer: it turns a bearer JWT into a principal with a
 // role, or refuses the request, and audits every refusal (allowed requests are audited by the handler).
+//
+// The API takes Cognito ID tokens (token_use "id"), not access tokens: a customer's principal is scoped
+// by the custom:customer_id attribute, which Cognito puts in ID tokens only. The verifier refuses
+// access tokens (401).
 package authorizer
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +41,10 @@ type AuditWriter interface {
 type Authorizer struct {
 	Verifier Verifier
 	Audit    AuditWriter
+	// MFAPools are the issuers whose user pool requires MFA of every user (the template tests pin
+	// that setting for the deployed pool), so their tokens prove MFA even without an amr claim, which
+	// Cognito does not always issue. Any other issuer proves MFA only by amr.
+	MFAPools []string
 	Account  string
 	Region   string
 	Log      *slog.Logger
@@ -55,7 +64,9 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		return a.unauthorized(ctx, log, req, err.Error())
 	}
 	role, ok := auth.RoleFromGroups(claims.Groups)
-	p := auth.Principal{ID: claims.Subject, Username: claims.Username, Role: role, CustomerID: claims.CustomerID, MFA: claims.HasMFA()}
+	proof := a.mfaProof(claims)
+	p := auth.Principal{ID: claims.Subject, Username: claims.Username, Role: role, CustomerID: claims.CustomerID,
+		MFA: proof != auth.MFANone, MFAProof: proof}
 	switch {
 	case claims.Subject == "":
 		return a.unauthorized(ctx, log, req, "token has no subject")
@@ -71,6 +82,18 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		PolicyDocument: policy("Allow", req.MethodArn),
 		Context:        p.Context(),
 	}, nil
+}
+
+// mfaProof implements DESIGN §4: amr naming mfa proves MFA for any issuer; otherwise only an issuer
+// configured as an MFA-required pool does.
+func (a *Authorizer) mfaProof(c jwt.Claims) auth.MFAProof {
+	switch {
+	case c.HasMFA():
+		return auth.MFAByAMR
+	case slices.Contains(a.MFAPools, c.Issuer):
+		return auth.MFAByPool
+	}
+	return auth.MFANone
 }
 
 func (a *Authorizer) unauthorized(ctx context.Context, log *slog.Logger, req events.APIGatewayCustomAuthorizerRequestTypeRequest, reason string) (events.APIGatewayCustomAuthorizerResponse, error) {

@@ -46,7 +46,7 @@ func (r *recorder) Put(_ context.Context, rec audit.Record) error {
 func newAuthorizer(t testing.TB, key *rsa.PrivateKey, rec *recorder) *Authorizer {
 	t.Helper()
 	src := jwt.StaticKeySource(jwt.JWKS{Keys: []jwt.JWK{jwt.PublicJWK(kid, &key.PublicKey)}})
-	v, err := jwt.NewVerifier(src, issuer, audience, jwt.WithClock(func() time.Time { return now }))
+	v, err := jwt.NewVerifier(src, issuer, audience, jwt.WithTokenUse("id"), jwt.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +58,7 @@ func claims(mod func(map[string]any)) map[string]any {
 	c := map[string]any{
 		"sub": "user-1", "iss": issuer, "aud": audience, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
 		"cognito:username": "ann", "cognito:groups": []string{"billing"}, "amr": []string{"pwd", "mfa"},
+		"token_use": "id",
 	}
 	if mod != nil {
 		mod(c)
@@ -172,7 +173,7 @@ func TestAcceptedTokenContext(t *testing.T) {
 			Action: []string{"execute-api:Invoke"}, Effect: "Allow",
 			Resource: []string{"arn:aws:execute-api:eu-west-1:123456789012:api1/prod/*/*"},
 		}}},
-		Context: map[string]any{"principalId": "user-1", "username": "ann", "role": "customer", "customerId": "cus_123", "mfa": "true"},
+		Context: map[string]any{"principalId": "user-1", "username": "ann", "role": "customer", "customerId": "cus_123", "mfa": "true", "mfaProof": "amr"},
 	}
 	if diff := cmp.Diff(want, resp); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)

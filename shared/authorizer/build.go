@@ -2,6 +2,7 @@ package authorizer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -26,13 +27,26 @@ func Build(env wiring.Env) (*Authorizer, error) {
 	default:
 		return nil, fmt.Errorf("missing configuration: set %s (or %s locally)", config.EnvJWKSURL, config.EnvJWKSFile)
 	}
-	v, err := jwt.NewVerifier(src, c.JWTIssuer, c.JWTAudience)
+	// ID tokens only: see the package comment.
+	v, err := jwt.NewVerifier(src, c.JWTIssuer, c.JWTAudience, jwt.WithTokenUse("id"))
 	if err != nil {
 		return nil, fmt.Errorf("build token verifier: %w", err)
 	}
 	return &Authorizer{
 		Verifier: v,
 		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable},
+		MFAPools: mfaPools(c.Lookup(config.EnvMFAPoolIssuers)),
 		Account:  c.Account, Region: c.Region, Log: env.Log,
 	}, nil
+}
+
+// mfaPools splits the comma-separated MFA_POOL_ISSUERS, ignoring spaces and empty entries.
+func mfaPools(list string) []string {
+	var out []string
+	for _, iss := range strings.Split(list, ",") {
+		if iss = strings.TrimSpace(iss); iss != "" {
+			out = append(out, iss)
+		}
+	}
+	return out
 }

@@ -33,6 +33,10 @@ const (
 	// vault key, which the restore test decrypts to prove the key still works (default wrappedKey).
 	EnvVaultWrappedKeyAttr = "VAULT_WRAPPED_KEY_ATTR"
 	EnvRegion              = "AWS_REGION"
+	// EnvMFAPoolIssuers lists (comma-separated) the token issuers that are user pools requiring MFA
+	// of every user, so their tokens prove MFA without an amr claim. The CDK app sets it to its own
+	// pool only; locally it is unset and tokens prove MFA by amr.
+	EnvMFAPoolIssuers = "MFA_POOL_ISSUERS"
 )
 
 // Config is everything any function may need; each main requires only its own part.

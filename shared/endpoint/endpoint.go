@@ -324,9 +324,11 @@ func RequestParameters(path, query map[string]string) map[string]string {
 }
 
 func identity(p auth.Principal) audit.UserIdentity {
+	sc := mfa(p.MFA)
+	sc.Attributes.MFAProof = string(p.MFAProof)
 	return audit.UserIdentity{
 		Type: "CognitoUser", PrincipalID: p.ID, UserName: p.Username, Role: string(p.Role),
-		SessionContext: mfa(p.MFA),
+		SessionContext: sc,
 	}
 }
 

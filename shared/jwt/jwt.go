@@ -1,12 +1,11 @@
-// Package jwt verifies and mints the RS256 bearer tokens Vaultbill accepts.
+// Package jwt verifies and mints the RS256 bearer tokens Vaultbill accepts. Parsing and signature
+// checks are github.com/golang-jwt/jwt/v5's, key sets are github.com/MicahParks/jwkset's; this
+// package adds Vaultbill's policy: RS256 only, key size limits, size caps, strict JSON, issuer,
+// the Cognito audience rule, token_use, and a key set that is re-read so withdrawn keys drop out.
 package jwt
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	jwtlib "github.com/golang-jwt/jwt/v5"
 )
 
 // Sentinel errors; match them with errors.Is. Messages never quote the token,
@@ -30,18 +30,22 @@ var (
 	ErrNotYetValid = errors.New("jwt: token not yet valid")
 	ErrIssuer      = errors.New("jwt: wrong issuer")
 	ErrAudience    = errors.New("jwt: wrong audience")
+	ErrTokenUse    = errors.New("jwt: wrong token_use")
 )
 
 const (
 	maxTokenLen  = 8 << 10 // far above any Cognito token; bounds work done before the signature check
 	maxHeaderLen = 1 << 10 // a real header is under 100 bytes
-	maxMembers   = 64      // top-level members per JSON object; real tokens carry about 20
-	// refreshInterval bounds key fetches caused by unknown kids, so tokens
-	// with random kids cannot turn every request into a JWKS download.
+	// refreshInterval is how long a loaded key set is trusted before it is read again, so a key
+	// withdrawn from the JWKS stops verifying within this interval. It also bounds fetches caused
+	// by unknown kids, so tokens with random kids cannot turn every request into a download.
 	refreshInterval = time.Minute
-	// retryInterval applies while no key set has ever loaded: a cold Lambda
-	// whose first fetch failed should not deny everything for a full minute.
+	// retryInterval applies after a failed fetch: a cold Lambda whose first fetch failed should not
+	// deny everything for a full minute, and a down endpoint is not hammered on every request.
 	retryInterval = 5 * time.Second
+	// maxKeyAge bounds how long a key set whose refreshes keep failing is still used; after that
+	// every token is refused rather than trusting keys that may have been withdrawn long ago.
+	maxKeyAge = 10 * time.Minute
 )
 
 // b64 is strict so that every signature has exactly one encoding; the
@@ -64,20 +68,20 @@ type Claims struct {
 	Groups     []string
 	CustomerID string
 	AMR        []string
-	TokenUse   string // "id" or "access"; Verify accepts both, so callers that care must check
+	TokenUse   string // "id" or "access"; checked only when the Verifier was built WithTokenUse
 	ID         string
 }
 
-// HasMFA reports whether the user authenticated with a second factor.
+// HasMFA reports whether the token's amr claim says the user authenticated with a second factor.
 func (c Claims) HasMFA() bool { return slices.Contains(c.AMR, "mfa") }
 
+// header is read before the library sees the token, to apply the algorithm policy with a precise
+// error. jku, x5u, jwk and x5c are deliberately not read: keys only ever come from the configured
+// KeySource, never from the token itself.
 type header struct {
 	Alg  string          `json:"alg"`
-	Typ  string          `json:"typ,omitempty"`
 	Kid  string          `json:"kid"`
 	Crit json.RawMessage `json:"crit,omitempty"`
-	// jku, x5u, jwk and x5c are deliberately not read: keys only ever come
-	// from the configured KeySource, never from the token itself.
 }
 
 type wireClaims struct {
@@ -112,22 +116,99 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*[]string)(a))
 }
 
+// policy is what a token must say besides being validly signed and in date.
+type policy struct {
+	issuer, audience, tokenUse string
+}
+
+// tokenClaims adapts wireClaims to the library: it decodes strictly and applies policy in
+// Validate, which the library calls after its own exp, nbf and iat checks.
+type tokenClaims struct {
+	w       wireClaims
+	decoded bool // false when the payload was JSON null, which encoding/json never hands to us
+	p       *policy
+}
+
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	if err := checkObject(b); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := json.Unmarshal(b, &c.w); err != nil {
+		return fmt.Errorf("%w: claims", ErrMalformed)
+	}
+	c.decoded = true
+	return nil
+}
+
+func numericDate(s int64) (*jwtlib.NumericDate, error) {
+	if s == 0 {
+		return nil, nil
+	}
+	return jwtlib.NewNumericDate(time.Unix(s, 0)), nil
+}
+
+func (c *tokenClaims) GetExpirationTime() (*jwtlib.NumericDate, error) { return numericDate(c.w.Exp) }
+func (c *tokenClaims) GetNotBefore() (*jwtlib.NumericDate, error)      { return numericDate(c.w.Nbf) }
+func (c *tokenClaims) GetIssuedAt() (*jwtlib.NumericDate, error)       { return numericDate(c.w.Iat) }
+func (c *tokenClaims) GetIssuer() (string, error)                      { return c.w.Iss, nil }
+func (c *tokenClaims) GetSubject() (string, error)                     { return c.w.Sub, nil }
+func (c *tokenClaims) GetAudience() (jwtlib.ClaimStrings, error)       { return c.audience(), nil }
+
+// audience is aud when present (even empty); Cognito access tokens carry no aud and name the app
+// client in client_id instead.
+func (c *tokenClaims) audience() []string {
+	if c.w.Aud == nil && c.w.ClientID != "" {
+		return []string{c.w.ClientID}
+	}
+	return c.w.Aud
+}
+
+// Validate applies Vaultbill's policy; the library joins its errors with its own.
+func (c *tokenClaims) Validate() error {
+	switch {
+	case !c.decoded:
+		return fmt.Errorf("%w: payload is not an object", ErrMalformed)
+	case c.w.Iss != c.p.issuer:
+		return ErrIssuer
+	case !slices.Contains(c.audience(), c.p.audience):
+		return ErrAudience
+	case c.p.tokenUse != "" && c.w.TokenUse != c.p.tokenUse:
+		return ErrTokenUse
+	}
+	return nil
+}
+
+func (c *tokenClaims) claims() Claims {
+	out := Claims{
+		Subject: c.w.Sub, Issuer: c.w.Iss, Audience: c.audience(),
+		ExpiresAt: unixOrZero(c.w.Exp), NotBefore: unixOrZero(c.w.Nbf), IssuedAt: unixOrZero(c.w.Iat),
+		Username: c.w.CognitoUsername, Groups: c.w.Groups, CustomerID: c.w.CustomerID,
+		AMR: c.w.AMR, TokenUse: c.w.TokenUse, ID: c.w.JTI,
+	}
+	if out.Username == "" {
+		out.Username = c.w.Username
+	}
+	return out
+}
+
 // Verifier checks RS256 tokens against one issuer and audience. It is safe
-// for concurrent use; once keys are loaded, Verify does no I/O. Keys are only
-// re-fetched for unknown kids, so a key withdrawn from the JWKS stays trusted
-// until the process (Lambda container) is recycled.
+// for concurrent use. Once keys are loaded, Verify does no I/O until the key
+// set is a refreshInterval old, when the next request re-reads it, so a key
+// withdrawn from the JWKS stops being trusted within that interval. The
+// refresh runs on the request path rather than on a timer because a Lambda
+// container is frozen between requests and its timers with it.
 type Verifier struct {
-	src      KeySource
-	issuer   string
-	audience string
-	leeway   time.Duration
-	now      func() time.Time
+	src    KeySource
+	policy policy
+	leeway time.Duration
+	now    func() time.Time
+	parser *jwtlib.Parser
 
 	keys atomic.Pointer[keySet] // read lock-free on every request
 
-	mu        sync.Mutex // serialises fetches; guards lastFetch and lastErr
-	lastFetch time.Time
-	lastErr   error
+	mu          sync.Mutex // serialises fetches; guards lastAttempt and lastErr
+	lastAttempt time.Time
+	lastErr     error
 }
 
 // Option configures a Verifier.
@@ -139,10 +220,14 @@ func WithLeeway(d time.Duration) Option { return func(v *Verifier) { v.leeway = 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
 
+// WithTokenUse requires the token_use claim to be use ("id" or "access"): Cognito signs both kinds
+// with the same keys for the same client, and they carry different claims.
+func WithTokenUse(use string) Option { return func(v *Verifier) { v.policy.tokenUse = use } }
+
 // NewVerifier returns a Verifier that trusts keys from src. Empty issuer or
 // audience are refused because they would match tokens lacking the claim.
 func NewVerifier(src KeySource, issuer, audience string, opts ...Option) (*Verifier, error) {
-	v := &Verifier{src: src, issuer: issuer, audience: audience, leeway: 30 * time.Second, now: time.Now}
+	v := &Verifier{src: src, policy: policy{issuer: issuer, audience: audience}, leeway: 30 * time.Second, now: time.Now}
 	for _, o := range opts {
 		o(v)
 	}
@@ -154,143 +239,144 @@ func NewVerifier(src KeySource, issuer, audience string, opts ...Option) (*Verif
 	case v.leeway < 0:
 		return nil, errors.New("jwt: negative leeway")
 	}
+	v.parser = jwtlib.NewParser(
+		jwtlib.WithValidMethods([]string{jwtlib.SigningMethodRS256.Alg()}),
+		jwtlib.WithStrictDecoding(), // one encoding per signature: no ignored pad bits
+		jwtlib.WithExpirationRequired(),
+		jwtlib.WithIssuedAt(),
+		jwtlib.WithLeeway(v.leeway),
+		jwtlib.WithTimeFunc(func() time.Time { return v.now() }),
+	)
 	return v, nil
 }
 
 // Verify checks token and returns its claims; ctx only bounds a key fetch.
-// Any error means the token must be refused. The signature is checked
-// before the payload is parsed, so unauthenticated input only ever reaches
-// the (small, capped) header parser.
+// Any error means the token must be refused. The library decodes the payload
+// before it checks the signature; the 8 KiB cap and the strict-JSON check
+// bound what unauthenticated input can cost.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
-	if len(token) == 0 || len(token) > maxTokenLen {
-		return Claims{}, fmt.Errorf("%w: length", ErrMalformed)
+	if err := checkShape(token); err != nil {
+		return Claims{}, err
 	}
-	if !checkCharset(token) {
-		return Claims{}, fmt.Errorf("%w: not base64url", ErrMalformed)
-	}
-	hPart, rest, _ := strings.Cut(token, ".")
-	pPart, sPart, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(sPart, ".") {
-		return Claims{}, fmt.Errorf("%w: want three parts", ErrMalformed)
-	}
-	if len(hPart) > maxHeaderLen {
-		return Claims{}, fmt.Errorf("%w: header too large", ErrMalformed)
-	}
-
-	// A single buffer holds the raw token and its three decoded parts, so the
-	// hot path allocates once here.
-	buf := make([]byte, len(token)+b64.DecodedLen(len(token)))
-	raw, out := buf[:len(token)], buf[len(token):]
-	copy(raw, token)
-	signed := raw[:len(hPart)+1+len(pPart)]
-	hb, out, err := decodePart(out, raw[:len(hPart)])
+	c := tokenClaims{p: &v.policy}
+	var keyErr error
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwtlib.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		pub, err := v.key(ctx, kid)
+		keyErr = err
+		return pub, err
+	})
 	if err != nil {
-		return Claims{}, err
+		return Claims{}, classify(err, keyErr)
 	}
-	var h header
-	if err := decodeJSON(hb, &h); err != nil {
-		return Claims{}, err
-	}
-	if h.Alg != "RS256" { // exact match: also refuses none, HS256 (key confusion) and case variants
-		return Claims{}, fmt.Errorf("%w: alg must be RS256", ErrAlgorithm)
-	}
-	if len(h.Crit) > 0 { // RFC 7515 §4.1.11: unknown critical extensions must fail
-		return Claims{}, fmt.Errorf("%w: crit header not supported", ErrMalformed)
-	}
-	pub, err := v.key(ctx, h.Kid)
-	if err != nil {
-		return Claims{}, err
-	}
-	pb, out, err := decodePart(out, raw[len(hPart)+1:len(signed)])
-	if err != nil {
-		return Claims{}, err
-	}
-	sig, _, err := decodePart(out, raw[len(signed)+1:])
-	if err != nil {
-		return Claims{}, err
-	}
-	digest := sha256.Sum256(signed)
-	if len(sig) == 0 || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
-		return Claims{}, ErrSignature
-	}
-	var w wireClaims
-	if err := decodeJSON(pb, &w); err != nil {
-		return Claims{}, err
-	}
-	return v.check(w)
+	return c.claims(), nil
 }
 
-func (v *Verifier) check(w wireClaims) (Claims, error) {
-	now, lw := v.now().Unix(), int64(v.leeway/time.Second)
-	// Arithmetic is arranged so extreme claim values cannot overflow.
+// classify maps the library's error to one sentinel. A token can fail several claim checks at
+// once; the first in the order of this switch is reported.
+func classify(err, keyErr error) error {
 	switch {
-	case w.Exp == 0 || now-lw >= w.Exp: // RFC 7519 §4.1.4: now must be before exp
-		return Claims{}, ErrExpired
-	case w.Nbf > now+lw || w.Iat > now+lw:
-		return Claims{}, ErrNotYetValid
-	case w.Iss != v.issuer:
-		return Claims{}, ErrIssuer
+	case keyErr != nil:
+		return keyErr
+	case errors.Is(err, ErrMalformed), errors.Is(err, jwtlib.ErrTokenMalformed):
+		return ErrMalformed
+	case errors.Is(err, jwtlib.ErrTokenSignatureInvalid):
+		return ErrSignature
+	case errors.Is(err, jwtlib.ErrTokenUnverifiable):
+		return ErrAlgorithm
+	case errors.Is(err, jwtlib.ErrTokenExpired), errors.Is(err, jwtlib.ErrTokenRequiredClaimMissing):
+		return ErrExpired // exp is the only claim the parser requires
+	case errors.Is(err, jwtlib.ErrTokenNotValidYet), errors.Is(err, jwtlib.ErrTokenUsedBeforeIssued):
+		return ErrNotYetValid
 	}
-	aud := []string(w.Aud)
-	if aud == nil && w.ClientID != "" {
-		aud = []string{w.ClientID}
-	}
-	if !slices.Contains(aud, v.audience) {
-		return Claims{}, ErrAudience
-	}
-	c := Claims{
-		Subject: w.Sub, Issuer: w.Iss, Audience: aud,
-		ExpiresAt: unixOrZero(w.Exp), NotBefore: unixOrZero(w.Nbf), IssuedAt: unixOrZero(w.Iat),
-		Username: w.CognitoUsername, Groups: w.Groups, CustomerID: w.CustomerID,
-		AMR: w.AMR, TokenUse: w.TokenUse, ID: w.JTI,
-	}
-	if c.Username == "" {
-		c.Username = w.Username
-	}
-	return c, nil
-}
-
-// key returns the public key for kid, loading or refreshing the key set when
-// kid is unknown, at most once per refreshInterval.
-func (v *Verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if ks := v.keys.Load(); ks != nil {
-		if e, ok := (*ks)[kid]; ok {
-			return e.pub, e.err
+	for _, ours := range []error{ErrIssuer, ErrAudience, ErrTokenUse} {
+		if errors.Is(err, ours) {
+			return ours
 		}
 	}
+	return ErrMalformed
+}
+
+// checkShape applies the size caps and reads the header before the library does, so that the
+// algorithm policy gives a precise error and ambiguous JSON never reaches a map.
+func checkShape(token string) error {
+	if len(token) == 0 || len(token) > maxTokenLen {
+		return fmt.Errorf("%w: length", ErrMalformed)
+	}
+	if !checkCharset(token) {
+		return fmt.Errorf("%w: not base64url", ErrMalformed)
+	}
+	hPart, rest, _ := strings.Cut(token, ".")
+	_, sPart, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(sPart, ".") {
+		return fmt.Errorf("%w: want three parts", ErrMalformed)
+	}
+	if len(hPart) > maxHeaderLen {
+		return fmt.Errorf("%w: header too large", ErrMalformed)
+	}
+	hb, err := b64.DecodeString(hPart)
+	if err != nil {
+		return fmt.Errorf("%w: bad base64url", ErrMalformed)
+	}
+	if err := checkObject(hb); err != nil {
+		return fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	var h header
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return fmt.Errorf("%w: header", ErrMalformed)
+	}
+	if h.Alg != jwtlib.SigningMethodRS256.Alg() { // exact: also refuses none, HS256 (key confusion) and case variants
+		return fmt.Errorf("%w: alg must be RS256", ErrAlgorithm)
+	}
+	if len(h.Crit) > 0 { // RFC 7515 §4.1.11: unknown critical extensions must fail
+		return fmt.Errorf("%w: crit header not supported", ErrMalformed)
+	}
+	return nil
+}
+
+// key returns the public key for kid. It re-reads the key set when the set is a refreshInterval
+// old or kid is unknown, at most once per refreshInterval (once per retryInterval after a failure).
+func (v *Verifier) key(ctx context.Context, kid string) (any, error) {
 	if kid == "" { // no fetch can ever produce it
 		return nil, ErrUnknownKey
 	}
+	now := v.now()
+	if ks := v.keys.Load(); ks != nil && now.Sub(ks.loaded) < refreshInterval {
+		if e, ok := ks.keys[kid]; ok {
+			return e.pub, e.err
+		}
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	ks := v.keys.Load()
-	if ks != nil { // another request may have refreshed while we waited
-		if e, ok := (*ks)[kid]; ok {
+	ks := v.keys.Load() // another request may have refreshed while we waited
+	if ks != nil && now.Sub(ks.loaded) < refreshInterval {
+		if e, ok := ks.keys[kid]; ok {
 			return e.pub, e.err
 		}
 	}
 	wait := refreshInterval
-	if ks == nil {
+	if ks == nil || v.lastErr != nil {
 		wait = retryInterval
 	}
-	now := v.now()
-	if !v.lastFetch.IsZero() && now.Sub(v.lastFetch) < wait {
-		if ks == nil {
+	if v.lastAttempt.IsZero() || now.Sub(v.lastAttempt) >= wait {
+		// Failed fetches count too: an unreachable JWKS endpoint must not be
+		// retried on every request.
+		v.lastAttempt = now
+		jwks, err := v.src.Keys(ctx)
+		if err == nil {
+			ks, v.lastErr = newKeySet(jwks, now), nil
+			v.keys.Store(ks)
+		} else {
+			v.lastErr = fmt.Errorf("jwt: loading keys: %w", err)
+		}
+	}
+	if ks == nil || now.Sub(ks.loaded) >= maxKeyAge {
+		if v.lastErr != nil {
 			return nil, v.lastErr
 		}
 		return nil, ErrUnknownKey
 	}
-	// Failed fetches count too: an unreachable JWKS endpoint must not be
-	// retried on every request.
-	v.lastFetch = now
-	jwks, err := v.src.Keys(ctx)
-	if err != nil {
-		v.lastErr = fmt.Errorf("jwt: loading keys: %w", err)
-		return nil, v.lastErr // keep serving the old set, if any
-	}
-	ks = newKeySet(jwks)
-	v.keys.Store(ks)
-	if e, ok := (*ks)[kid]; ok {
+	if e, ok := ks.keys[kid]; ok {
 		return e.pub, e.err
 	}
 	return nil, ErrUnknownKey
@@ -313,85 +399,4 @@ func checkCharset(s string) bool {
 		}
 	}
 	return true
-}
-
-// decodePart decodes part into the front of buf and returns the rest of buf.
-func decodePart(buf, part []byte) (out, rest []byte, err error) {
-	n, err := b64.Decode(buf, part)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: bad base64url", ErrMalformed)
-	}
-	return buf[:n:n], buf[n:], nil
-}
-
-// decodeJSON is json.Unmarshal plus checkObject.
-func decodeJSON(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: bad JSON", ErrMalformed)
-	}
-	if err := checkObject(b); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return nil
-}
-
-// checkObject rejects what encoding/json would quietly accept and another
-// parser might read differently: a non-object, invalid UTF-8 (replaced with
-// U+FFFD), duplicate members (last wins), members differing only in case
-// (matched case-insensitively) and escaped member names ("\u0061lg" is
-// "alg"). b must already be valid JSON.
-func checkObject(b []byte) error {
-	if !utf8.Valid(b) {
-		return errors.New("invalid UTF-8")
-	}
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not an object")
-	}
-	var names [maxMembers][]byte
-	n, depth, start := 0, 0, -1
-	inStr, esc, wantName := false, false, false
-	for i, c := range b {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\' && start >= 0:
-				return errors.New("escaped member name")
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-				if start < 0 {
-					break
-				}
-				name := b[start:i]
-				for _, seen := range names[:n] {
-					if bytes.EqualFold(seen, name) {
-						return errors.New("duplicate member")
-					}
-				}
-				if n == maxMembers {
-					return errors.New("too many members")
-				}
-				names[n], n, start = name, n+1, -1
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-			if depth == 1 && wantName {
-				start, wantName = i+1, false
-			}
-		case '{', '[':
-			depth++
-			wantName = depth == 1
-		case '}', ']':
-			depth--
-		case ',':
-			wantName = depth == 1
-		}
-	}
-	return nil
 }

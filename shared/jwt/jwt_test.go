@@ -48,11 +48,11 @@ var testKeys = sync.OnceValue(func() (k struct{ a, b, small *rsa.PrivateKey }) {
 func testJWKS() JWKS {
 	k := testKeys()
 	rs384 := PublicJWK("rs384", &k.a.PublicKey)
-	rs384.Alg = "RS384"
+	rs384.ALG = "RS384"
 	enc := PublicJWK("enc", &k.a.PublicKey)
-	enc.Use = "enc"
+	enc.USE = "enc"
 	ec := PublicJWK("ec", &k.a.PublicKey)
-	ec.Kty = "EC"
+	ec.KTY = "EC"
 	return JWKS{Keys: []JWK{
 		PublicJWK("k1", &k.a.PublicKey), rs384, enc, ec, PublicJWK("small", &k.small.PublicKey),
 	}}
@@ -411,17 +411,25 @@ func TestHTTPKeySource(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/jwks.json", func(w http.ResponseWriter, r *http.Request) { w.Write(jwks) })
+	plain := httptest.NewServer(mux)
+	defer plain.Close()
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"keys":[],"pad":"` + strings.Repeat("x", 1<<20) + `"}`))
 	})
-	srv := httptest.NewServer(mux)
+	mux.HandleFunc("/downgrade", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/jwks.json", http.StatusFound)
+	})
+	srv := httptest.NewTLSServer(mux)
 	defer srv.Close()
 
-	v := newTestVerifier(t, NewHTTPKeySource(srv.URL+"/jwks.json", nil))
+	v := newTestVerifier(t, NewHTTPKeySource(srv.URL+"/jwks.json", srv.Client()))
 	if _, err := v.Verify(context.Background(), mustSign(t, k.a, "k1", claims(nil))); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	for _, url := range []string{srv.URL + "/huge", srv.URL + "/missing", "http://example.com/jwks.json"} {
+	for _, url := range []string{
+		srv.URL + "/huge", srv.URL + "/missing", srv.URL + "/downgrade",
+		"http://example.com/jwks.json", plain.URL + "/jwks.json", // plain http, even to loopback
+	} {
 		if _, err := NewHTTPKeySource(url, srv.Client()).Keys(context.Background()); err == nil {
 			t.Errorf("%s: Keys succeeded", url)
 		}

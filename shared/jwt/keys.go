@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"time"
+
+	"github.com/MicahParks/jwkset"
 )
 
 const (
@@ -23,32 +23,24 @@ const (
 )
 
 // JWKS is a JSON Web Key Set (RFC 7517), as served by Cognito.
-type JWKS struct {
-	Keys []JWK `json:"keys"`
-}
+type JWKS = jwkset.JWKSMarshal
 
-// JWK is one RSA public key. N and E are unpadded base64url big-endian.
-type JWK struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg,omitempty"`
-	Use string `json:"use,omitempty"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-}
+// JWK is one key of a JWKS. N and E are unpadded base64url big-endian.
+type JWK = jwkset.JWKMarshal
 
 // PublicJWK describes pub for publication, pinned to RS256 signing so the
 // key cannot be accepted for anything else.
 func PublicJWK(kid string, pub *rsa.PublicKey) JWK {
 	return JWK{
-		Kty: "RSA", Kid: kid, Alg: "RS256", Use: "sig",
+		KTY: jwkset.KtyRSA, KID: kid, ALG: jwkset.AlgRS256, USE: jwkset.UseSig,
 		N: b64.EncodeToString(pub.N.Bytes()),
 		E: b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
 	}
 }
 
-// KeySource supplies the trusted key set. It is called on first use and
-// then only when a token names an unknown kid.
+// KeySource supplies the trusted key set. It is called on first use, when
+// the loaded set is a refresh interval old, and when a token names an unknown
+// kid (at most once per interval).
 type KeySource interface {
 	Keys(ctx context.Context) (JWKS, error)
 }
@@ -82,7 +74,7 @@ type httpKeySource struct {
 // NewHTTPKeySource fetches the key set from url, such as Cognito's
 // https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json.
 // A nil client means a default one. Each fetch is limited to 5 s and 1 MiB.
-// Plain http is refused except to loopback, because whoever can alter the
+// Only https is accepted, redirects included, because whoever can alter the
 // response can mint tokens.
 func NewHTTPKeySource(url string, client *http.Client) KeySource {
 	if client == nil {
@@ -98,7 +90,7 @@ func (s *httpKeySource) Keys(ctx context.Context) (JWKS, error) {
 	if err != nil {
 		return JWKS{}, err
 	}
-	if !secureURL(req.URL) {
+	if req.URL.Scheme != "https" {
 		return JWKS{}, errors.New("jwt: key set URL must be https")
 	}
 	resp, err := s.client.Do(req)
@@ -106,21 +98,13 @@ func (s *httpKeySource) Keys(ctx context.Context) (JWKS, error) {
 		return JWKS{}, err
 	}
 	defer resp.Body.Close()
-	if !secureURL(resp.Request.URL) { // a redirect may have downgraded the scheme
+	if resp.Request.URL.Scheme != "https" { // a redirect may have downgraded the scheme
 		return JWKS{}, errors.New("jwt: key set redirected to insecure URL")
 	}
 	if resp.StatusCode != http.StatusOK {
 		return JWKS{}, fmt.Errorf("jwt: key set fetch: HTTP %d", resp.StatusCode)
 	}
 	return decodeJWKS(resp.Body)
-}
-
-func secureURL(u *url.URL) bool {
-	if u.Scheme == "https" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return u.Scheme == "http" && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback())
 }
 
 func decodeJWKS(r io.Reader) (JWKS, error) {
@@ -139,47 +123,53 @@ func decodeJWKS(r io.Reader) (JWKS, error) {
 }
 
 // keySet maps kid to a parsed key, or to the reason the key is unusable so
-// a token naming it gets a precise error instead of a pointless refresh.
-type keySet map[string]keyEntry
+// a token naming it gets a precise error instead of a pointless refresh. One
+// bad key does not make the others unusable.
+type keySet struct {
+	keys   map[string]keyEntry
+	loaded time.Time
+}
 
 type keyEntry struct {
 	pub *rsa.PublicKey
 	err error
 }
 
-func newKeySet(s JWKS) *keySet {
-	ks := make(keySet, len(s.Keys))
+func newKeySet(s JWKS, loaded time.Time) *keySet {
+	ks := &keySet{keys: make(map[string]keyEntry, len(s.Keys)), loaded: loaded}
 	for _, k := range s.Keys {
-		if _, dup := ks[k.Kid]; dup {
+		if _, dup := ks.keys[k.KID]; dup {
 			// Two keys under one kid is ambiguous; trust neither.
-			ks[k.Kid] = keyEntry{err: fmt.Errorf("%w: kid listed twice", ErrUnknownKey)}
+			ks.keys[k.KID] = keyEntry{err: fmt.Errorf("%w: kid listed twice", ErrUnknownKey)}
 			continue
 		}
 		pub, err := parseJWK(k)
-		ks[k.Kid] = keyEntry{pub: pub, err: err}
+		ks.keys[k.KID] = keyEntry{pub: pub, err: err}
 	}
-	delete(ks, "") // tokens must name their key
-	return &ks
+	delete(ks.keys, "") // tokens must name their key
+	return ks
 }
 
+// parseJWK accepts only RSA signing keys for RS256 within the size limits;
+// jwkset decodes and validates the key material.
 func parseJWK(k JWK) (*rsa.PublicKey, error) {
-	if k.Kty != "RSA" || (k.Alg != "" && k.Alg != "RS256") || (k.Use != "" && k.Use != "sig") {
+	if k.KTY != jwkset.KtyRSA || (k.ALG != "" && k.ALG != jwkset.AlgRS256) || (k.USE != "" && k.USE != jwkset.UseSig) {
 		return nil, fmt.Errorf("%w: key is not an RS256 signing key", ErrAlgorithm)
 	}
-	n, err1 := b64.DecodeString(k.N)
-	e, err2 := b64.DecodeString(k.E)
-	if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
+	// Only the public parameters are read; x5u is never fetched.
+	k = JWK{KTY: k.KTY, KID: k.KID, N: k.N, E: k.E}
+	j, err := jwkset.NewJWKFromMarshal(k, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
 		return nil, fmt.Errorf("%w: key has bad n or e", ErrAlgorithm)
 	}
-	var exp int64
-	for _, b := range e {
-		exp = exp<<8 | int64(b)
+	pub, ok := j.Key().(*rsa.PublicKey)
+	if !ok || len(k.E) > 6 { // 6 base64url characters hold the largest 32-bit exponent
+		return nil, fmt.Errorf("%w: key has bad n or e", ErrAlgorithm)
 	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp)}
 	if bits := pub.N.BitLen(); bits < minKeyBits || bits > maxKeyBits {
 		return nil, fmt.Errorf("%w: RSA key size %d bits", ErrAlgorithm, bits)
 	}
-	if exp < 3 || exp%2 == 0 || exp > 1<<31-1 {
+	if pub.E < 3 || pub.E%2 == 0 {
 		return nil, fmt.Errorf("%w: RSA exponent", ErrAlgorithm)
 	}
 	return pub, nil

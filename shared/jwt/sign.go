@@ -1,7 +1,6 @@
 package jwt
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -14,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	jwtlib "github.com/golang-jwt/jwt/v5"
 )
 
 // keyFileName is where LoadOrCreateKey keeps the signing key inside dir.
@@ -25,21 +26,12 @@ func Sign(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error
 	if key == nil || key.N.BitLen() < minKeyBits {
 		return "", errors.New("jwt: signing key must be RSA of at least 2048 bits")
 	}
-	h, err := json.Marshal(header{Alg: "RS256", Typ: "JWT", Kid: kid})
+	t := jwtlib.NewWithClaims(jwtlib.SigningMethodRS256, jwtlib.MapClaims(claims))
+	t.Header["kid"] = kid
+	token, err := t.SignedString(key)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("jwt: sign: %w", err)
 	}
-	p, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("jwt: claims: %w", err)
-	}
-	signed := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
-	digest := sha256.Sum256([]byte(signed))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", err
-	}
-	token := signed + "." + b64.EncodeToString(sig)
 	if len(token) > maxTokenLen { // Verify would refuse it
 		return "", errors.New("jwt: token exceeds 8 KiB")
 	}
