@@ -313,12 +313,12 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 		VisibilityConfig: visibility("RateLimitPerIP"),
 	})
 	acl := awswafv2.NewCfnWebACL(a.Stack, jsii.String(WebACLID), &awswafv2.CfnWebACLProps{
-		Scope:             jsii.String("REGIONAL"),
-		AssociationConfig: wafBodyInspection,
-		DefaultAction:     &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
-		VisibilityConfig:  visibility("VaultbillApi"),
-		Rules:             &rules,
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
+		VisibilityConfig: visibility("VaultbillApi"),
+		Rules:            &rules,
 	})
+	acl.SetAssociationConfig(wafBodyInspection) // the whole of a 64 KiB body is inspected (waf.go)
 	a.WebACL = acl
 	awswafv2.NewCfnWebACLAssociation(a.Stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
 		ResourceArn: a.API.DeploymentStage().StageArn(),

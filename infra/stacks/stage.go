@@ -31,8 +31,8 @@ func checkStage(stage, processor string) error {
 		return fmt.Errorf("stage %q: use -c stage=%s or -c stage=%s (or VAULTBILL_STAGE)", stage, StageTest, StageProduction)
 	}
 	if err := payments.CheckProcessor(processor, stage); err != nil {
-		return fmt.Errorf("stage %s: the %s card processor approves test cards and moves no money, so a production stage would pay every invoice for free; configure a real processor (-c paymentProcessor=...) or synthesize a test stage (-c stage=%s): %w",
-			stage, processor, StageTest, err)
+		return fmt.Errorf("%w\nsynthesize a test stage with -c stage=%s (or VAULTBILL_STAGE=%s), or configure a real processor with -c paymentProcessor=...",
+			err, StageTest, StageTest)
 	}
 	return nil
 }
