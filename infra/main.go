@@ -37,6 +37,10 @@ func run() error {
 		AlarmEmail:     first(context(app, "alarmEmail"), os.Getenv("VAULTBILL_ALARM_EMAIL")),
 		DomainName:     first(context(app, "domainName"), os.Getenv("VAULTBILL_DOMAIN_NAME")),
 		CertificateARN: first(context(app, "certificateArn"), os.Getenv("VAULTBILL_CERTIFICATE_ARN")),
+		// No stage means production (stacks.DefaultStage): only -c stage=test may pay with the sandbox.
+		Stage:            first(context(app, "stage"), os.Getenv("VAULTBILL_STAGE")),
+		PaymentProcessor: first(context(app, "paymentProcessor"), os.Getenv("VAULTBILL_PAYMENT_PROCESSOR")),
+		KeyAdminARN:      first(context(app, "keyAdminArn"), os.Getenv("VAULTBILL_KEY_ADMIN_ARN")),
 	})
 	if err != nil {
 		return err

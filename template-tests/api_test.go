@@ -3,6 +3,7 @@ package templatetests
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
 		config.EnvMFAPoolIssuers,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
-		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor} {
+		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage} {
 		known[n] = true
 	}
 	for _, f := range stacks.Functions {
@@ -172,7 +173,7 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditBucket": {"s3:GetObject", "s3:ListBucket", "s3:PutObject"},
 			"DataKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
 		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": union(backupRead, appendAudit),
-			"DataKey": tableKeyWrite, "VaultKey": tableKeyRead,
+			"DataKey": tableKeyWrite, "VaultKey": union(tableKeyRead, []string{"kms:GenerateDataKeyWithoutPlaintext"}),
 			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
 		// The restore test names no live table but the audit table it appends to; the data and vault
 		// keys it uses for its scratch tables are pinned by TestScopedStatements.
@@ -328,6 +329,7 @@ func TestScopedStatements(t *testing.T) {
 			"AuditBackupTableKey":   "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
 			"ListNativeBackups":     "dynamodb:ListBackups | * | null",
 			"SealBackups":           "kms:GenerateDataKey | <BackupKeyArn> | " + purpose("backup"),
+			"SealVaultCanary":       "kms:GenerateDataKeyWithoutPlaintext | <VaultKeyArn> | " + purpose("restore-canary"),
 			"WriteBackups":          `["s3:PutObject","s3:DeleteObject"] | <BackupBucketArn>/backups/* | null`,
 			"ListBackupObjects":     `s3:ListBucket | <BackupBucketArn> | {"StringLike":{"s3:prefix":["backups/*"]}}`,
 			"WriteBackupsKey":       `["kms:GenerateDataKey","kms:Decrypt"] | <BackupKeyArn> | ` + s3Key("BackupBucket"),
@@ -343,7 +345,7 @@ func TestScopedStatements(t *testing.T) {
 			"ListBackupObjects": `s3:ListBucket | <BackupBucketArn> | {"StringLike":{"s3:prefix":["backups/*"]}}`,
 			"ReadBackupsKey":    "kms:Decrypt | <BackupKeyArn> | " + s3Key("BackupBucket"),
 			"OpenBackups":       "kms:Decrypt | <BackupKeyArn> | " + purpose("backup"),
-			"CheckVaultKey":     "kms:Decrypt | <VaultKeyArn> | " + purpose("card-data"),
+			"CheckVaultKey":     "kms:Decrypt | <VaultKeyArn> | " + purpose("restore-canary"),
 			"AppendAudit":       "dynamodb:PutItem | <AuditTableArn> | null",
 		},
 	}
@@ -383,12 +385,12 @@ func TestFunctionEnvironments(t *testing.T) {
 		routes.Me:         api,
 		routes.Invoices:   api,
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),
-		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor),
+		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor, stacks.EnvStage),
 		routes.AuditQuery: api,
 		"audit-shipper":   append(common, config.EnvAuditTable, config.EnvAuditBucket, auditreview.EnvTopicARN),
 		"audit-digest":    append(common, config.EnvAuditBucket, config.EnvAuditSigningKey, auditreview.EnvTopicARN),
 		"backup": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
-			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays),
+			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays, config.EnvVaultKey),
 		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
 	}
@@ -467,9 +469,8 @@ func checkStatement(t *testing.T, where, typ string, s any, actions, starActions
 		if !strings.Contains(a, "*") {
 			continue
 		}
-		// The default key policy lets the account's IAM decide (kms:* to the account root only).
-		rootOnly := strings.Contains(jsonOf(get(s, "Principal")), ":root")
-		if isKeyPolicy && a == "kms:*" && rootOnly {
+		// Key administrators manage with stacks.KeyAdminActions (keys_test.go pins them: no use).
+		if isKeyPolicy && get(s, "Sid") == stacks.KeyAdminSid && slices.Contains(stacks.KeyAdminActions, a) {
 			continue
 		}
 		if !actions[a] {

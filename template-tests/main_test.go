@@ -74,6 +74,7 @@ func synth(m *testing.M) (int, error) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outdir, "cdk.out")), Context: stacks.FeatureFlags()})
 	built, err = stacks.Build(app, stacks.AppProps{
 		Account: testAccount, Region: testRegion, OffsiteRegion: testOffsite, BuildDir: buildDir,
+		Stage: stacks.StageTest, // the sandbox processor; keys_test.go checks a production stage refuses it
 	})
 	if err != nil {
 		return 1, err

@@ -56,6 +56,9 @@ type APIStackProps struct {
 	// DomainName and CertificateARN, if both set, put the API behind a custom domain (TLS 1.2
 	// minimum) and turn off the default execute-api endpoint.
 	DomainName, CertificateARN string
+	// Stage (StageTest or StageProduction) and PaymentProcessor configure the payments function;
+	// Build refuses the sandbox processor outside a test stage.
+	Stage, PaymentProcessor string
 }
 
 // APIStack holds the functions, the REST API, its authorizer, WAF, alarms and schedules.
@@ -123,8 +126,9 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 	role := awsiam.NewRole(a.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Vaultbill " + f.Name + " function"),
+		RoleName:    FunctionRoleName(f.Name), // named by the data stack's key policies (keys.go)
 	})
-	g := &grants{stack: a.Stack, data: d, alerts: a.Alerts, role: role, env: map[string]*string{
+	g := &grants{fn: f.Name, stack: a.Stack, data: d, alerts: a.Alerts, role: role, env: map[string]*string{
 		config.EnvAccount: awscdk.Aws_ACCOUNT_ID(),
 		"LOG_LEVEL":       jsii.String("info"),
 	}}
@@ -136,6 +140,9 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 		if _, ok := g.env[k]; ok {
 			panic(fmt.Sprintf("function %s: setting %s is also set by a permission", f.Name, k))
 		}
+		g.env[k] = jsii.String(v)
+	}
+	for k, v := range props.stageSettings(f.Name) {
 		g.env[k] = jsii.String(v)
 	}
 	fp := &awslambda.FunctionProps{
@@ -291,7 +298,7 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 			Priority:       jsii.Number(i),
 			OverrideAction: &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
 			Statement: &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
-				VendorName: jsii.String("AWS"), Name: jsii.String(group),
+				VendorName: jsii.String("AWS"), Name: jsii.String(group), RuleActionOverrides: wafOverrides[group],
 			}},
 			VisibilityConfig: visibility(group),
 		})
@@ -311,6 +318,7 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 		VisibilityConfig: visibility("VaultbillApi"),
 		Rules:            &rules,
 	})
+	acl.SetAssociationConfig(wafBodyInspection) // the whole of a 64 KiB body is inspected (waf.go)
 	a.WebACL = acl
 	awswafv2.NewCfnWebACLAssociation(a.Stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
 		ResourceArn: a.API.DeploymentStage().StageArn(),

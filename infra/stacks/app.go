@@ -26,6 +26,12 @@ type AppProps struct {
 	AlarmEmail, DomainName, CertificateARN string
 	// AuditRetentionDays overrides the audit bucket's Object Lock retention (default 365).
 	AuditRetentionDays int
+	// Stage is StageTest or StageProduction ("" is DefaultStage, production). PaymentProcessor is the
+	// payments function's card processor ("" is the sandbox, which only a test stage may use).
+	Stage, PaymentProcessor string
+	// KeyAdminARN is the principal that administers the KMS keys (and never uses them); "" is the
+	// account root, i.e. whoever IAM allows. It must include whoever deploys (see keys.go).
+	KeyAdminARN string
 }
 
 // Stack names. They are the only fixed names: CloudFormation names every resource inside them.
@@ -47,6 +53,15 @@ type Stacks struct {
 func Build(app awscdk.App, p AppProps) (Stacks, error) {
 	if p.OffsiteRegion == "" || p.OffsiteRegion == p.Region {
 		return Stacks{}, fmt.Errorf("offsite region %q: backups must be copied to a region other than %q; set VAULTBILL_OFFSITE_REGION or -c offsiteRegion=...", p.OffsiteRegion, p.Region)
+	}
+	if p.Stage == "" {
+		p.Stage = DefaultStage
+	}
+	if p.PaymentProcessor == "" {
+		p.PaymentProcessor = DefaultPaymentProcessor
+	}
+	if err := checkStage(p.Stage, p.PaymentProcessor); err != nil {
+		return Stacks{}, err
 	}
 	if missing := MissingBuilds(p.BuildDir); len(missing) > 0 {
 		return Stacks{}, fmt.Errorf("no bootstrap for %v in %s: run `make build` first", missing, p.BuildDir)
@@ -70,6 +85,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		},
 		VaultName:        OffsiteStackName + "-vault",
 		MinRetentionDays: 7,
+		KeyAdminARN:      p.KeyAdminARN,
 	})
 	offsiteARN := fmt.Sprintf("arn:%s:backup:%s:%s:backup-vault:%s",
 		*awscdk.Aws_PARTITION(), p.OffsiteRegion, *awscdk.Aws_ACCOUNT_ID(), OffsiteStackName+"-vault")
@@ -85,6 +101,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		BackupNoncurrentDays: 30,
 		OffsiteRetentionDays: 365,
 		OffsiteVaultARN:      jsii.String(offsiteARN),
+		KeyAdminARN:          p.KeyAdminARN,
 	})
 	data.AddStackDependency(offsite.Stack, jsii.String("backups are copied into the offsite vault"))
 	api := NewAPIStack(app, "VaultbillApi", &APIStackProps{
@@ -104,6 +121,8 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		AlarmEmail:             p.AlarmEmail,
 		DomainName:             p.DomainName,
 		CertificateARN:         p.CertificateARN,
+		Stage:                  p.Stage,
+		PaymentProcessor:       p.PaymentProcessor,
 	})
 	s := Stacks{Data: data, API: api, Offsite: offsite}
 	applyChecks(app, s)

@@ -37,6 +37,8 @@ type DataStackProps struct {
 	BackupNoncurrentDays int
 	// OffsiteVaultARN is the AWS Backup vault in another region that receives a copy of every backup.
 	OffsiteVaultARN *string
+	// KeyAdminARN administers the keys ("" is the account root); see keys.go.
+	KeyAdminARN string
 }
 
 // DataStack holds everything that keeps state: keys, tables, buckets, backups and the user pool. It is
@@ -88,23 +90,26 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		Stack: stack,
 		Keys:  map[string]awskms.Key{}, Tables: map[string]awsdynamodb.Table{}, Buckets: map[string]awss3.Bucket{},
 	}
+	admin := keyAdmin(props.KeyAdminARN)
 	for _, k := range resources.Keys {
-		d.Keys[k.ID] = newKey(stack, k)
+		d.Keys[k.ID] = newKey(stack, k, admin)
 	}
-	d.OpsKey = newOpsKey(stack)
+	d.OpsKey = newOpsKey(stack, admin)
 	for _, t := range resources.Tables {
 		d.Tables[t.ID] = d.newTable(t, props.PITRDays)
 	}
 	d.newBuckets(props)
 	d.newUserPool()
-	d.newBackupPlan(props)
+	d.allowServiceKeyUses(d.newBackupPlan(props))
 	awscdk.RemovalPolicies_Of(stack).Retain(nil)
 	return d
 }
 
-func newKey(stack awscdk.Stack, k resources.Key) awskms.Key {
+func newKey(stack awscdk.Stack, k resources.Key, admin awsiam.IPrincipal) awskms.Key {
 	props := &awskms.KeyProps{
-		Description:   jsii.String("Vaultbill " + k.ID + ": " + k.Purpose),
+		Description: jsii.String("Vaultbill " + k.ID + ": " + k.Purpose),
+		// An explicit policy replaces the default "account root: kms:*" (keys.go).
+		Policy:        keyPolicy(admin),
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		PendingWindow: awscdk.Duration_Days(jsii.Number(30)),
 	}
@@ -127,9 +132,10 @@ func newKey(stack awscdk.Stack, k resources.Key) awskms.Key {
 
 // newOpsKey creates the key of operational data. CloudWatch Logs and CloudWatch alarms (publishing to
 // the encrypted alerts topic) use it as services, so its key policy names them, bound to this account.
-func newOpsKey(stack awscdk.Stack) awskms.Key {
+func newOpsKey(stack awscdk.Stack, admin awsiam.IPrincipal) awskms.Key {
 	key := awskms.NewKey(stack, jsii.String(OpsKeyID), &awskms.KeyProps{
 		Description:       jsii.String("Vaultbill ops: log groups, alerts topic, failure queues"),
+		Policy:            keyPolicy(admin),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),
@@ -338,8 +344,9 @@ func (d *DataStack) newUserPool() {
 }
 
 // newBackupPlan backs the three tables up daily into a vault under the backup key and copies every
-// recovery point to a vault in another region (offsite copy).
-func (d *DataStack) newBackupPlan(props *DataStackProps) {
+// recovery point to a vault in another region (offsite copy). It returns the ARN of the selection's
+// role, which the key policies name.
+func (d *DataStack) newBackupPlan(props *DataStackProps) string {
 	vault := awsbackup.NewBackupVault(d.Stack, jsii.String(BackupVaultID), &awsbackup.BackupVaultProps{
 		EncryptionKey:              d.Keys[resources.BackupKey],
 		RemovalPolicy:              awscdk.RemovalPolicy_RETAIN,
@@ -367,5 +374,7 @@ func (d *DataStack) newBackupPlan(props *DataStackProps) {
 	for _, t := range resources.Tables {
 		targets = append(targets, awsbackup.BackupResource_FromDynamoDbTable(d.Tables[t.ID]))
 	}
-	plan.AddSelection(jsii.String("Tables"), &awsbackup.BackupSelectionOptions{Resources: &targets})
+	sel := plan.AddSelection(jsii.String("Tables"), &awsbackup.BackupSelectionOptions{Resources: &targets})
+	role := sel.Node().FindChild(jsii.String("Role")).Node().DefaultChild().(awscdk.CfnResource)
+	return *role.GetAtt(jsii.String("Arn"), awscdk.ResolutionTypeHint_STRING).ToString()
 }

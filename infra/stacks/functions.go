@@ -64,9 +64,12 @@ const (
 	RestoreTestTables Permission = "create, write, scan and delete vaultbill-restore-test-* tables"
 	// NameTables: the live tables' names (configuration only, no IAM).
 	NameTables Permission = "the names of the live tables (no access)"
-	// CheckVaultKey: kms:Decrypt on the vault key for the card-data purpose, to prove a restored card
-	// data key still unwraps.
-	CheckVaultKey Permission = "unwrap a restored card data key (vault key)"
+	// CheckVaultKey: kms:Decrypt on the vault key for the restore-canary purpose only, to prove the key
+	// still decrypts the canary data key of the vault backup (never a card data key).
+	CheckVaultKey Permission = "decrypt the vault backup's canary data key (vault key)"
+	// SealVaultCanary: kms:GenerateDataKeyWithoutPlaintext on the vault key for the restore-canary
+	// purpose only: the canary each vault backup carries.
+	SealVaultCanary Permission = "generate the vault backup's canary data key (vault key)"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
 )
@@ -137,8 +140,7 @@ var Functions = []Function{
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadBilling, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
-		Touches:  append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...),
-		Settings: map[string]string{EnvPaymentProcessor: "sandbox"}},
+		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,
@@ -146,7 +148,7 @@ var Functions = []Function{
 	{Name: "audit-digest", MemoryMB: 512, Timeout: 5 * time.Minute, Reserved: 1, Trigger: Hourly,
 		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, PublishAlerts}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
-		Touches:  []Permission{BackupTables, SealBackups, WriteBackups, AppendAudit},
+		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
 	{Name: "restore-test", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Weekly,
 		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit}},

@@ -25,6 +25,8 @@ const EncryptionContextPurpose = "vaultbill:purpose"
 // grants applies one function's permissions to its role and collects the environment variables that
 // name what was granted (shared/config names), so a function is told about exactly what it may touch.
 type grants struct {
+	// fn is the function whose role this is (its key policy statements name the role).
+	fn     string
 	stack  awscdk.Stack
 	data   *DataStack
 	alerts awssns.Topic
@@ -51,7 +53,7 @@ func (g *grants) table(sid, id string, write bool, actions ...string) {
 	if write {
 		keyActions = append(keyActions, "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
 	}
-	g.allow(sid+"TableKey", keyActions, []*string{g.tableKey(id).KeyArn()}, map[string]any{
+	g.allowKey(sid+"TableKey", g.tableKey(id), keyActions, map[string]any{
 		"StringEquals": map[string]any{
 			"kms:ViaService": "dynamodb." + *awscdk.Aws_REGION() + ".amazonaws.com",
 			"kms:EncryptionContext:aws:dynamodb:tableName": t.TableName(),
@@ -73,7 +75,7 @@ func (g *grants) tableKey(id string) awskms.Key {
 // purposes (the vaultbill:purpose value of the encryption context each call carries).
 func (g *grants) directKey(sid, keyID string, purposes []string, actions ...string) {
 	k := g.data.Keys[keyID]
-	g.allow(sid, actions, []*string{k.KeyArn()}, map[string]any{
+	g.allowKey(sid, k, actions, map[string]any{
 		"StringEquals": map[string]any{"kms:EncryptionContext:" + EncryptionContextPurpose: purposes},
 	})
 	g.env[keyEnv[keyID]] = k.KeyArn()
@@ -85,6 +87,7 @@ const (
 	PurposeCardData    = "card-data"
 	PurposeFingerprint = "card-fingerprint"
 	PurposeBackup      = backup.Purpose
+	PurposeCanary      = backup.CanaryPurpose
 )
 
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
@@ -96,7 +99,7 @@ func (g *grants) auditLogs(rest string) *string {
 // bucketKey allows the KMS use S3 makes for SSE-KMS on the caller's behalf, only via S3 and only for
 // that bucket (with S3 Bucket Keys the encryption context is the bucket ARN).
 func (g *grants) bucketKey(sid string, b awss3.Bucket, keyID string, actions ...string) {
-	g.allow(sid, actions, []*string{g.data.Keys[keyID].KeyArn()}, map[string]any{
+	g.allowKey(sid, g.data.Keys[keyID], actions, map[string]any{
 		"StringEquals": map[string]any{
 			"kms:ViaService":                   "s3." + *awscdk.Aws_REGION() + ".amazonaws.com",
 			"kms:EncryptionContext:aws:s3:arn": b.BucketArn(),
@@ -163,6 +166,11 @@ func (g *grants) apply(p Permission) {
 	case StreamAudit:
 		// Granted by the event source mapping (table.grantStreamRead); the function reads nothing else.
 		g.env[config.EnvAuditTable] = d.Tables[resources.Audit.ID].TableName()
+		// The role's IAM side (kms:Decrypt on the table key) comes with the grant; the key policy must
+		// allow the stream reads too, through DynamoDB only.
+		allowKeyUse(g.tableKey(resources.Audit.ID), g.fn, "StreamAuditKey", []string{"kms:Decrypt"}, map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": "dynamodb." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+		})
 	case ShipAuditLogs:
 		b := d.Buckets[resources.AuditBucket]
 		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.Service + "/*")}, nil)
@@ -184,15 +192,15 @@ func (g *grants) apply(p Permission) {
 		// Sign and GetPublicKey carry no encryption context, so no purpose condition: the signing
 		// algorithm and message type of shared/audittrail.SignDigest are pinned instead.
 		k := d.Keys[resources.AuditSigningKey]
-		g.allow("SignDigests", []string{"kms:Sign"}, []*string{k.KeyArn()}, map[string]any{
+		g.allowKey("SignDigests", k, []string{"kms:Sign"}, map[string]any{
 			"StringEquals": map[string]any{"kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "kms:MessageType": "RAW"},
 		})
-		g.allow("DigestPublicKey", []string{"kms:GetPublicKey"}, []*string{k.KeyArn()}, nil)
+		g.allowKey("DigestPublicKey", k, []string{"kms:GetPublicKey"}, nil)
 		g.env[config.EnvAuditSigningKey] = k.KeyArn()
 	case PublishAlerts:
 		g.allow("PublishAlerts", []string{"sns:Publish"}, []*string{g.alerts.TopicArn()}, nil)
 		// The topic is encrypted with the ops key; SNS uses it on the publisher's behalf.
-		g.allow("PublishAlertsKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, []*string{d.OpsKey.KeyArn()}, map[string]any{
+		g.allowKey("PublishAlertsKey", d.OpsKey, []string{"kms:GenerateDataKey", "kms:Decrypt"}, map[string]any{
 			"StringEquals": map[string]any{"kms:ViaService": "sns." + *awscdk.Aws_REGION() + ".amazonaws.com"},
 		})
 		g.env[auditreview.EnvTopicARN] = g.alerts.TopicArn()
@@ -231,27 +239,41 @@ func (g *grants) apply(p Permission) {
 		// Scratch tables are created under the original's key (shared/provision.CreateTableInput), so
 		// DynamoDB needs a grant on the data and vault keys, and uses them for the scratch tables only.
 		var keys []*string
-		for _, id := range []string{resources.DataKey, resources.VaultKey} {
+		tableKeys := []string{resources.DataKey, resources.VaultKey}
+		for _, id := range tableKeys {
 			keys = append(keys, d.Keys[id].KeyArn())
 			g.env[keyEnv[id]] = d.Keys[id].KeyArn()
 		}
 		via := "dynamodb." + *awscdk.Aws_REGION() + ".amazonaws.com"
-		g.allow("RestoreTestTablesKeys", []string{"kms:DescribeKey"}, keys,
-			map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}})
-		g.allow("RestoreTestTablesGrant", []string{"kms:CreateGrant"}, keys, map[string]any{
-			"StringEquals": map[string]any{"kms:ViaService": via},
-			"Bool":         map[string]any{"kms:GrantIsForAWSResource": "true"},
-		})
-		g.allow("RestoreTestTablesData", []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}, keys, map[string]any{
-			"StringEquals": map[string]any{"kms:ViaService": via},
-			"StringLike":   map[string]any{"kms:EncryptionContext:aws:dynamodb:tableName": RestoreTestTablePrefix + "*"},
-		})
+		for _, s := range []struct {
+			sid        string
+			actions    []string
+			conditions map[string]any
+		}{
+			{"RestoreTestTablesKeys", []string{"kms:DescribeKey"}, map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
+			{"RestoreTestTablesGrant", []string{"kms:CreateGrant"}, map[string]any{
+				"StringEquals": map[string]any{"kms:ViaService": via},
+				"Bool":         map[string]any{"kms:GrantIsForAWSResource": "true"},
+			}},
+			{"RestoreTestTablesData", []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}, map[string]any{
+				"StringEquals": map[string]any{"kms:ViaService": via},
+				"StringLike":   map[string]any{"kms:EncryptionContext:aws:dynamodb:tableName": RestoreTestTablePrefix + "*"},
+			}},
+		} {
+			g.allow(s.sid, s.actions, keys, s.conditions)
+			for _, id := range tableKeys {
+				allowKeyUse(d.Keys[id], g.fn, s.sid, s.actions, s.conditions)
+			}
+		}
 	case NameTables:
 		for _, t := range resources.Tables {
 			g.env[tableEnv[t.ID]] = d.Tables[t.ID].TableName()
 		}
 	case CheckVaultKey:
-		g.directKey("CheckVaultKey", resources.VaultKey, []string{PurposeCardData}, "kms:Decrypt")
+		// The canary only: the restore test never unwraps a card data key (DESIGN §6.8).
+		g.directKey("CheckVaultKey", resources.VaultKey, []string{PurposeCanary}, "kms:Decrypt")
+	case SealVaultCanary:
+		g.directKey("SealVaultCanary", resources.VaultKey, []string{PurposeCanary}, "kms:GenerateDataKeyWithoutPlaintext")
 	case VerifyTokens:
 		issuer := d.UserPool.UserPoolProviderUrl()
 		g.env[config.EnvJWTIssuer] = issuer

@@ -41,10 +41,11 @@ type S3API interface {
 	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
-// KMSAPI is the KMS calls: a data key per table per backup, an unwrap per restore, and the restore
-// test's proof that the vault key still decrypts card data keys.
+// KMSAPI is the KMS calls: a data key per table per backup and the vault key canary, an unwrap per
+// restore, and the restore test's proof that the vault key still decrypts the canary.
 type KMSAPI interface {
 	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
+	GenerateDataKeyWithoutPlaintext(ctx context.Context, in *kms.GenerateDataKeyWithoutPlaintextInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyWithoutPlaintextOutput, error)
 	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
 }
 
@@ -68,9 +69,6 @@ const (
 	DefaultPartBytes = 16 << 20
 	// DefaultMaxAge is how old the newest backup may be before the restore test fails it as stale.
 	DefaultMaxAge = 48 * time.Hour
-	// DefaultVaultKeyAttribute is the vault item attribute holding the card data key wrapped by the
-	// vault KMS key (binary, or base64 text).
-	DefaultVaultKeyAttribute = "wrappedKey"
 	// RestoreTestPrefix starts every scratch table's name, locally and in AWS, so IAM can allow the
 	// restore test to create and delete those tables and no others.
 	RestoreTestPrefix = "vaultbill-restore-test-"
@@ -93,11 +91,10 @@ type Runner struct {
 	Bucket string
 	// KeyID is the backup KMS key.
 	KeyID string
-	// VaultKeyID is the vault KMS key, which the restore test proves still decrypts card data keys.
+	// VaultKeyID is the vault KMS key: each backup of the vault table carries a canary data key it
+	// generated, which the restore test decrypts to prove the key still works.
 	VaultKeyID string
-	// VaultKeyAttribute names the vault item attribute with the wrapped card data key.
-	VaultKeyAttribute string
-	Tables            []Source
+	Tables     []Source
 
 	RetentionDays int
 	Segments      int

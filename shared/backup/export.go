@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vaultbill/vaultbill/shared/resources"
 )
 
 // TableResult is the outcome of one table's backup.
@@ -125,6 +127,11 @@ func (r *Runner) export(ctx context.Context, s Source, id, nativeARN string) (*M
 		Format: FormatVersion, ID: id, Table: s.Def.ID, SourceTable: s.Name,
 		ScanStart: r.now().Format(time.RFC3339Nano), Cipher: Cipher,
 		KeyID: key.keyID, WrappedKey: key.wrapped, Segments: segments, NativeBackupARN: nativeARN,
+	}
+	if s.Def.ID == resources.Vault.ID {
+		if m.VaultKeyCanary, err = newCanary(ctx, r.KMS, r.VaultKeyID, s.Def.ID, id); err != nil {
+			return nil, err
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

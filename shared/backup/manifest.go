@@ -56,10 +56,21 @@ type Manifest struct {
 	WrappedKey []byte `json:"wrappedDataKey"`
 	Segments   int    `json:"totalSegments"`
 	Parts      []Part `json:"parts"`
+	// VaultKeyCanary, in backups of the vault table, is a data key the vault KMS key generated for the
+	// restore-canary purpose at backup time: the restore test proves the vault key with it, never with
+	// a card data key.
+	VaultKeyCanary *Canary `json:"vaultKeyCanary,omitempty"`
 	// NativeBackupARN is the DynamoDB on-demand backup taken in the same run ("" if it failed).
 	NativeBackupARN string `json:"nativeBackupArn,omitempty"`
 	// MAC authenticates everything above under the data key.
 	MAC []byte `json:"mac,omitempty"`
+}
+
+// Canary is a data key wrapped by a KMS key, kept only to prove later that the key still decrypts.
+type Canary struct {
+	// KeyID is the ARN of the KMS key that wrapped it.
+	KeyID      string `json:"keyId"`
+	WrappedKey []byte `json:"wrappedDataKey"`
 }
 
 // Part is one sealed object of a backup.

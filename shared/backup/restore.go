@@ -50,6 +50,8 @@ type RestoreResult struct {
 	Items, Bytes            int64
 	Parts                   int
 	Duration                time.Duration
+	// manifest is the verified manifest the table was restored from.
+	manifest *Manifest
 }
 
 // Tuning of restores.
@@ -121,6 +123,7 @@ func (r *Runner) restore(ctx context.Context, req RestoreRequest) (res RestoreRe
 		}
 	}
 	res.Items, res.Bytes, res.Parts, res.Duration = m.ItemCount, m.Bytes, len(m.Parts), time.Since(start)
+	res.manifest = m
 	r.log().Info("table restored", "source", req.Source, "backup_id", id, "table", req.Table, "items", m.ItemCount, "duration_ms", res.Duration.Milliseconds())
 	return res, nil
 }

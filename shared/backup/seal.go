@@ -44,6 +44,45 @@ func encryptionContext(table, id string) map[string]string {
 	return map[string]string{"vaultbill:purpose": Purpose, "backup": table + "/" + id}
 }
 
+// CanaryPurpose is the vaultbill:purpose of the vault key canary: the restore-test role may decrypt
+// under the vault key for this purpose only, never a card data key (purpose card-data).
+const CanaryPurpose = "restore-canary"
+
+// canaryContext binds a canary to its purpose and to the one backup that carries it.
+func canaryContext(table, id string) map[string]string {
+	return map[string]string{"vaultbill:purpose": CanaryPurpose, "backup": table + "/" + id}
+}
+
+// newCanary has the vault key generate a data key nobody ever sees in plaintext.
+func newCanary(ctx context.Context, k KMSAPI, vaultKeyID, table, id string) (*Canary, error) {
+	if vaultKeyID == "" {
+		return nil, fmt.Errorf("no vault key to generate the restore canary with")
+	}
+	out, err := k.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{
+		KeyId: aws.String(vaultKeyID), KeySpec: ktypes.DataKeySpecAes256, EncryptionContext: canaryContext(table, id),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generate the vault key canary under %s: %w", vaultKeyID, err)
+	}
+	return &Canary{KeyID: aws.ToString(out.KeyId), WrappedKey: out.CiphertextBlob}, nil
+}
+
+// openCanary proves a backup's KMS key still decrypts its canary; the plaintext is discarded.
+func openCanary(ctx context.Context, k KMSAPI, m *Manifest) error {
+	c := m.VaultKeyCanary
+	if c == nil || len(c.WrappedKey) == 0 {
+		return fmt.Errorf("backup %s/%s carries no vault key canary (taken before canaries existed?): %w", m.Table, m.ID, ErrIncomplete)
+	}
+	out, err := k.Decrypt(ctx, &kms.DecryptInput{
+		CiphertextBlob: c.WrappedKey, KeyId: aws.String(c.KeyID), EncryptionContext: canaryContext(m.Table, m.ID),
+	})
+	if err != nil {
+		return fmt.Errorf("the vault key %s cannot decrypt the canary of backup %s/%s: %w", c.KeyID, m.Table, m.ID, err)
+	}
+	clear(out.Plaintext)
+	return nil
+}
+
 // newDataKey asks KMS for a fresh data key: the only KMS call a table's backup makes.
 func newDataKey(ctx context.Context, k KMSAPI, keyID, table, id string) (*dataKey, error) {
 	out, err := k.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{

@@ -29,9 +29,6 @@ const (
 	EnvAccount  = "AWS_ACCOUNT_ID"
 	// EnvBackupRetentionDays is how many days backups are kept (default 35).
 	EnvBackupRetentionDays = "BACKUP_RETENTION_DAYS"
-	// EnvVaultWrappedKeyAttr names the vault item attribute holding the card data key wrapped by the
-	// vault key, which the restore test decrypts to prove the key still works (default wrappedKey).
-	EnvVaultWrappedKeyAttr = "VAULT_WRAPPED_KEY_ATTR"
 	EnvRegion              = "AWS_REGION"
 	// EnvMFAPoolIssuers lists (comma-separated) the token issuers that are user pools requiring MFA
 	// of every user, so their tokens prove MFA without an amr claim. The CDK app sets it to its own
@@ -48,7 +45,6 @@ type Config struct {
 	Account, Region                                       string
 	// BackupRetentionDays is the raw BACKUP_RETENTION_DAYS ("" for the default).
 	BackupRetentionDays string
-	VaultWrappedKeyAttr string
 	lookup              func(string) string
 }
 
@@ -65,8 +61,8 @@ func From(lookup func(string) string) Config {
 		JWTIssuer: lookup(EnvJWTIssuer), JWTAudience: lookup(EnvJWTAudience),
 		JWKSURL: lookup(EnvJWKSURL), JWKSFile: lookup(EnvJWKSFile),
 		Account: lookup(EnvAccount), Region: lookup(EnvRegion),
-		BackupRetentionDays: lookup(EnvBackupRetentionDays), VaultWrappedKeyAttr: lookup(EnvVaultWrappedKeyAttr),
-		lookup: lookup,
+		BackupRetentionDays: lookup(EnvBackupRetentionDays),
+		lookup:              lookup,
 	}
 	if c.Account == "" {
 		c.Account = "000000000000"
