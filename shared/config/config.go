@@ -33,6 +33,10 @@ const (
 	// vault key, which the restore test decrypts to prove the key still works (default wrappedKey).
 	EnvVaultWrappedKeyAttr = "VAULT_WRAPPED_KEY_ATTR"
 	EnvRegion              = "AWS_REGION"
+	// EnvCardAttemptLimit and EnvCardAttemptWindow set the card-attempt limit of the tokenize and pay
+	// routes, per principal and per customer (default 30 per 10m; shared/ratelimit).
+	EnvCardAttemptLimit  = "CARD_ATTEMPT_LIMIT"
+	EnvCardAttemptWindow = "CARD_ATTEMPT_WINDOW"
 )
 
 // Config is everything any function may need; each main requires only its own part.
