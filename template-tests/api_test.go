@@ -767,7 +767,7 @@ func alarmShape(p map[string]any) string {
 // raises an alarm on the alerts topic (the EMF metrics of shared/auditreview).
 func TestAuditAlarms(t *testing.T) {
 	rules := map[string][]string{
-		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline},
+		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline, auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled},
 		"audit-digest":  {auditreview.RulePipeline},
 	}
 	const any5min = "Sum GreaterThanOrEqualToThreshold 1 over 1×300s (<nil> of them), missing notBreaching"

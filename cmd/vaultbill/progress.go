@@ -181,6 +181,12 @@ func render(m *backup.Meter, bar, final bool) string {
 	} else {
 		fmt.Fprintf(&b, "%d items", items)
 	}
+	if m.Phase == importPhase { // cards, not bytes and parts
+		if final {
+			b.WriteString("  done")
+		}
+		return b.String()
+	}
 	fmt.Fprintf(&b, "  %s", size(m.Bytes.Load()))
 	if m.Phase != "verify" {
 		if m.TotalParts > 0 {
