@@ -160,7 +160,8 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		"authorizer":    {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
 		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
-		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite,
+		// Tokens updates only its RATE# card-attempt counters (TestCardAttemptCountersOnlyUnderTheirPrefix).
+		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read, []string{"dynamodb:UpdateItem"}), "DataKey": tableKeyWrite,
 			"VaultTable": readWrite, "VaultKey": tableKeyWrite},
 		routes.Payments: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
 			"VaultTable": {"dynamodb:GetItem"}, "VaultKey": tableKeyRead},
