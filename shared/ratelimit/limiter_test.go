@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,4 +230,30 @@ func TestConfigFrom(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
+}
+
+// BenchmarkAttempt is the limiter's own cost per tokenize or pay: one transaction of the principal's
+// and the customer's counters, against the emulator. It reports the median and the calls per op.
+func BenchmarkAttempt(b *testing.B) {
+	s := stacktest.New(b)
+	cfg, calls := stacktest.CountCalls(s.Env.AWS)
+	l := &ratelimit.Limiter{DB: dynamodb.NewFromConfig(cfg), Table: s.Env.Config.BillingTable,
+		Config: ratelimit.Config{Attempts: 1 << 30, Window: time.Hour}}
+	cus := billing.NewID(billing.CustomerPrefix)
+	ctx := context.Background()
+	if err := l.Attempt(ctx, "bench", cus); err != nil {
+		b.Fatal(err)
+	}
+	calls.Reset()
+	var took []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := l.Attempt(ctx, "bench", cus); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(calls.Service("DynamoDB"))/float64(b.N), "dynamodb-calls/op")
 }
