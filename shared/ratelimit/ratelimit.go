@@ -6,7 +6,8 @@
 // "RATE#customer#<id>", sk "W#<window start, Unix seconds>", a count n and the table's TTL attribute
 // set to the window's end, after which DynamoDB deletes it (the window is part of the key, so an item
 // not yet deleted is simply never read again). An attempt is one DynamoDB call: a TransactWriteItems of
-// the two counters' updates (ADD n 1), each conditioned on its count being under the limit. The
+// the two counters' updates (ADD n 1), each conditioned on its count being under the limit (tried
+// again only when a concurrent attempt held one of the counters: a TransactionConflict). The
 // transaction is all or nothing, so the principal's and the customer's counts move together, and an
 // attempt refused by either counter counts against neither: a throttled caller stays throttled only
 // until the window ends, which is what Retry-After says. An attempt that names no customer it may act
@@ -101,11 +102,13 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
-// Attempt counts one card attempt by principal for customer ("" when the request names no customer
-// the principal may act for; an id not shaped like a customer id counts as none: it names no customer,
-// and the request is refused later, while counting it would store a client-chosen string) and refuses it with 429 rate_limited, carrying the time until the window
-// ends, when either has used up the window's limit. Any DynamoDB fault refuses it too (503): without
-// a count, an attempt is never let through.
+// Attempt counts one card attempt by principal for customer and refuses it with 429 rate_limited,
+// carrying the time until the window ends, when either has used up the window's limit. Any DynamoDB
+// fault refuses it too (503): without a count, an attempt is never let through.
+//
+// customer is "" when the request names no customer the principal may act for. An id that is not
+// shaped like a customer id counts as none: it names no customer (the request is refused later), and
+// counting it would store a client-chosen string in the table.
 func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error {
 	now := l.now()
 	secs := int64(l.Config.Window / time.Second)
