@@ -162,7 +162,8 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		"authorizer":    {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
 		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
-		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite,
+		// Tokens updates only its RATE# card-attempt counters (TestCardAttemptCountersOnlyUnderTheirPrefix).
+		routes.Tokens: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read, []string{"dynamodb:UpdateItem"}), "DataKey": tableKeyWrite,
 			"VaultTable": readWrite, "VaultKey": tableKeyWrite},
 		routes.Payments: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
 			"VaultTable": {"dynamodb:GetItem"}, "VaultKey": tableKeyRead},
@@ -769,7 +770,7 @@ func alarmShape(p map[string]any) string {
 // raises an alarm on the alerts topic (the EMF metrics of shared/auditreview).
 func TestAuditAlarms(t *testing.T) {
 	rules := map[string][]string{
-		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline},
+		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline, auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled},
 		"audit-digest":  {auditreview.RulePipeline},
 	}
 	const any5min = "Sum GreaterThanOrEqualToThreshold 1 over 1×300s (<nil> of them), missing notBreaching"

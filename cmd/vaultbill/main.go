@@ -21,6 +21,7 @@ commands:
   restore   restore a backup into a new table: --from <id|latest> --source <table> --table <new-table>
   restore-test  restore the newest backups into scratch tables, verify them, delete them
   emulator  run a command with one AWS emulator (AWS_ENDPOINT_URL, or moto_server on a free port)
+  tokens    "tokens import --file cards.csv --customer cus_...": load existing cards into the vault
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -36,6 +37,7 @@ var commands = map[string]command{
 	"restore":      runRestore,
 	"restore-test": runRestoreTest,
 	"emulator":     runEmulator,
+	"tokens":       runTokens,
 }
 
 func main() {

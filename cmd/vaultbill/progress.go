@@ -200,15 +200,21 @@ func render(m *backup.Meter, final bool) string {
 	} else {
 		fmt.Fprintf(&b, "%d items", items)
 	}
-	b.WriteString("  " + details(m))
+	if d := details(m); d != "" {
+		b.WriteString("  " + d)
+	}
 	if final {
 		b.WriteString("  done")
 	}
 	return b.String()
 }
 
-// details are the bytes and parts of a meter, which the bar shows beside its item count.
+// details are the bytes and parts of a meter, which the bar shows beside its item count. An import
+// counts cards only.
 func details(m *backup.Meter) string {
+	if m.Phase == importPhase {
+		return ""
+	}
 	out := size(m.Bytes.Load())
 	if m.Phase != "verify" {
 		if m.TotalParts > 0 {

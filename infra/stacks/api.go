@@ -435,7 +435,8 @@ func (a *APIStack) newAlarms(props *APIStackProps) {
 // shipper evaluates every rule on the records it ships, the digest reports only its own failures.
 var AuditAlertRules = map[string][]string{
 	"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize,
-		auditreview.RuleNoMFA, auditreview.RulePipeline},
+		auditreview.RuleNoMFA, auditreview.RulePipeline,
+		auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled},
 	"audit-digest": {auditreview.RulePipeline},
 }
 

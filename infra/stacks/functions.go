@@ -20,6 +20,9 @@ const (
 	AppendAudit Permission = "append to the audit table"
 	// Idempotency: get/put/delete only items whose partition key starts with IDEM# in the billing table.
 	Idempotency Permission = "idempotency records in the billing table"
+	// CountCardAttempts: dynamodb:UpdateItem only on items whose partition key starts with RATE# in the
+	// billing table (shared/ratelimit's counters). Payments has it through ReadWriteBilling.
+	CountCardAttempts Permission = "card-attempt counters in the billing table"
 	// ReadWriteBilling: read and write items of the billing table and query its indexes.
 	ReadWriteBilling Permission = "read and write the billing table"
 	// ReadBilling: read items of the billing table and query its indexes.
@@ -138,7 +141,7 @@ var Functions = []Function{
 	{Name: routes.Invoices, MemoryMB: 512, Timeout: 15 * time.Second, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
-		Touches: append([]Permission{ReadBilling, ReadWriteVault, SealCards}, apiTouches...)},
+		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,

@@ -14,6 +14,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
 
@@ -140,6 +141,11 @@ func (g *grants) apply(p Permission) {
 			[]*string{billing.TableArn()},
 			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{"IDEM#*"}}})
 		g.table("IdempotencyRecords", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
+	case CountCardAttempts:
+		billing := d.Tables[resources.Billing.ID]
+		g.allow("CardAttemptCounters", []string{"dynamodb:UpdateItem"}, []*string{billing.TableArn()},
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ratelimit.Prefix + "*"}}})
+		g.table("CardAttemptCounters", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case ReadWriteBilling:
 		g.table("ReadWriteBilling", resources.Billing.ID, true, append(tableRead, tableWrite...)...)
 	case ReadBilling:

@@ -25,6 +25,11 @@ const (
 	RuleDetokenize     = "detokenization-volume"
 	RuleNoMFA          = "request-without-mfa"
 	RulePipeline       = "audit-pipeline-failure"
+	// RuleCardAttempts, RuleCardFailures and RuleCardThrottled catch card enumeration and card testing
+	// by one principal: many tokenize or pay attempts, many refused card numbers, or any throttled one.
+	RuleCardAttempts  = "card-attempt-volume"
+	RuleCardFailures  = "card-validation-failures"
+	RuleCardThrottled = "card-attempts-throttled"
 )
 
 // DetokenizeEvent is the eventName of the record written for every decryption of a card number.
@@ -37,6 +42,9 @@ const (
 	EnvDetokenize       = "AUDIT_ALERT_DETOKENIZE"
 	EnvDetokenizeWindow = "AUDIT_ALERT_DETOKENIZE_WINDOW"
 	EnvTopicARN         = "AUDIT_ALERT_TOPIC_ARN"
+	EnvCardAttempts     = "AUDIT_ALERT_CARD_ATTEMPTS"
+	EnvCardFailures     = "AUDIT_ALERT_CARD_FAILURES"
+	EnvCardWindow       = "AUDIT_ALERT_CARD_WINDOW"
 )
 
 // Config holds the rules' thresholds.
@@ -47,18 +55,28 @@ type Config struct {
 	// Detokenize decryptions within DetokenizeWindow fire RuleDetokenize.
 	Detokenize       int
 	DetokenizeWindow time.Duration
+	// CardAttempts tokenize or pay requests, or CardFailures of them refused for the card (invalid,
+	// declined), by one principal within CardWindow fire RuleCardAttempts or RuleCardFailures; a
+	// single throttled one fires RuleCardThrottled. They sit below the card-attempt limit
+	// (shared/ratelimit, 30 per 10 minutes), so an enumeration is reported before it is throttled.
+	CardAttempts, CardFailures int
+	CardWindow                 time.Duration
 	// TopicARN is the SNS topic alerts go to in AWS ("" logs them instead, as locally).
 	TopicARN string
 }
 
 // Defaults are the thresholds when the environment sets none.
-var Defaults = Config{AuthFailures: 5, AuthWindow: 5 * time.Minute, Detokenize: 1000, DetokenizeWindow: time.Hour}
+var Defaults = Config{
+	AuthFailures: 5, AuthWindow: 5 * time.Minute, Detokenize: 1000, DetokenizeWindow: time.Hour,
+	CardAttempts: 20, CardFailures: 10, CardWindow: 10 * time.Minute,
+}
 
 // ConfigFrom reads the thresholds through lookup (os.Getenv), falling back to Defaults.
 func ConfigFrom(lookup func(string) string) (Config, error) {
 	c := Defaults
 	c.TopicARN = lookup(EnvTopicARN)
-	ints := map[string]*int{EnvAuthFailures: &c.AuthFailures, EnvDetokenize: &c.Detokenize}
+	ints := map[string]*int{EnvAuthFailures: &c.AuthFailures, EnvDetokenize: &c.Detokenize,
+		EnvCardAttempts: &c.CardAttempts, EnvCardFailures: &c.CardFailures}
 	for name, p := range ints {
 		if v := lookup(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -68,7 +86,8 @@ func ConfigFrom(lookup func(string) string) (Config, error) {
 			*p = n
 		}
 	}
-	durs := map[string]*time.Duration{EnvAuthWindow: &c.AuthWindow, EnvDetokenizeWindow: &c.DetokenizeWindow}
+	durs := map[string]*time.Duration{EnvAuthWindow: &c.AuthWindow, EnvDetokenizeWindow: &c.DetokenizeWindow,
+		EnvCardWindow: &c.CardWindow}
 	for name, p := range durs {
 		if v := lookup(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -140,6 +159,9 @@ const (
 	MetricDetokenize   = "Detokenizations"
 	MetricNoMFA        = "RequestsWithoutMFA"
 	MetricPipeline     = "AuditPipelineFailures"
+	MetricCardAttempts = "CardAttempts"
+	MetricCardFailures = "CardAttemptsRefused"
+	MetricThrottled    = "CardAttemptsThrottled"
 	MetricAlerts       = "Alerts"
 	Namespace          = "Vaultbill/Audit"
 )
@@ -187,6 +209,19 @@ func cardDataDenied(r *audit.Record) bool {
 		return false
 	}
 	return r.EventName == DetokenizeEvent || authFailure(r.ErrorCode) || problem.Code(r.ErrorCode) == problem.NotFound
+}
+
+// cardAttemptOperations are the routes that answer about a card number a client sends or names: the
+// attempts enumeration and card testing make (and shared/ratelimit counts).
+var cardAttemptOperations = map[string]bool{"CreateToken": true, "PayInvoice": true}
+
+// cardRefused reports whether a card attempt was refused for its card: invalid, or declined.
+func cardRefused(code string) bool {
+	switch problem.Code(code) {
+	case problem.ValidationFailed, problem.CardDeclined:
+		return true
+	}
+	return false
 }
 
 // group collects one batch's matches of a rule for one subject.
@@ -240,6 +275,19 @@ func (e *Engine) Shipped(ctx context.Context, _ string, recs []audit.Record) {
 			e.counts[MetricDetokenize]++
 			add(RuleDetokenize, "all", r, t)
 		}
+		if cardAttemptOperations[r.EventName] && r.EventType == audit.TypeAPICall && r.UserIdentity.PrincipalID != "" {
+			subject := "principal:" + r.UserIdentity.PrincipalID
+			e.counts[MetricCardAttempts]++
+			add(RuleCardAttempts, subject, r, t)
+			if cardRefused(r.ErrorCode) {
+				e.counts[MetricCardFailures]++
+				add(RuleCardFailures, subject, r, t)
+			}
+			if problem.Code(r.ErrorCode) == problem.RateLimited {
+				e.counts[MetricThrottled]++
+				add(RuleCardThrottled, subject, r, t)
+			}
+		}
 		// Only requests to the API count: the service's own scheduled work (backups, digests) has no
 		// interactive session to carry MFA.
 		if r.EventType == audit.TypeAPICall && r.UserIdentity.Type != "Unknown" && r.UserIdentity.PrincipalID != "" &&
@@ -284,6 +332,15 @@ func (e *Engine) evaluate(g *group) (Alert, bool) {
 	case RuleDetokenize:
 		threshold, window = e.Config.Detokenize+1, e.Config.DetokenizeWindow
 		summary = fmt.Sprintf("detokenization volume above %d within %s", threshold-1, window)
+	case RuleCardAttempts:
+		threshold, window = e.Config.CardAttempts, e.Config.CardWindow
+		summary = fmt.Sprintf("card enumeration suspected: %d or more tokenize or pay attempts within %s", threshold, window)
+	case RuleCardFailures:
+		threshold, window = e.Config.CardFailures, e.Config.CardWindow
+		summary = fmt.Sprintf("card testing suspected: %d or more invalid or declined cards within %s", threshold, window)
+	case RuleCardThrottled:
+		window = e.Config.CardWindow
+		summary = "card attempts throttled by the rate limit"
 	case RuleCardDataDenied:
 		summary = "access to card data denied"
 	case RuleNoMFA:
@@ -324,7 +381,7 @@ func (e *Engine) evaluate(g *group) (Alert, bool) {
 
 // pruneSeen forgets event IDs seen longer ago than any retry would redeliver them.
 func (e *Engine) pruneSeen(now time.Time) {
-	keep := 2 * max(e.Config.AuthWindow, e.Config.DetokenizeWindow, time.Hour)
+	keep := 2 * max(e.Config.AuthWindow, e.Config.DetokenizeWindow, e.Config.CardWindow, time.Hour)
 	for id, t := range e.seen {
 		if now.Sub(t) > keep {
 			delete(e.seen, id)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
+	"github.com/vaultbill/vaultbill/shared/routes"
 )
 
 type collector struct{ alerts []Alert }
@@ -72,7 +73,15 @@ func fired(alerts []Alert) []string {
 }
 
 func TestRules(t *testing.T) {
-	cfg := Config{AuthFailures: 3, AuthWindow: 5 * time.Minute, Detokenize: 4, DetokenizeWindow: time.Hour}
+	cfg := Config{AuthFailures: 3, AuthWindow: 5 * time.Minute, Detokenize: 4, DetokenizeWindow: time.Hour,
+		CardAttempts: 4, CardFailures: 3, CardWindow: 10 * time.Minute}
+	attempt := func(i int, opts ...func(*audit.Record)) audit.Record {
+		op := "CreateToken"
+		if i%2 == 1 {
+			op = "PayInvoice"
+		}
+		return rec(time.Duration(i)*time.Minute, append([]func(*audit.Record){name(op)}, opts...)...)
+	}
 	tests := []struct {
 		name    string
 		batches [][]audit.Record
@@ -103,6 +112,22 @@ func TestRules(t *testing.T) {
 		{"the service's own scheduled work is not a request without MFA", [][]audit.Record{{rec(0, noMFA(), func(r *audit.Record) {
 			r.EventType, r.EventName, r.UserIdentity.PrincipalID = audit.TypeServiceEvent, "Backup", "backup.vaultbill"
 		})}}, []string{}},
+		{"card attempts at a normal pace are quiet", [][]audit.Record{times(3, func(i int) audit.Record { return attempt(i) })}, []string{}},
+		{"card enumeration: many attempts by one principal", [][]audit.Record{times(4, func(i int) audit.Record { return attempt(i) })},
+			[]string{"card-attempt-volume principal:alice"}},
+		{"attempts of different principals are not summed", [][]audit.Record{times(4, func(i int) audit.Record {
+			return attempt(i, who(fmt.Sprint("u", i%2)))
+		})}, []string{}},
+		{"attempts spread beyond the window are quiet", [][]audit.Record{times(6, func(i int) audit.Record {
+			return rec(time.Duration(i)*4*time.Minute, name("CreateToken"))
+		})}, []string{}},
+		{"card testing: many invalid cards", [][]audit.Record{times(3, func(i int) audit.Record { return attempt(i, code("validation_failed")) })},
+			[]string{"card-validation-failures principal:alice"}},
+		{"a throttled card attempt", [][]audit.Record{{rec(0, name("PayInvoice"), code("rate_limited"))}},
+			[]string{"card-attempts-throttled principal:alice"}},
+		{"throttles are alerted once per window", [][]audit.Record{
+			{rec(0, name("CreateToken"), code("rate_limited"))}, {rec(time.Minute, name("CreateToken"), code("rate_limited"))},
+		}, []string{"card-attempts-throttled principal:alice"}},
 		{"retried deliveries are counted once", func() [][]audit.Record {
 			b := []audit.Record{rec(0, code("forbidden")), rec(time.Second, code("forbidden"))}
 			return [][]audit.Record{b, b, b}
@@ -170,14 +195,29 @@ func TestPipelineFailureAlertsAndCounts(t *testing.T) {
 
 func TestConfigFrom(t *testing.T) {
 	env := map[string]string{EnvAuthFailures: "10", EnvDetokenizeWindow: "30m", EnvTopicARN: "arn:aws:sns:eu-west-1:1:alerts"}
+	env[EnvCardFailures], env[EnvCardWindow] = "5", "1h"
 	got, err := ConfigFrom(func(k string) string { return env[k] })
-	want := Config{AuthFailures: 10, AuthWindow: 5 * time.Minute, Detokenize: 1000, DetokenizeWindow: 30 * time.Minute, TopicARN: "arn:aws:sns:eu-west-1:1:alerts"}
+	want := Config{AuthFailures: 10, AuthWindow: 5 * time.Minute, Detokenize: 1000, DetokenizeWindow: 30 * time.Minute,
+		CardAttempts: 20, CardFailures: 5, CardWindow: time.Hour, TopicARN: "arn:aws:sns:eu-west-1:1:alerts"}
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("ConfigFrom = %+v, %v; want %+v", got, err, want)
 	}
-	for _, bad := range []map[string]string{{EnvAuthFailures: "0"}, {EnvAuthWindow: "soon"}, {EnvDetokenize: "-1"}} {
+	for _, bad := range []map[string]string{{EnvAuthFailures: "0"}, {EnvAuthWindow: "soon"}, {EnvDetokenize: "-1"}, {EnvCardAttempts: "x"}, {EnvCardWindow: "0s"}} {
 		if _, err := ConfigFrom(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// TestCardAttemptOperationsAreRoutes keeps the rules' operation names in step with the route table.
+func TestCardAttemptOperationsAreRoutes(t *testing.T) {
+	for op := range cardAttemptOperations {
+		found := false
+		for _, r := range routes.All {
+			found = found || r.Operation == op
+		}
+		if !found {
+			t.Errorf("%s is not an operation of the route table", op)
 		}
 	}
 }

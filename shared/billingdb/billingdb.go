@@ -78,7 +78,8 @@
 //	FinalizeInvoice         2 GetItem (invoice, counter) + 1 TransactWriteItems, again per lost race
 //	VoidInvoice             1 GetItem + 1 TransactWriteItems
 //	MarkInvoiceUncollectible 1 GetItem + 1 TransactWriteItems
-//	PayInvoice              1 GetItem (invoice) + 1 TransactWriteItems (claim) + 1 GetItem (token) +
+//	PayInvoice              1 GetItem (invoice) + 1 TransactWriteItems (card-attempt counters,
+//	                        shared/ratelimit) + 1 TransactWriteItems (claim) + 1 GetItem (token) +
 //	                        1 PutItem (Detokenize record) + 1 TransactWriteItems (settle, audit, outcome);
 //	                        (a recovery adds 1 GetItem for the attempt and takes the claim over instead
 //	                        of claiming; KMS: none while the card's data key is cached, else 1 Decrypt)

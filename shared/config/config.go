@@ -34,6 +34,10 @@ const (
 	// of every user, so their tokens prove MFA without an amr claim. The CDK app sets it to its own
 	// pool only; locally it is unset and tokens prove MFA by amr.
 	EnvMFAPoolIssuers = "MFA_POOL_ISSUERS"
+	// EnvCardAttemptLimit and EnvCardAttemptWindow set the card-attempt limit of the tokenize and pay
+	// routes, per principal and per customer (default 30 per 10m; shared/ratelimit).
+	EnvCardAttemptLimit  = "CARD_ATTEMPT_LIMIT"
+	EnvCardAttemptWindow = "CARD_ATTEMPT_WINDOW"
 )
 
 // Config is everything any function may need; each main requires only its own part.

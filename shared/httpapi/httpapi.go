@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -146,6 +147,9 @@ func Error(err error, requestID string, headers map[string]string) events.APIGat
 	p := ProblemOf(err, requestID)
 	b, _ := json.Marshal(p) // a Problem always marshals
 	h := map[string]string{"Content-Type": "application/problem+json"}
+	if e := problem.From(err); e.RetryAfter > 0 {
+		h["Retry-After"] = strconv.FormatInt(problem.Seconds(e.RetryAfter), 10)
+	}
 	for k, v := range headers {
 		h[k] = v
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -89,3 +90,15 @@ func TestErrorIsProblemJSON(t *testing.T) {
 type errInternal struct{}
 
 func (errInternal) Error() string { return "secret table name vaultbill-billing timed out" }
+
+// TestRetryAfter: a refusal that knows when a retry can succeed says so in whole seconds, rounded up.
+func TestRetryAfter(t *testing.T) {
+	e := &problem.Error{Code: problem.RateLimited, Detail: "Too many card attempts.", RetryAfter: 89500 * time.Millisecond}
+	resp := Error(e, "req-1", map[string]string{"X-Request-Id": "req-1"})
+	if resp.StatusCode != 429 || resp.Headers["Retry-After"] != "90" {
+		t.Errorf("%d Retry-After %q, want 429 and 90", resp.StatusCode, resp.Headers["Retry-After"])
+	}
+	if _, ok := Error(problem.New(problem.NotFound, "x"), "req-2", nil).Headers["Retry-After"]; ok {
+		t.Error("a 404 carries Retry-After")
+	}
+}

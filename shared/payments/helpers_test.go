@@ -26,6 +26,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/processor"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -127,7 +128,11 @@ func (ps *payStack) wire(kmsClient envelope.KMS) {
 	} else {
 		v = vault.New(vault.Config{DB: raw, KMS: kmsClient, Table: c.VaultTable, KeyID: c.VaultKeyID, Audit: &audit.Store{DB: raw, Table: c.AuditTable}})
 	}
-	ps.h = payments.Routes(svc, payments.Deps{Store: ps.store, Vault: v, Processor: ps.sandbox})
+	limiter, err := ratelimit.FromEnv(ps.env, raw)
+	if err != nil {
+		ps.t.Fatal(err)
+	}
+	ps.h = payments.Routes(svc, payments.Deps{Store: ps.store, Vault: v, Processor: ps.sandbox, Attempts: limiter})
 	ps.h.Now = ps.clock.Now
 	ps.s.Gateway.Functions[routes.Payments] = svc.Serve
 }

@@ -63,11 +63,18 @@ type DB interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
+// CardAttempts counts and limits card attempts; *ratelimit.Limiter satisfies it.
+type CardAttempts interface {
+	Attempt(ctx context.Context, principal, customer string) error
+}
+
 // Deps is what the route is built from.
 type Deps struct {
 	Store     *billingdb.Store
 	Vault     Revealer
 	Processor processor.Processor
+	// Attempts limits pays per principal and per customer.
+	Attempts CardAttempts
 }
 
 // Handlers serves the pay route.
@@ -93,6 +100,9 @@ type PayResponse struct {
 
 // Routes adds the pay route to svc. Its own writes go through svc.DB, the client of the runtime.
 func Routes(svc *endpoint.Service, d Deps) *Handlers {
+	if d.Attempts == nil {
+		panic("payments: no card-attempt limiter") // a wiring bug, found at cold start
+	}
 	h := &Handlers{Deps: d, svc: svc, Now: time.Now, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("PayInvoice", h.pay)
 	return h
@@ -128,6 +138,12 @@ func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 			return nil, problem.New(problem.NotFound, "No such invoice.")
 		}
 		touch(c, resInvoice, inv.ID)
+		if attempt == 0 {
+			// Counted once the invoice names its customer, before any card is asked about.
+			if err := h.Attempts.Attempt(ctx, c.Principal.ID, inv.CustomerID); err != nil {
+				return nil, err
+			}
+		}
 
 		var res *endpoint.Result
 		if inv.ClaimPaymentID != "" && inv.Status == billing.Open {

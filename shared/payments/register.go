@@ -9,6 +9,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/processor"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
@@ -43,7 +44,12 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 		return err
 	}
 	db := dynamodb.NewFromConfig(env.AWS)
+	limiter, err := ratelimit.FromEnv(env, db)
+	if err != nil {
+		return err
+	}
 	Routes(svc, Deps{
+		Attempts:  limiter,
 		Store:     &billingdb.Store{DB: db, Table: c.BillingTable},
 		Vault:     vault.FromEnv(env, db),
 		Processor: proc,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code is the machine-readable error code of DESIGN §5; clients branch on it.
@@ -24,6 +25,8 @@ const (
 	IdempotencyKeyInUse  Code = "idempotency_key_in_use"
 	CardDeclined         Code = "card_declined"
 	PayloadTooLarge      Code = "payload_too_large"
+	// RateLimited refuses a request over a limit; the response says when to retry (Retry-After).
+	RateLimited Code = "rate_limited"
 	// ServiceUnavailable is a dependency fault (KMS, DynamoDB throttling): nothing was stored, retry later.
 	ServiceUnavailable Code = "service_unavailable"
 	Internal           Code = "internal"
@@ -42,6 +45,7 @@ var statuses = map[Code]int{
 	IdempotencyKeyInUse:  http.StatusConflict,
 	CardDeclined:         http.StatusPaymentRequired,
 	PayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	RateLimited:          http.StatusTooManyRequests,
 	ServiceUnavailable:   http.StatusServiceUnavailable,
 	Internal:             http.StatusInternalServerError,
 }
@@ -59,6 +63,7 @@ var titles = map[Code]string{
 	IdempotencyKeyInUse:  "Idempotency key in use",
 	CardDeclined:         "Card declined",
 	PayloadTooLarge:      "Payload too large",
+	RateLimited:          "Too many requests",
 	ServiceUnavailable:   "Service unavailable",
 	Internal:             "Internal error",
 }
@@ -81,7 +86,9 @@ type Error struct {
 	Malformed bool
 	// Reason is a machine sub-code, such as a decline reason, sent as "reason".
 	Reason string
-	Err    error
+	// RetryAfter, when positive, is sent as the Retry-After header: how long until a retry can succeed.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // New returns an error with a code and a client-safe detail.
@@ -124,6 +131,11 @@ func (e *Error) Status() int {
 
 // Title is the short human summary of the error's code.
 func (e *Error) Title() string { return titles[e.Code] }
+
+// Seconds is d as the whole seconds of a Retry-After header, rounded up and at least 1.
+func Seconds(d time.Duration) int64 {
+	return max(1, int64((d+time.Second-1)/time.Second))
+}
 
 // StatusOf maps a code to its HTTP status; unknown codes are internal errors.
 func StatusOf(c Code) int {

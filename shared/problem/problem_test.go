@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestStatus(t *testing.T) {
@@ -20,6 +21,7 @@ func TestStatus(t *testing.T) {
 		{New(PayloadTooLarge, "x"), http.StatusRequestEntityTooLarge},
 		{New(IdempotencyKeyInUse, "x"), http.StatusConflict},
 		{New(ServiceUnavailable, "x"), http.StatusServiceUnavailable},
+		{New(RateLimited, "x"), http.StatusTooManyRequests},
 		{New(Code("made_up"), "x"), http.StatusInternalServerError},
 	}
 	for _, tt := range tests {
@@ -44,5 +46,13 @@ func TestFromHidesUnexpectedErrors(t *testing.T) {
 	wrapped := fmt.Errorf("context: %w", New(NotFound, "No such invoice."))
 	if got := From(wrapped); got.Code != NotFound {
 		t.Errorf("wrapped problem lost its code: %s", got.Code)
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]int64{0: 1, time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, 10 * time.Minute: 600} {
+		if got := Seconds(d); got != want {
+			t.Errorf("Seconds(%s) = %d, want %d", d, got, want)
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/envelope"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/s3client"
@@ -102,7 +103,11 @@ func serviceWith(tb testing.TB, s *devstack.Stack, client envelope.KMS) (*endpoi
 		DB: db, KMS: client, Table: c.VaultTable, KeyID: c.VaultKeyID,
 		Audit: &audit.Store{DB: db, Table: c.AuditTable},
 	})
-	tokens.Routes(svc, tokens.Deps{Vault: v, Customers: db, BillingTable: c.BillingTable})
+	limiter, err := ratelimit.FromEnv(s.Env, db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tokens.Routes(svc, tokens.Deps{Vault: v, Attempts: limiter, Customers: db, BillingTable: c.BillingTable})
 	return svc, v
 }
 

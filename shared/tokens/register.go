@@ -5,6 +5,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
@@ -17,6 +18,10 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 		return err
 	}
 	db := dynamodb.NewFromConfig(env.AWS)
-	Routes(svc, Deps{Vault: vault.FromEnv(env, db), Customers: db, BillingTable: c.BillingTable})
+	limiter, err := ratelimit.FromEnv(env, db)
+	if err != nil {
+		return err
+	}
+	Routes(svc, Deps{Vault: vault.FromEnv(env, db), Attempts: limiter, Customers: db, BillingTable: c.BillingTable})
 	return nil
 }

@@ -28,9 +28,17 @@ type CustomerDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
+// CardAttempts counts and limits card attempts; *ratelimit.Limiter satisfies it.
+type CardAttempts interface {
+	Attempt(ctx context.Context, principal, customer string) error
+}
+
 // Deps is what the routes are built from.
 type Deps struct {
 	Vault *vault.Vault
+	// Attempts limits tokenizations per principal and per customer; a card that fails validation is an
+	// attempt too (card testing).
+	Attempts CardAttempts
 	// Customers and BillingTable locate customers: pk "CUS#<id>", sk "CUS" in the billing table, the key
 	// the invoicing function stores them under. Only the key's existence is read, never the customer.
 	Customers    CustomerDB
@@ -94,6 +102,9 @@ type handlers struct{ Deps }
 
 // Routes adds the token routes to svc over the given dependencies.
 func Routes(svc *endpoint.Service, d Deps) {
+	if d.Attempts == nil {
+		panic("tokens: no card-attempt limiter") // a wiring bug, found at cold start
+	}
 	h := handlers{d}
 	svc.RequestHash = d.Vault.RequestHash
 	svc.Handle("CreateToken", h.create)
@@ -124,6 +135,11 @@ func (h handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resul
 	c.Touch("customer", req.CustomerID)
 	if !c.Principal.CanAccess(auth.WriteTokens, req.CustomerID) {
 		return nil, notFound("customer")
+	}
+	// Counted before the card is looked at: an answer about a card (invalid, new, or the customer's
+	// existing token) is what enumeration and card testing are after.
+	if err := h.Attempts.Attempt(ctx, c.Principal.ID, req.CustomerID); err != nil {
+		return nil, err
 	}
 	cd, err := card.Validate(req.Card, h.now(), "card.")
 	req.Card.CVC = "" // checked; it goes no further (PCI DSS 3.3.1.2)

@@ -299,7 +299,9 @@ func TestKMSEconomy(t *testing.T) {
 	svc, v := serviceWith(t, s, client)
 	ctx := context.Background()
 	for i := range 50 {
-		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, paymentsUser, createBody("cus_alice", cardNumber(i), "123")))
+		staff := paymentsUser
+		staff.ID += strconv.Itoa(i) // one attempt each: the card-attempt limit is not what this measures
+		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, staff, createBody("cus_alice", cardNumber(i), "123")))
 		if err != nil || resp.StatusCode != 201 {
 			t.Fatalf("tokenization %d: %d %s %v", i, resp.StatusCode, resp.Body, err)
 		}
