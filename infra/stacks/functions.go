@@ -139,6 +139,10 @@ var Functions = []Function{
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches:  append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...),
 		Settings: map[string]string{EnvPaymentProcessor: "sandbox"}},
+	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
+	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
+		Touches:  append([]Permission{ReadWriteBilling}, apiTouches...),
+		Settings: map[string]string{EnvPaymentProcessor: "sandbox"}},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

@@ -135,8 +135,8 @@ func invoiceKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{resources.PK: s(invoicePK + id), resources.SK: s(invoiceSK)}
 }
 
-func counterKey() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{resources.PK: s(counterPK), resources.SK: s(counterSK)}
+func counterKeyOf(pk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{resources.PK: s(pk), resources.SK: s(counterSK)}
 }
 
 func customerInvoicesGSI1PK(customerID string) string { return customerPK + customerID + "#INV" }
@@ -179,20 +179,25 @@ func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {
 
 // LastNumber returns the last invoice number issued (0 before the first).
 func (st *Store) LastNumber(ctx context.Context) (int64, error) {
-	item, err := st.get(ctx, counterKey())
+	return st.lastOf(ctx, counterPK)
+}
+
+// lastOf reads the number counter pk: the last number issued (0 before the first).
+func (st *Store) lastOf(ctx context.Context, pk string) (int64, error) {
+	item, err := st.get(ctx, counterKeyOf(pk))
 	if err != nil {
-		return 0, fmt.Errorf("read invoice number counter: %w", err)
+		return 0, fmt.Errorf("read number counter %s: %w", pk, err)
 	}
 	if item == nil {
 		return 0, nil
 	}
 	v, ok := item[attrValue].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("invoice number counter has no numeric %q", attrValue)
+		return 0, fmt.Errorf("number counter %s has no numeric %q", pk, attrValue)
 	}
 	last, err := strconv.ParseInt(v.Value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("invoice number counter %q: %w", v.Value, err)
+		return 0, fmt.Errorf("number counter %s %q: %w", pk, v.Value, err)
 	}
 	return last, nil
 }
@@ -360,8 +365,15 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 	if err != nil {
 		return nil, err
 	}
+	counter := st.counterItem(counterPK, last)
+	return []types.TransactWriteItem{counter, put}, nil
+}
+
+// counterItem moves the number counter pk from last to last+1, on condition that it is still last: of
+// two changes that read the same last number, only one commits, and the other re-reads and retries.
+func (st *Store) counterItem(pk string, last int64) types.TransactWriteItem {
 	counter := &types.Update{
-		TableName: aws.String(st.Table), Key: counterKey(),
+		TableName: aws.String(st.Table), Key: counterKeyOf(pk),
 		UpdateExpression:          aws.String("SET #val = :next"),
 		ExpressionAttributeNames:  map[string]string{"#val": attrValue},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":next": n(last + 1)},
@@ -372,11 +384,11 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 		counter.ConditionExpression = aws.String("#val = :last")
 		counter.ExpressionAttributeValues[":last"] = n(last)
 	}
-	return []types.TransactWriteItem{{Update: counter}, put}, nil
+	return types.TransactWriteItem{Update: counter}
 }
 
 // MarkPaidItem is the write that settles an open invoice in the payments function's own transaction:
-// status open → paid, amount_paid = total, amount_due = 0, paid_at and payment_id set, the payment
+// status open → paid, amount_paid = the amount due (what pre-payment credit notes left), amount_due = 0, paid_at and payment_id set, the payment
 // claim removed, version + 1. It is conditioned on the version and the open status that inv was read
 // with (by Get, or as the payment's claim left it), so an invoice is paid at most once however many
 // payments race; a cancellation of this item means the invoice changed since it was read (another
@@ -384,14 +396,14 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 func (st *Store) MarkPaidItem(inv *billing.Invoice, paymentID, paidAt string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
-		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :total, amount_due = :zero, paid_at = :at, " +
+		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :due, amount_due = :zero, paid_at = :at, " +
 			"updated_at = :at, payment_id = :pay, #v = :next, " + resources.GSI2PK + " = :gsi2 " +
 			"REMOVE " + attrClaimPaymentID + ", " + attrClaimUntil),
 		ConditionExpression:      aws.String("#v = :v AND #st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":paid": s(string(billing.Paid)), ":open": s(string(billing.Open)),
-			":total": n(inv.Total), ":zero": n(0), ":at": s(paidAt), ":pay": s(paymentID),
+			":due": n(inv.AmountDue), ":zero": n(0), ":at": s(paidAt), ":pay": s(paymentID),
 			":v": n(inv.Version), ":next": n(inv.Version + 1), ":gsi2": s(statusGSI2PK + string(billing.Paid)),
 		},
 	}}

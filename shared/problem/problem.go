@@ -23,7 +23,9 @@ const (
 	IdempotencyKeyReused Code = "idempotency_key_reused"
 	IdempotencyKeyInUse  Code = "idempotency_key_in_use"
 	CardDeclined         Code = "card_declined"
-	PayloadTooLarge      Code = "payload_too_large"
+	// RefundFailed is a refund the card processor refused; no credit note was issued.
+	RefundFailed    Code = "refund_failed"
+	PayloadTooLarge Code = "payload_too_large"
 	// ServiceUnavailable is a dependency fault (KMS, DynamoDB throttling): nothing was stored, retry later.
 	ServiceUnavailable Code = "service_unavailable"
 	Internal           Code = "internal"
@@ -41,6 +43,7 @@ var statuses = map[Code]int{
 	IdempotencyKeyReused: http.StatusUnprocessableEntity,
 	IdempotencyKeyInUse:  http.StatusConflict,
 	CardDeclined:         http.StatusPaymentRequired,
+	RefundFailed:         http.StatusPaymentRequired,
 	PayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	ServiceUnavailable:   http.StatusServiceUnavailable,
 	Internal:             http.StatusInternalServerError,
@@ -58,6 +61,7 @@ var titles = map[Code]string{
 	IdempotencyKeyReused: "Idempotency key reused with a different request",
 	IdempotencyKeyInUse:  "Idempotency key in use",
 	CardDeclined:         "Card declined",
+	RefundFailed:         "Refund failed",
 	PayloadTooLarge:      "Payload too large",
 	ServiceUnavailable:   "Service unavailable",
 	Internal:             "Internal error",
