@@ -13,7 +13,7 @@ import (
 
 // totals are the amounts of an invoice a user checks after each step.
 type totals struct {
-	Status                                          billing.Status
+	Status                                         billing.Status
 	Due, Credited, Paid, Refunded, PaymentRefunded int64
 }
 
