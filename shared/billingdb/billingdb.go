@@ -1,4 +1,4 @@
-// Package billingdb stores customers, invoices, payments and the invoice-number counter in the billing table
+// Package billingdb stores customers, invoices, payments, credit notes and their number counters in the billing table
 // (DynamoDB, single-table design). It reads directly and returns the writes of a change as
 // TransactWriteItems items, so the caller commits them with the audit record and the idempotent outcome
 // in one transaction.
@@ -10,6 +10,8 @@
 //	                                                        gsi2pk INVSTATUS#<status>   gsi2sk <created_at>#<id>
 //	number counter  pk COUNTER#invoice_number   sk COUNTER  value = the last number issued
 //	payment         pk PAY#<id>                 sk PAY      gsi1pk INV#<invoice>#PAY    gsi1sk <created_at>#<id>
+//	                                                        gsi2pk CUS#<customer>#PAY   gsi2sk <created_at>#<id>
+//	credit note     pk CN#<id>                  sk CN       (see creditnotes.go)
 //
 // An open invoice that a payment attempt is charging also carries claim_payment_id and claim_until
 // (the attempt and the end of its lease, Unix ms); see "Payments" below.
@@ -25,7 +27,9 @@
 //	invoices by status, newest first        Query gsi2 INVSTATUS#<status>, descending
 //	all invoices, newest first              Query gsi2 for each of the five statuses and merge
 //	get a payment by id                     GetItem (strongly consistent)
-//	payments of an invoice, oldest first    Query gsi1 INV#<id>#PAY, ascending
+//	payments of an invoice, oldest first    Query gsi1 INV#<id>#PAY, ascending (newest first for the API)
+//	payments of a customer, newest first    Query gsi2 CUS#<id>#PAY, descending
+//	credit notes of an invoice / customer   Query gsi1 INV#<id>#CN / gsi2 CUS#<id>#CN, descending
 //
 // Pages are positions, not DynamoDB keys: the cursor is the last index sort key returned
 // (<created_at>#<id>, unique), and the next page queries "sort key < cursor". A cursor therefore works
