@@ -345,6 +345,9 @@ func (h *Handlers) issue(ctx context.Context, c *endpoint.Call, pending *billing
 			return out, nil
 		}
 		if billingdb.Failed(err, 1, billingdb.ReasonConditionFailed) || billingdb.Failed(err, 3, billingdb.ReasonConditionFailed) {
+			if other {
+				return nil, nil // a third request recovered it first: nothing left to do here
+			}
 			return nil, problem.Wrap(problem.ServiceUnavailable, err, "The refund was recorded by another request. Retry the request to see the result; it will not be made twice.")
 		}
 		if !billingdb.Contended(err, 1) {
@@ -364,10 +367,11 @@ func (h *Handlers) refused(ctx context.Context, c *endpoint.Call, cn *billing.Cr
 		reason = string(problem.RefundFailed)
 	}
 	if other {
-		if err := h.recordRecovery(ctx, c, cn, problem.RefundFailed, items); err != nil {
+		err := h.recordRecovery(ctx, c, cn, problem.RefundFailed, items)
+		if err != nil && !billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) && !billingdb.Failed(err, 1, billingdb.ReasonConditionFailed) {
 			return nil, h.notStored(ctx, c, cn, err)
 		}
-		return nil, nil
+		return nil, nil // stored, or a third request stored it first
 	}
 	refusal := &problem.Error{
 		Code: problem.RefundFailed, Reason: reason,

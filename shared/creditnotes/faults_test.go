@@ -1,8 +1,10 @@
 package creditnotes_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -220,4 +222,67 @@ func TestCrashKeepsLease(t *testing.T) {
 		t.Errorf("request after the lease: %d %s", status, body)
 	}
 	cs.checkRefunds(inv, pay.ID, 2)
+}
+
+// TestRecoveredRefusal: a refund of the refund-failing card whose request lost the processor's answer
+// is recovered by the next request: the processor's refusal releases the reservation and deletes the
+// pending note (RecoverRefund record with refund_failed); no credit note stays, nothing is refunded.
+func TestRecoveredRefusal(t *testing.T) {
+	cs := newCNStack(t)
+	cus := cs.customer("Ada")
+	inv, _ := cs.paid(cus, processor.TestRefundFails)
+	cs.proc.down.Store(true)
+	if status, body := cs.pay.credit(inv.ID, 1000); status != 503 {
+		t.Fatalf("refund with the processor down: %d %s", status, body)
+	}
+	cs.proc.down.Store(false)
+	status, body := cs.admin.credit(inv.ID, 500)
+	if p := decode[problemBody](t, body); status != 402 || p.Code != "refund_failed" {
+		t.Errorf("the next refund: %d %s", status, body)
+	}
+	if notes := cs.notes(inv.ID); len(notes) != 0 {
+		t.Errorf("credit notes kept: %+v", notes)
+	}
+	if got := cs.invoice(inv.ID); got.RefundReserved != 0 || len(got.PendingRefunds) != 0 || got.AmountRefunded != 0 {
+		t.Errorf("invoice after the recovered refusal: %+v", got)
+	}
+	var recovered []string
+	for _, rec := range cs.auditRecords() {
+		if rec.EventName == creditnotes.RecoverEvent {
+			recovered = append(recovered, rec.ErrorCode)
+		}
+	}
+	if len(recovered) != 1 || recovered[0] != "refund_failed" {
+		t.Errorf("RecoverRefund records: %v", recovered)
+	}
+	if n := len(cs.sandbox.Refunds()); n != 0 {
+		t.Errorf("%d refunds accepted", n)
+	}
+}
+
+// TestCreditDuringPayment: while a payment attempt holds an open invoice (its card may be being
+// charged for the amount due), a pre-payment credit note is refused (409) and changes nothing.
+func TestCreditDuringPayment(t *testing.T) {
+	cs := newCNStack(t)
+	cus := cs.customer("Ada")
+	inv := cs.open(cus)
+	stored := cs.invoice(inv.ID)
+	now := cs.clock.Now()
+	p := &billing.Payment{ID: billing.NewID(billing.PaymentPrefix), InvoiceID: inv.ID, CustomerID: cus,
+		TokenID: "tok_00000000000000000000000000000000", Status: billing.PaymentProcessing, Amount: stored.AmountDue,
+		Currency: stored.Currency, CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
+	items, err := cs.reader().ClaimItems(stored, p, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamodb.NewFromConfig(cs.s.Env.AWS).TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := cs.billing.credit(inv.ID, 100)
+	if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" {
+		t.Errorf("credit note during a payment: %d %s", status, body)
+	}
+	if got := cs.invoice(inv.ID); got.AmountDue != 4758 || got.AmountCredited != 0 || len(cs.notes(inv.ID)) != 0 {
+		t.Errorf("invoice after the refused credit note: %+v", got)
+	}
 }
