@@ -110,28 +110,28 @@ type Invoice struct {
 	Object string `json:"object" dynamodbav:"-"`
 	Status Status `json:"status" dynamodbav:"status"`
 	// Number is "INV-000001"-style, assigned at finalization; null on a draft.
-	Number     *string  `json:"number" dynamodbav:"number,omitempty"`
-	CustomerID string   `json:"customer_id" dynamodbav:"customer_id"`
-	Currency   Currency `json:"currency" dynamodbav:"currency"`
-	DueDate    *string  `json:"due_date" dynamodbav:"due_date,omitempty"`
-	Memo       *string  `json:"memo" dynamodbav:"memo,omitempty"`
-	Lines      []Line   `json:"lines" dynamodbav:"lines"`
-	Subtotal   int64    `json:"subtotal" dynamodbav:"subtotal"`
-	Tax        int64    `json:"tax" dynamodbav:"tax"`
-	Total      int64    `json:"total" dynamodbav:"total"`
-	AmountPaid int64    `json:"amount_paid" dynamodbav:"amount_paid"`
-	AmountDue  int64    `json:"amount_due" dynamodbav:"amount_due"`
+	Number      *string  `json:"number" dynamodbav:"number,omitempty"`
+	CustomerID  string   `json:"customer_id" dynamodbav:"customer_id"`
+	Currency    Currency `json:"currency" dynamodbav:"currency"`
+	DueDate     *string  `json:"due_date" dynamodbav:"due_date,omitempty"`
+	Memo        *string  `json:"memo" dynamodbav:"memo,omitempty"`
+	Lines       []Line   `json:"lines" dynamodbav:"lines"`
+	Subtotal    int64    `json:"subtotal" dynamodbav:"subtotal"`
+	Tax         int64    `json:"tax" dynamodbav:"tax"`
+	Total       int64    `json:"total" dynamodbav:"total"`
+	AmountPaid  int64    `json:"amount_paid" dynamodbav:"amount_paid"`
+	AmountDue   int64    `json:"amount_due" dynamodbav:"amount_due"`
+	PaymentID   *string  `json:"payment_id,omitempty" dynamodbav:"payment_id,omitempty"`
+	CreatedAt   string   `json:"created_at" dynamodbav:"created_at"`
+	UpdatedAt   string   `json:"updated_at" dynamodbav:"updated_at"`
+	FinalizedAt *string  `json:"finalized_at" dynamodbav:"finalized_at,omitempty"`
+	PaidAt      *string  `json:"paid_at,omitempty" dynamodbav:"paid_at,omitempty"`
+	VoidedAt    *string  `json:"voided_at,omitempty" dynamodbav:"voided_at,omitempty"`
 	// AmountCredited is the sum of the pre-payment credit notes, taken off the amount due before any
 	// payment: total = amount_credited + amount_paid + amount_due.
 	AmountCredited int64 `json:"amount_credited" dynamodbav:"amount_credited"`
 	// AmountRefunded is the sum of the post-payment credit notes, refunded from amount_paid (never more).
-	AmountRefunded int64   `json:"amount_refunded" dynamodbav:"amount_refunded"`
-	PaymentID      *string `json:"payment_id,omitempty" dynamodbav:"payment_id,omitempty"`
-	CreatedAt      string  `json:"created_at" dynamodbav:"created_at"`
-	UpdatedAt      string  `json:"updated_at" dynamodbav:"updated_at"`
-	FinalizedAt    *string `json:"finalized_at" dynamodbav:"finalized_at,omitempty"`
-	PaidAt         *string `json:"paid_at,omitempty" dynamodbav:"paid_at,omitempty"`
-	VoidedAt       *string `json:"voided_at,omitempty" dynamodbav:"voided_at,omitempty"`
+	AmountRefunded int64 `json:"amount_refunded" dynamodbav:"amount_refunded"`
 	// MarkedUncollectibleAt is when the invoice was written off.
 	MarkedUncollectibleAt *string `json:"marked_uncollectible_at,omitempty" dynamodbav:"marked_uncollectible_at,omitempty"`
 	// Version increases with every stored change; writes are conditional on it (optimistic locking).

@@ -44,7 +44,7 @@ func tooLarge() error {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than %d KiB.", MaxBodyBytes>>10)
 }
 
-// Decode parses the JSON body into v strictly: unknown, duplicate and case-variant fields, trailing data and bodies over
+// Decode parses the JSON body into v strictly: unknown fields, trailing data and bodies over
 // MaxBodyBytes are rejected, so a typo in a field name is an error rather than a silently ignored value.
 // Error details name the problem but never echo the body, which may hold card data.
 func Decode(req *events.APIGatewayProxyRequest, v any) error {
@@ -63,7 +63,7 @@ func Decode(req *events.APIGatewayProxyRequest, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem.Malformed("The request body has data after the JSON object.")
 	}
-	if name := duplicateField(b); name != "" {
+	if name := duplicateField(b); name != "" { // and duplicate or case-variant fields (strict.go)
 		return duplicateError(name)
 	}
 	return nil

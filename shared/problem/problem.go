@@ -23,9 +23,8 @@ const (
 	IdempotencyKeyReused Code = "idempotency_key_reused"
 	IdempotencyKeyInUse  Code = "idempotency_key_in_use"
 	CardDeclined         Code = "card_declined"
-	// RefundFailed is a refund the card processor refused; no credit note was issued.
-	RefundFailed    Code = "refund_failed"
-	PayloadTooLarge Code = "payload_too_large"
+	RefundFailed         Code = "refund_failed"
+	PayloadTooLarge      Code = "payload_too_large"
 	// ServiceUnavailable is a dependency fault (KMS, DynamoDB throttling): nothing was stored, retry later.
 	ServiceUnavailable Code = "service_unavailable"
 	Internal           Code = "internal"
