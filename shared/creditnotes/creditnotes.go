@@ -29,6 +29,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/httpapi"
+	"github.com/vaultbill/vaultbill/shared/idempotency"
 	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/processor"
 )
@@ -196,6 +197,9 @@ func (h *Handlers) earlier(ctx context.Context, c *endpoint.Call, inv *billing.I
 	cn, err := h.Store.CreditNoteOfRequest(ctx, inv.ID, r.key)
 	if err != nil || cn == nil {
 		return nil, translate(err)
+	}
+	if created, err := time.Parse(time.RFC3339, cn.CreatedAt); err == nil && h.now().Sub(created) > idempotency.Window {
+		return nil, nil // a key reused after its window is a new request, as the runtime treats it
 	}
 	if cn.Status != billing.CreditNoteIssued {
 		// Still pending under a live lease (its request could not cut it short): its outcome is unknown.
