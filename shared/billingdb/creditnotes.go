@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/billing"
+	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
 
@@ -223,15 +224,51 @@ func (st *Store) RenewRefundLeaseItem(cn *billing.CreditNote, from int64, until 
 	}}
 }
 
-// CreditNoteFilter narrows a credit note or payment list; empty fields do not filter.
-type CreditNoteFilter struct {
+// OwnerFilter narrows a credit note or payment list to an invoice and/or a customer.
+type OwnerFilter struct {
 	InvoiceID  string
 	CustomerID string
 }
 
+// ParseOwnerList reads the query of a credit note or payment list (?invoice_id=&customer_id=&limit=
+// &cursor=; idPrefix is the listed objects' id prefix). own is the caller's customer when it may only
+// see its own objects ("" otherwise): its list is always its own, and naming another customer is not
+// found. Other callers name an invoice or a customer (a 400 otherwise), since these lists are kept per
+// invoice and per customer.
+func ParseOwnerList(query func(name string) string, own, idPrefix string) (OwnerFilter, Page, error) {
+	page, err := ParsePage(query("limit"), query("cursor"), idPrefix)
+	if err != nil {
+		return OwnerFilter{}, Page{}, err
+	}
+	f, err := parseOwnerFilter(query("invoice_id"), query("customer_id"), own)
+	return f, page, err
+}
+
+func parseOwnerFilter(invoiceID, customerID, own string) (OwnerFilter, error) {
+	f := OwnerFilter{InvoiceID: invoiceID, CustomerID: customerID}
+	if f.InvoiceID != "" && !billing.ValidID(billing.InvoicePrefix, f.InvoiceID) {
+		return f, notFound("invoice")
+	}
+	if f.CustomerID != "" && !billing.ValidID(billing.CustomerPrefix, f.CustomerID) {
+		return f, notFound("customer")
+	}
+	if own != "" {
+		if f.CustomerID != "" && f.CustomerID != own {
+			return f, notFound("customer")
+		}
+		f.CustomerID = own
+	}
+	if f.InvoiceID == "" && f.CustomerID == "" {
+		e := problem.Invalid(problem.FieldError{Field: "customer_id", Message: "name a customer_id or an invoice_id"})
+		e.Malformed = true
+		return f, e
+	}
+	return f, nil
+}
+
 // ListCreditNotes returns a page of issued credit notes of an invoice or a customer, newest first
 // (1 Query, more only when pending notes or a second filter thin a page).
-func (st *Store) ListCreditNotes(ctx context.Context, f CreditNoteFilter, p Page) (List[*billing.CreditNote], error) {
+func (st *Store) ListCreditNotes(ctx context.Context, f OwnerFilter, p Page) (List[*billing.CreditNote], error) {
 	filter := []condition{{attrStatus, string(billing.CreditNoteIssued)}}
 	index, pk := resources.GSI2, customerCreditNotesGSI2PK(f.CustomerID)
 	if f.InvoiceID != "" {
@@ -256,7 +293,7 @@ func (st *Store) ListCreditNotes(ctx context.Context, f CreditNoteFilter, p Page
 }
 
 // ListPayments returns a page of payments of an invoice or a customer, newest first.
-func (st *Store) ListPayments(ctx context.Context, f CreditNoteFilter, p Page) (List[*billing.Payment], error) {
+func (st *Store) ListPayments(ctx context.Context, f OwnerFilter, p Page) (List[*billing.Payment], error) {
 	var filter []condition
 	index, pk := resources.GSI2, customerPaymentsGSI2PK(f.CustomerID)
 	if f.InvoiceID != "" {

@@ -445,7 +445,7 @@ func (h *Handlers) get(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 }
 
 func (h *Handlers) list(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
-	f, page, err := ListQuery(c, auth.ReadCreditNotes, billing.CreditNotePrefix)
+	f, page, err := billingdb.ParseOwnerList(c.Query, ownOnly(c, auth.ReadCreditNotes), billing.CreditNotePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -456,33 +456,12 @@ func (h *Handlers) list(ctx context.Context, c *endpoint.Call) (*endpoint.Result
 	return &endpoint.Result{Status: http.StatusOK, Body: list}, nil
 }
 
-// ListQuery reads the query of a credit note or payment list (?invoice_id=&customer_id=&limit=&cursor=):
-// a customer's list is always its own (another's customer_id is not found); other callers name an
-// invoice or a customer, since the lists are kept per invoice and per customer.
-func ListQuery(c *endpoint.Call, action auth.Action, idPrefix string) (billingdb.CreditNoteFilter, billingdb.Page, error) {
-	page, err := billingdb.ParsePage(c.Query("limit"), c.Query("cursor"), idPrefix)
-	if err != nil {
-		return billingdb.CreditNoteFilter{}, billingdb.Page{}, err
-	}
-	f := billingdb.CreditNoteFilter{InvoiceID: c.Query("invoice_id"), CustomerID: c.Query("customer_id")}
-	if f.InvoiceID != "" && !billing.ValidID(billing.InvoicePrefix, f.InvoiceID) {
-		return f, page, problem.New(problem.NotFound, "No such invoice.")
-	}
-	if f.CustomerID != "" && !billing.ValidID(billing.CustomerPrefix, f.CustomerID) {
-		return f, page, problem.New(problem.NotFound, "No such customer.")
-	}
+// ownOnly is the caller's customer when it may see only its own objects with action, else "".
+func ownOnly(c *endpoint.Call, action auth.Action) string {
 	if c.Principal.OwnOnly(action) {
-		if f.CustomerID != "" && f.CustomerID != c.Principal.CustomerID {
-			return f, page, problem.New(problem.NotFound, "No such customer.")
-		}
-		f.CustomerID = c.Principal.CustomerID
+		return c.Principal.CustomerID
 	}
-	if f.InvoiceID == "" && f.CustomerID == "" {
-		e := problem.Invalid(problem.FieldError{Field: "customer_id", Message: "name a customer_id or an invoice_id"})
-		e.Malformed = true
-		return f, page, e
-	}
-	return f, page, nil
+	return ""
 }
 
 func backoff(ctx context.Context, attempt int) {

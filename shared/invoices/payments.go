@@ -6,7 +6,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/auth"
 	"github.com/vaultbill/vaultbill/shared/billing"
-	"github.com/vaultbill/vaultbill/shared/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
@@ -30,7 +30,11 @@ func (h *Handlers) getPayment(ctx context.Context, c *endpoint.Call) (*endpoint.
 }
 
 func (h *Handlers) listPayments(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
-	f, page, err := creditnotes.ListQuery(c, auth.ReadPayments, billing.PaymentPrefix)
+	own := ""
+	if c.Principal.OwnOnly(auth.ReadPayments) {
+		own = c.Principal.CustomerID
+	}
+	f, page, err := billingdb.ParseOwnerList(c.Query, own, billing.PaymentPrefix)
 	if err != nil {
 		return nil, err
 	}
