@@ -168,6 +168,8 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.Payments: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
 			"VaultTable": {"dynamodb:GetItem"}, "VaultKey": tableKeyRead},
 		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
+		// Refunds name a charge, never a card: no vault table, no vault key.
+		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -394,6 +396,8 @@ func TestFunctionEnvironments(t *testing.T) {
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays, config.EnvVaultKey),
 		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
+
+		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

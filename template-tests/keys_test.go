@@ -17,7 +17,7 @@ import (
 	"github.com/vaultbill/vaultbill/infra/stacks"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/httpapi"
-	"github.com/vaultbill/vaultbill/shared/payments"
+	"github.com/vaultbill/vaultbill/shared/processor"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -273,7 +273,7 @@ func TestWAFKeepsTheBodyContract(t *testing.T) {
 // test stage tells the payments function its stage, so it refuses the sandbox at cold start too.
 func TestProductionStageRefusesTheSandbox(t *testing.T) {
 	for _, stage := range []string{"", stacks.StageProduction} {
-		for _, proc := range []string{"", payments.Sandbox} {
+		for _, proc := range []string{"", processor.SandboxName} {
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(t.TempDir(), "cdk.out")), Context: stacks.FeatureFlags()})
 			_, err := stacks.Build(app, stacks.AppProps{
 				Account: testAccount, Region: testRegion, OffsiteRegion: testOffsite, BuildDir: os.TempDir(),
@@ -286,10 +286,10 @@ func TestProductionStageRefusesTheSandbox(t *testing.T) {
 	}
 	_, fn := function(t, routes.Payments)
 	env := get(fn.Properties, "Environment", "Variables")
-	if get(env, stacks.EnvStage) != stacks.StageTest || get(env, stacks.EnvPaymentProcessor) != payments.Sandbox {
+	if get(env, stacks.EnvStage) != stacks.StageTest || get(env, stacks.EnvPaymentProcessor) != processor.SandboxName {
 		t.Errorf("payments environment: %s", text(env))
 	}
-	if err := payments.CheckProcessor(payments.Sandbox, stacks.StageProduction); err == nil {
+	if err := processor.Check(processor.SandboxName, stacks.StageProduction); err == nil {
 		t.Error("the payments function must refuse the sandbox under STAGE=production")
 	}
 }

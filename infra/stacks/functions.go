@@ -6,7 +6,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/payments"
+	"github.com/vaultbill/vaultbill/shared/processor"
 	"github.com/vaultbill/vaultbill/shared/routes"
 )
 
@@ -116,7 +116,7 @@ var apiTouches = []Permission{AppendAudit, Idempotency}
 
 // EnvPaymentProcessor names the payments function's card processor; "sandbox" decides by test card
 // number and moves no money.
-const EnvPaymentProcessor = payments.EnvProcessor
+const EnvPaymentProcessor = processor.EnvProcessor
 
 // BackupRetentionDays is how long the backup function keeps its exports and native backups
 // (BACKUP_RETENTION_DAYS), the same as the AWS Backup recovery points.
@@ -144,6 +144,9 @@ var Functions = []Function{
 		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...)},
+	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
+	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
+		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

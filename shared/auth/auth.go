@@ -37,6 +37,15 @@ const (
 	ReadTokens     Action = "tokens:read"
 	PayInvoices    Action = "invoices:pay"
 	ReadAudit      Action = "audit:read"
+	// IssueCreditNotes is a credit note on an open invoice; RefundInvoices is one on a paid invoice,
+	// which refunds its payment. Both are POST /v1/invoices/{id}/credit-notes: which one a request is
+	// depends on the invoice's status, so the route is checked against CreateCreditNotes (anyone who
+	// may do either) and the handler checks the one the invoice calls for once it has read it.
+	IssueCreditNotes  Action = "credit_notes:issue"
+	RefundInvoices    Action = "invoices:refund"
+	CreateCreditNotes Action = "credit_notes:create"
+	ReadPayments      Action = "payments:read"
+	ReadCreditNotes   Action = "credit_notes:read"
 )
 
 // Scope is how far an allowed action reaches.
@@ -60,6 +69,30 @@ var permissions = map[Action]map[Role]Scope{
 	ReadTokens:     {Admin: All, Payments: All, Auditor: All, Customer: Own},
 	PayInvoices:    {Payments: All, Customer: Own},
 	ReadAudit:      {Admin: All, Auditor: All},
+
+	IssueCreditNotes:  issueCreditNotes,
+	RefundInvoices:    refundInvoices,
+	CreateCreditNotes: anyOf(issueCreditNotes, refundInvoices),
+	ReadPayments:      {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
+	ReadCreditNotes:   {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
+}
+
+// The two rows behind the credit note route (see IssueCreditNotes).
+var (
+	issueCreditNotes = map[Role]Scope{Admin: All, Billing: All}
+	refundInvoices   = map[Role]Scope{Admin: All, Payments: All}
+)
+
+// anyOf is the row of a route that performs one of several actions: each role gets the widest scope
+// any of them gives it. The handler then checks the action it performs.
+func anyOf(rows ...map[Role]Scope) map[Role]Scope {
+	out := map[Role]Scope{}
+	for _, row := range rows {
+		for role, scope := range row {
+			out[role] = max(out[role], scope)
+		}
+	}
+	return out
 }
 
 // ScopeOf returns how far role may perform action.

@@ -19,6 +19,13 @@ func TestPermissionTable(t *testing.T) {
 		ReadTokens:     {Y, N, Y, Y, O},
 		PayInvoices:    {N, N, Y, N, O},
 		ReadAudit:      {Y, N, N, Y, N},
+		// Credit notes on open invoices, refunds (credit notes on paid invoices), and the route that
+		// does either: it admits anyone who may do one of them, and the handler checks which.
+		IssueCreditNotes:  {Y, Y, N, N, N},
+		RefundInvoices:    {Y, N, Y, N, N},
+		CreateCreditNotes: {Y, Y, Y, N, N},
+		ReadPayments:      {Y, Y, Y, Y, O},
+		ReadCreditNotes:   {Y, Y, Y, Y, O},
 	}
 	for action, row := range want {
 		for i, role := range Roles {

@@ -229,6 +229,9 @@ const (
 	InvoicePrefix  = "in_"
 	LinePrefix     = "il_"
 	PaymentPrefix  = "pay_"
+	// CreditNotePrefix names credit notes, RefundPrefix the refunds of post-payment credit notes.
+	CreditNotePrefix = "cn_"
+	RefundPrefix     = "re_"
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

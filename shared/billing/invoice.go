@@ -127,6 +127,11 @@ type Invoice struct {
 	FinalizedAt *string  `json:"finalized_at" dynamodbav:"finalized_at,omitempty"`
 	PaidAt      *string  `json:"paid_at,omitempty" dynamodbav:"paid_at,omitempty"`
 	VoidedAt    *string  `json:"voided_at,omitempty" dynamodbav:"voided_at,omitempty"`
+	// AmountCredited is the sum of the pre-payment credit notes, taken off the amount due before any
+	// payment: total = amount_credited + amount_paid + amount_due.
+	AmountCredited int64 `json:"amount_credited" dynamodbav:"amount_credited"`
+	// AmountRefunded is the sum of the post-payment credit notes, refunded from amount_paid (never more).
+	AmountRefunded int64 `json:"amount_refunded" dynamodbav:"amount_refunded"`
 	// MarkedUncollectibleAt is when the invoice was written off.
 	MarkedUncollectibleAt *string `json:"marked_uncollectible_at,omitempty" dynamodbav:"marked_uncollectible_at,omitempty"`
 	// Version increases with every stored change; writes are conditional on it (optimistic locking).
@@ -137,6 +142,12 @@ type Invoice struct {
 	// off, since the charge may already have gone through. Clients never see them.
 	ClaimPaymentID string `json:"-" dynamodbav:"claim_payment_id,omitempty"`
 	ClaimUntil     int64  `json:"-" dynamodbav:"claim_until,omitempty"`
+	// RefundReserved is what the refunds of a paid invoice hold: those refunded plus those in flight
+	// (PendingRefunds, the ids of their credit notes). A refund reserves its amount before the
+	// processor is asked, on condition that RefundReserved + amount stays within AmountPaid, so
+	// refunds can never exceed the payment whatever runs at the same time. Clients never see them.
+	RefundReserved int64    `json:"-" dynamodbav:"refund_reserved,omitempty"`
+	PendingRefunds []string `json:"-" dynamodbav:"pending_refunds,stringset,omitempty"`
 }
 
 // ObjectInvoice is the "object" of an invoice.
@@ -186,7 +197,7 @@ func (inv *Invoice) Recompute() error {
 		return err
 	}
 	inv.Subtotal, inv.Tax, inv.Total = t.Subtotal, t.Tax, t.Total
-	inv.AmountDue = inv.Total - inv.AmountPaid
+	inv.AmountDue = inv.Total - inv.AmountPaid - inv.AmountCredited
 	return nil
 }
 
@@ -218,7 +229,7 @@ func (inv *Invoice) Apply(ev Event, now time.Time) error {
 		inv.FinalizedAt = &ts
 	case Pay:
 		inv.PaidAt = &ts
-		inv.AmountPaid = inv.Total
+		inv.AmountPaid = inv.AmountDue // what was left after pre-payment credit notes
 		inv.AmountDue = 0
 	case VoidEvent:
 		inv.VoidedAt = &ts

@@ -28,6 +28,8 @@ type Payment struct {
 	Status     PaymentStatus `json:"status" dynamodbav:"status"`
 	Amount     int64         `json:"amount" dynamodbav:"amount"`
 	Currency   Currency      `json:"currency" dynamodbav:"currency"`
+	// AmountRefunded is what the invoice's post-payment credit notes refunded of Amount.
+	AmountRefunded int64 `json:"amount_refunded" dynamodbav:"amount_refunded"`
 	// FailureCode is the processor's decline reason (card_declined, insufficient_funds) of a failed payment.
 	FailureCode string `json:"failure_code,omitempty" dynamodbav:"failure_code,omitempty"`
 	// ChargeID is the processor's reference, kept for reconciliation; clients do not need it.

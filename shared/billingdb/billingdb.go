@@ -1,4 +1,4 @@
-// Package billingdb stores customers, invoices, payments and the invoice-number counter in the billing table
+// Package billingdb stores customers, invoices, payments, credit notes and their number counters in the billing table
 // (DynamoDB, single-table design). It reads directly and returns the writes of a change as
 // TransactWriteItems items, so the caller commits them with the audit record and the idempotent outcome
 // in one transaction.
@@ -10,6 +10,8 @@
 //	                                                        gsi2pk INVSTATUS#<status>   gsi2sk <created_at>#<id>
 //	number counter  pk COUNTER#invoice_number   sk COUNTER  value = the last number issued
 //	payment         pk PAY#<id>                 sk PAY      gsi1pk INV#<invoice>#PAY    gsi1sk <created_at>#<id>
+//	                                                        gsi2pk CUS#<customer>#PAY   gsi2sk <created_at>#<id>
+//	credit note     pk CN#<id>                  sk CN       (see creditnotes.go)
 //
 // An open invoice that a payment attempt is charging also carries claim_payment_id and claim_until
 // (the attempt and the end of its lease, Unix ms); see "Payments" below.
@@ -25,7 +27,9 @@
 //	invoices by status, newest first        Query gsi2 INVSTATUS#<status>, descending
 //	all invoices, newest first              Query gsi2 for each of the five statuses and merge
 //	get a payment by id                     GetItem (strongly consistent)
-//	payments of an invoice, oldest first    Query gsi1 INV#<id>#PAY, ascending
+//	payments of an invoice, oldest first    Query gsi1 INV#<id>#PAY, ascending (newest first for the API)
+//	payments of a customer, newest first    Query gsi2 CUS#<id>#PAY, descending
+//	credit notes of an invoice / customer   Query gsi1 INV#<id>#CN / gsi2 CUS#<id>#CN, descending
 //
 // Pages are positions, not DynamoDB keys: the cursor is the last index sort key returned
 // (<created_at>#<id>, unique), and the next page queries "sort key < cursor". A cursor therefore works
@@ -136,8 +140,8 @@ func invoiceKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{resources.PK: s(invoicePK + id), resources.SK: s(invoiceSK)}
 }
 
-func counterKey() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{resources.PK: s(counterPK), resources.SK: s(counterSK)}
+func counterKeyOf(pk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{resources.PK: s(pk), resources.SK: s(counterSK)}
 }
 
 func customerInvoicesGSI1PK(customerID string) string { return customerPK + customerID + "#INV" }
@@ -180,20 +184,25 @@ func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {
 
 // LastNumber returns the last invoice number issued (0 before the first).
 func (st *Store) LastNumber(ctx context.Context) (int64, error) {
-	item, err := st.get(ctx, counterKey())
+	return st.lastOf(ctx, counterPK)
+}
+
+// lastOf reads the number counter pk: the last number issued (0 before the first).
+func (st *Store) lastOf(ctx context.Context, pk string) (int64, error) {
+	item, err := st.get(ctx, counterKeyOf(pk))
 	if err != nil {
-		return 0, fmt.Errorf("read invoice number counter: %w", err)
+		return 0, fmt.Errorf("read number counter %s: %w", pk, err)
 	}
 	if item == nil {
 		return 0, nil
 	}
 	v, ok := item[attrValue].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("invoice number counter has no numeric %q", attrValue)
+		return 0, fmt.Errorf("number counter %s has no numeric %q", pk, attrValue)
 	}
 	last, err := strconv.ParseInt(v.Value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("invoice number counter %q: %w", v.Value, err)
+		return 0, fmt.Errorf("number counter %s %q: %w", pk, v.Value, err)
 	}
 	return last, nil
 }
@@ -361,8 +370,15 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 	if err != nil {
 		return nil, err
 	}
+	counter := st.counterItem(counterPK, last)
+	return []types.TransactWriteItem{counter, put}, nil
+}
+
+// counterItem moves the number counter pk from last to last+1, on condition that it is still last: of
+// two changes that read the same last number, only one commits, and the other re-reads and retries.
+func (st *Store) counterItem(pk string, last int64) types.TransactWriteItem {
 	counter := &types.Update{
-		TableName: aws.String(st.Table), Key: counterKey(),
+		TableName: aws.String(st.Table), Key: counterKeyOf(pk),
 		UpdateExpression:          aws.String("SET #val = :next"),
 		ExpressionAttributeNames:  map[string]string{"#val": attrValue},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":next": n(last + 1)},
@@ -373,11 +389,11 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 		counter.ConditionExpression = aws.String("#val = :last")
 		counter.ExpressionAttributeValues[":last"] = n(last)
 	}
-	return []types.TransactWriteItem{{Update: counter}, put}, nil
+	return types.TransactWriteItem{Update: counter}
 }
 
 // MarkPaidItem is the write that settles an open invoice in the payments function's own transaction:
-// status open → paid, amount_paid = total, amount_due = 0, paid_at and payment_id set, the payment
+// status open → paid, amount_paid = the amount due (what pre-payment credit notes left), amount_due = 0, paid_at and payment_id set, the payment
 // claim removed, version + 1. It is conditioned on the version and the open status that inv was read
 // with (by Get, or as the payment's claim left it), so an invoice is paid at most once however many
 // payments race; a cancellation of this item means the invoice changed since it was read (another
@@ -385,14 +401,14 @@ func (st *Store) FinalizeItems(inv *billing.Invoice, prevVersion, last int64) ([
 func (st *Store) MarkPaidItem(inv *billing.Invoice, paymentID, paidAt string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
-		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :total, amount_due = :zero, paid_at = :at, " +
+		UpdateExpression: aws.String("SET #st = :paid, amount_paid = :due, amount_due = :zero, paid_at = :at, " +
 			"updated_at = :at, payment_id = :pay, #v = :next, " + resources.GSI2PK + " = :gsi2 " +
 			"REMOVE " + attrClaimPaymentID + ", " + attrClaimUntil),
 		ConditionExpression:      aws.String("#v = :v AND #st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":paid": s(string(billing.Paid)), ":open": s(string(billing.Open)),
-			":total": n(inv.Total), ":zero": n(0), ":at": s(paidAt), ":pay": s(paymentID),
+			":due": n(inv.AmountDue), ":zero": n(0), ":at": s(paidAt), ":pay": s(paymentID),
 			":v": n(inv.Version), ":next": n(inv.Version + 1), ":gsi2": s(statusGSI2PK + string(billing.Paid)),
 		},
 	}}

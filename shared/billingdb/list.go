@@ -186,9 +186,22 @@ func sortKey(item map[string]types.AttributeValue, name string) string {
 	return ""
 }
 
-// query reads up to p.Limit+1 items of one index partition, newest first, after p.After. A status
-// filter can thin DynamoDB's pages, so it keeps reading until it has enough or the partition ends.
+// query reads up to p.Limit+1 items of one index partition, newest first, after p.After, with an
+// optional status filter.
 func (st *Store) query(ctx context.Context, index, pk string, p Page, status *string) ([]map[string]types.AttributeValue, error) {
+	var where []condition
+	if status != nil {
+		where = append(where, condition{attrStatus, *status})
+	}
+	return st.queryWhere(ctx, index, pk, p, where)
+}
+
+// condition is an attribute = value filter of a query.
+type condition struct{ attr, value string }
+
+// queryWhere reads up to p.Limit+1 items of one index partition, newest first, after p.After. A filter
+// can thin DynamoDB's pages, so it keeps reading until it has enough or the partition ends.
+func (st *Store) queryWhere(ctx context.Context, index, pk string, p Page, where []condition) ([]map[string]types.AttributeValue, error) {
 	pkName, skName := resources.GSI1PK, resources.GSI1SK
 	if index == resources.GSI2 {
 		pkName, skName = resources.GSI2PK, resources.GSI2SK
@@ -207,10 +220,15 @@ func (st *Store) query(ctx context.Context, index, pk string, p Page, status *st
 		in.ExpressionAttributeNames["#sk"] = skName
 		in.ExpressionAttributeValues[":after"] = s(p.After)
 	}
-	if status != nil {
-		in.FilterExpression = aws.String("#st = :st")
-		in.ExpressionAttributeNames["#st"] = attrStatus
-		in.ExpressionAttributeValues[":st"] = s(*status)
+	var filters []string
+	for i, c := range where {
+		name, value := fmt.Sprintf("#f%d", i), fmt.Sprintf(":f%d", i)
+		in.ExpressionAttributeNames[name] = c.attr
+		in.ExpressionAttributeValues[value] = s(c.value)
+		filters = append(filters, name+" = "+value)
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	}
 	var out []map[string]types.AttributeValue
 	for {

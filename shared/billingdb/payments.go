@@ -30,6 +30,9 @@ func paymentKey(id string) map[string]types.AttributeValue {
 // invoicePaymentsGSI1PK is the gsi1 partition of an invoice's payments.
 func invoicePaymentsGSI1PK(invoiceID string) string { return invoicePK + invoiceID + "#PAY" }
 
+// customerPaymentsGSI2PK is the gsi2 partition of a customer's payments.
+func customerPaymentsGSI2PK(customerID string) string { return customerPK + customerID + "#PAY" }
+
 func paymentItem(p *billing.Payment) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(p)
 	if err != nil {
@@ -40,6 +43,8 @@ func paymentItem(p *billing.Payment) (map[string]types.AttributeValue, error) {
 	}
 	item[resources.GSI1PK] = s(invoicePaymentsGSI1PK(p.InvoiceID))
 	item[resources.GSI1SK] = s(p.CreatedAt + "#" + p.ID)
+	item[resources.GSI2PK] = s(customerPaymentsGSI2PK(p.CustomerID))
+	item[resources.GSI2SK] = s(p.CreatedAt + "#" + p.ID)
 	return item, nil
 }
 
@@ -62,6 +67,21 @@ func (st *Store) GetPayment(ctx context.Context, id string) (*billing.Payment, e
 		return nil, nil
 	}
 	return decodePayment(item)
+}
+
+// ReadPayment returns a payment for the API, or not_found.
+func (st *Store) ReadPayment(ctx context.Context, id string) (*billing.Payment, error) {
+	if !billing.ValidID(billing.PaymentPrefix, id) {
+		return nil, notFound("payment")
+	}
+	p, err := st.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, notFound("payment")
+	}
+	return p, nil
 }
 
 // InvoicePayments returns every payment attempt of an invoice, oldest first.

@@ -23,6 +23,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/authorizer"
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
 	"github.com/vaultbill/vaultbill/shared/invoices"
@@ -47,6 +48,9 @@ var Functions = map[string]wiring.Register{
 	routes.Invoices:   invoices.Register,
 	routes.Tokens:     tokens.Register,
 	routes.Payments:   payments.Register,
+	// Refunds in the local stack go to a sandbox of their own, which knows the refund-failing card
+	// by its charge id, as a separate Lambda would.
+	routes.CreditNotes: creditnotes.Register,
 }
 
 // Options configure a local stack.

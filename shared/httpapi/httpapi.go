@@ -64,6 +64,9 @@ func Decode(req *events.APIGatewayProxyRequest, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem.Malformed("The request body has data after the JSON object.")
 	}
+	if name := duplicateField(b); name != "" { // and duplicate or case-variant fields (strict.go)
+		return duplicateError(name)
+	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ const (
 	sampleCustomer = "cus_samplecustomeraaaaaaaaaaaa"
 	sampleDraft    = "in_sampledraftaaaaaaaaaaaaaaa"
 	sampleDeleted  = "in_sampledeleteaaaaaaaaaaaaaa"
+	samplePayment  = "pay_samplepaymentaaaaaaaaaaaaa"
 )
 
 // TestSampleEvents runs the invoices function, as wired for Lambda, on every sample event in
@@ -43,6 +44,7 @@ func TestSampleEvents(t *testing.T) {
 		{"create-customer", 201}, {"list-customers", 200}, {"get-customer", 200}, {"update-customer", 200},
 		{"create-invoice", 201}, {"list-invoices", 200}, {"get-invoice", 200}, {"update-invoice", 200},
 		{"finalize-invoice", 200}, {"mark-uncollectible-invoice", 200}, {"void-invoice", 200}, {"delete-invoice", 200},
+		{"get-payment", 200}, {"list-payments", 200},
 	}
 	files, _ := filepath.Glob("../../events/invoices/*.json")
 	if len(files) != len(order) {
@@ -103,6 +105,15 @@ func seedSamples(t *testing.T, env wiring.Env) {
 		}
 		items = append(items, its[1])
 	}
+	// A payment of the sample draft, as the payments function stores one (the reads need no more).
+	pay := &billing.Payment{ID: samplePayment, InvoiceID: sampleDraft, CustomerID: sampleCustomer,
+		TokenID: "tok_5b8e2f0c1d3a4e6f9a7b8c0d1e2f3a4b", Status: billing.PaymentSucceeded, Amount: 1000,
+		Currency: "EUR", CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
+	claim, err := st.ClaimItems(&billing.Invoice{ID: sampleDraft}, pay, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = append(items, claim[1])
 	if _, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		t.Fatalf("seed samples: %v", err)
 	}

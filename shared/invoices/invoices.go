@@ -52,6 +52,8 @@ func Routes(svc *endpoint.Service, store *billingdb.Store) *Handlers {
 	svc.Handle("FinalizeInvoice", h.finalizeInvoice)
 	svc.Handle("VoidInvoice", h.transition(billing.VoidEvent))
 	svc.Handle("MarkInvoiceUncollectible", h.transition(billing.MarkUncollectible))
+	svc.Handle("GetPayment", h.getPayment)
+	svc.Handle("ListPayments", h.listPayments)
 	return h
 }
 

@@ -1,16 +1,21 @@
 package invoices_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/vaultbill/vaultbill/shared/auth"
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // TestRoles runs every customer and invoice route as every role, and as a customer on its own and on
@@ -21,6 +26,7 @@ func TestRoles(t *testing.T) {
 	own := bill.customer("Own Customer")
 	other := bill.customer("Other Customer")
 	ownInvoice := bill.draft(own.ID)
+	ownPayment := seedPayment(t, s.Env, ownInvoice)
 
 	type principal struct {
 		name     string
@@ -59,6 +65,8 @@ func TestRoles(t *testing.T) {
 		"MarkInvoiceUncollectible": func() (string, string, string) {
 			return "POST", "/v1/invoices/" + openInvoice().ID + "/mark-uncollectible", ""
 		},
+		"ListPayments": func() (string, string, string) { return "GET", "/v1/payments?customer_id=" + own.ID, "" },
+		"GetPayment":   func() (string, string, string) { return "GET", "/v1/payments/" + ownPayment, "" },
 	}
 	// expect derives the status from the permission table.
 	expect := func(p principal, r routes.Route) int {
@@ -110,8 +118,8 @@ func TestRoles(t *testing.T) {
 			})
 		}
 	}
-	if covered != 12 {
-		t.Errorf("covered %d invoices routes, want 12", covered)
+	if covered != 14 {
+		t.Errorf("covered %d invoices routes, want 14", covered)
 	}
 
 	// A customer's lists hold only its own objects.
@@ -133,4 +141,23 @@ func TestRoles(t *testing.T) {
 	if len(cs.Data) != 1 || cs.Data[0].ID != other.ID {
 		t.Errorf("customer's customer list: %+v", cs.Data)
 	}
+}
+
+// seedPayment stores a succeeded payment of inv, as the payments function would, and returns its id.
+func seedPayment(t *testing.T, env wiring.Env, inv billing.Invoice) string {
+	t.Helper()
+	db := dynamodb.NewFromConfig(env.AWS)
+	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable}
+	now := time.Now()
+	p := &billing.Payment{ID: billing.NewID(billing.PaymentPrefix), InvoiceID: inv.ID, CustomerID: inv.CustomerID,
+		TokenID: "tok_5b8e2f0c1d3a4e6f9a7b8c0d1e2f3a4b", Status: billing.PaymentSucceeded, Amount: inv.Total,
+		Currency: inv.Currency, CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
+	items, err := st.ClaimItems(&inv, p, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
 }

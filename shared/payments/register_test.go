@@ -37,13 +37,13 @@ func TestRegisterConfiguration(t *testing.T) {
 		wantErr string
 	}{
 		{"default processor", env(nil), ""},
-		{"sandbox", env(map[string]string{payments.EnvProcessor: "sandbox"}), ""},
-		{"unknown processor", env(map[string]string{payments.EnvProcessor: "stripe"}), payments.EnvProcessor},
-		{"sandbox in a test stage", env(map[string]string{payments.EnvProcessor: "sandbox", payments.EnvStage: payments.StageTest}), ""},
+		{"sandbox", env(map[string]string{processor.EnvProcessor: "sandbox"}), ""},
+		{"unknown processor", env(map[string]string{processor.EnvProcessor: "stripe"}), processor.EnvProcessor},
+		{"sandbox in a test stage", env(map[string]string{processor.EnvProcessor: "sandbox", processor.EnvStage: processor.StageTest}), ""},
 		// The sandbox approves 4242... and moves no money: a production stage must never pay with it.
-		{"sandbox in production", env(map[string]string{payments.EnvProcessor: "sandbox", payments.EnvStage: payments.StageProduction}), "sandbox"},
-		{"default processor in production", env(map[string]string{payments.EnvStage: payments.StageProduction}), "sandbox"},
-		{"unknown stage", env(map[string]string{payments.EnvStage: "prod"}), payments.EnvStage},
+		{"sandbox in production", env(map[string]string{processor.EnvProcessor: "sandbox", processor.EnvStage: processor.StageProduction}), "sandbox"},
+		{"default processor in production", env(map[string]string{processor.EnvStage: processor.StageProduction}), "sandbox"},
+		{"unknown stage", env(map[string]string{processor.EnvStage: "prod"}), processor.EnvStage},
 		{"no vault table", env(nil, config.EnvVaultTable), config.EnvVaultTable},
 		{"no vault key", env(nil, config.EnvVaultKey), config.EnvVaultKey},
 	}
@@ -56,7 +56,7 @@ func TestRegisterConfiguration(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming %s", tt.name, err, tt.wantErr)
 		}
 	}
-	if p, err := payments.NewProcessor("", ""); err != nil {
+	if p, err := processor.New("", ""); err != nil {
 		t.Errorf("default processor: %v", err)
 	} else if _, ok := p.(*processor.Sandbox); !ok {
 		t.Errorf("default processor is %T, want the sandbox", p)

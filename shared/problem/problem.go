@@ -24,6 +24,7 @@ const (
 	IdempotencyKeyReused Code = "idempotency_key_reused"
 	IdempotencyKeyInUse  Code = "idempotency_key_in_use"
 	CardDeclined         Code = "card_declined"
+	RefundFailed         Code = "refund_failed"
 	PayloadTooLarge      Code = "payload_too_large"
 	// RateLimited refuses a request over a limit; the response says when to retry (Retry-After).
 	RateLimited Code = "rate_limited"
@@ -44,6 +45,7 @@ var statuses = map[Code]int{
 	IdempotencyKeyReused: http.StatusUnprocessableEntity,
 	IdempotencyKeyInUse:  http.StatusConflict,
 	CardDeclined:         http.StatusPaymentRequired,
+	RefundFailed:         http.StatusPaymentRequired,
 	PayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	RateLimited:          http.StatusTooManyRequests,
 	ServiceUnavailable:   http.StatusServiceUnavailable,
@@ -62,6 +64,7 @@ var titles = map[Code]string{
 	IdempotencyKeyReused: "Idempotency key reused with a different request",
 	IdempotencyKeyInUse:  "Idempotency key in use",
 	CardDeclined:         "Card declined",
+	RefundFailed:         "Refund failed",
 	PayloadTooLarge:      "Payload too large",
 	RateLimited:          "Too many requests",
 	ServiceUnavailable:   "Service unavailable",

@@ -35,6 +35,8 @@ const (
 	Tokens     = "tokens"
 	Payments   = "payments"
 	AuditQuery = "audit-query"
+	// CreditNotes issues credit notes and refunds them through the card processor; it has no vault access.
+	CreditNotes = "credit-notes"
 )
 
 // All is every route of the HTTP API v1.
@@ -54,6 +56,8 @@ var All = []Route{
 	{http.MethodPost, "/v1/invoices/{id}/finalize", Invoices, auth.WriteInvoices, "FinalizeInvoice"},
 	{http.MethodPost, "/v1/invoices/{id}/void", Invoices, auth.WriteInvoices, "VoidInvoice"},
 	{http.MethodPost, "/v1/invoices/{id}/mark-uncollectible", Invoices, auth.WriteInvoices, "MarkInvoiceUncollectible"},
+	{http.MethodGet, "/v1/payments", Invoices, auth.ReadPayments, "ListPayments"},
+	{http.MethodGet, "/v1/payments/{id}", Invoices, auth.ReadPayments, "GetPayment"},
 
 	{http.MethodPost, "/v1/tokens", Tokens, auth.WriteTokens, "CreateToken"},
 	{http.MethodGet, "/v1/tokens/{id}", Tokens, auth.ReadTokens, "GetToken"},
@@ -63,6 +67,10 @@ var All = []Route{
 	{http.MethodPost, "/v1/invoices/{id}/pay", Payments, auth.PayInvoices, "PayInvoice"},
 
 	{http.MethodGet, "/v1/audit-events", AuditQuery, auth.ReadAudit, "ListAuditEvents"},
+
+	{http.MethodPost, "/v1/invoices/{id}/credit-notes", CreditNotes, auth.CreateCreditNotes, "CreateCreditNote"},
+	{http.MethodGet, "/v1/credit-notes", CreditNotes, auth.ReadCreditNotes, "ListCreditNotes"},
+	{http.MethodGet, "/v1/credit-notes/{id}", CreditNotes, auth.ReadCreditNotes, "GetCreditNote"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).
