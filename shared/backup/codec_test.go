@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vaultbill/vaultbill/shared/envelope"
 )
 
 // everyKind holds every DynamoDB attribute type, including the empty values DynamoDB allows outside keys.
@@ -96,11 +97,11 @@ func TestChecksumIsOrderIndependentAndCountsDuplicates(t *testing.T) {
 func TestSealedPartsAreBoundToTheirKey(t *testing.T) {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
-	aead, err := newAEAD(raw)
+	key, err := envelope.NewKey(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &dataKey{aead: aead}
+	k := &dataKey{key: key}
 	sealed := k.seal("backups/billing/1/part-0-00000.ndjson.gz.enc", []byte("secret"))
 	if pt, err := k.open("backups/billing/1/part-0-00000.ndjson.gz.enc", sealed); err != nil || string(pt) != "secret" {
 		t.Fatalf("open: %q %v", pt, err)

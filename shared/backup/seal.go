@@ -2,15 +2,13 @@ package backup
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/vaultbill/vaultbill/shared/envelope"
 )
 
 // Parts are sealed with AES-256-GCM under one data key per table per backup run. The data key is
@@ -31,7 +29,7 @@ var ErrTampered = errors.New("backup data failed authentication (altered, trunca
 
 // dataKey is one backup's unwrapped data key.
 type dataKey struct {
-	aead    cipher.AEAD
+	key     *envelope.Key
 	keyID   string // the KMS key ARN that wrapped it
 	wrapped []byte
 }
@@ -93,11 +91,11 @@ func newDataKey(ctx context.Context, k KMSAPI, keyID, table, id string) (*dataKe
 		return nil, fmt.Errorf("generate data key under %s: %w", keyID, err)
 	}
 	defer clear(out.Plaintext)
-	aead, err := newAEAD(out.Plaintext)
+	key, err := envelope.NewKey(out.Plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return &dataKey{aead: aead, keyID: aws.ToString(out.KeyId), wrapped: out.CiphertextBlob}, nil
+	return &dataKey{key: key, keyID: aws.ToString(out.KeyId), wrapped: out.CiphertextBlob}, nil
 }
 
 // openDataKey unwraps a manifest's data key: the only KMS call a restore of one table makes.
@@ -113,40 +111,25 @@ func openDataKey(ctx context.Context, k KMSAPI, m *Manifest) (*dataKey, error) {
 		return nil, fmt.Errorf("unwrap data key of backup %s/%s with %s: %w", m.Table, m.ID, m.KeyID, err)
 	}
 	defer clear(out.Plaintext)
-	aead, err := newAEAD(out.Plaintext)
+	key, err := envelope.NewKey(out.Plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return &dataKey{aead: aead, keyID: m.KeyID, wrapped: m.WrappedKey}, nil
-}
-
-func newAEAD(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("data key is %d bytes, want 32", len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("data key: %w", err)
-	}
-	return cipher.NewGCM(block)
+	return &dataKey{key: key, keyID: m.KeyID, wrapped: m.WrappedKey}, nil
 }
 
 // seal encrypts a part's plaintext for the object at objectKey: nonce || ciphertext || tag.
 func (k *dataKey) seal(objectKey string, plaintext []byte) []byte {
-	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
+	out, err := k.key.Seal(nil, plaintext, []byte(aadPrefix+objectKey))
+	if err != nil {
 		panic("backup: crypto/rand failed: " + err.Error())
 	}
-	return k.aead.Seal(nonce, nonce, plaintext, []byte(aadPrefix+objectKey))
+	return out
 }
 
 // open decrypts and authenticates a sealed part read from objectKey.
 func (k *dataKey) open(objectKey string, sealed []byte) ([]byte, error) {
-	n := k.aead.NonceSize()
-	if len(sealed) < n+k.aead.Overhead() {
-		return nil, fmt.Errorf("part %s: %w", objectKey, ErrTampered)
-	}
-	pt, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(aadPrefix+objectKey))
+	pt, err := k.key.Open(sealed, []byte(aadPrefix+objectKey))
 	if err != nil {
 		return nil, fmt.Errorf("part %s: %w", objectKey, ErrTampered)
 	}

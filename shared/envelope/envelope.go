@@ -10,9 +10,6 @@ package envelope
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -100,7 +97,7 @@ type dataKey struct {
 	plain   []byte
 	wrapped []byte
 	keyID   string
-	aead    cipher.AEAD
+	aead    *Key
 	created time.Time
 	uses    int
 }
@@ -125,23 +122,22 @@ func (e *Envelope) usable(k *dataKey, now time.Time) bool {
 
 // Seal encrypts plaintext bound to additional data ad (e.g. a record id).
 func (e *Envelope) Seal(ctx context.Context, plaintext, ad []byte) (Sealed, error) {
-	aead, wrapped, keyID, err := e.sealingKey(ctx)
+	key, wrapped, keyID, err := e.sealingKey(ctx)
 	if err != nil {
 		return Sealed{}, err
 	}
-	out := make([]byte, 1+nonceSize, overhead+len(plaintext))
+	out := make([]byte, 1, overhead+len(plaintext))
 	out[0] = version
-	if _, err := rand.Read(out[1:]); err != nil {
-		return Sealed{}, fmt.Errorf("envelope nonce: %w", err)
+	if out, err = key.Seal(out, plaintext, ad); err != nil {
+		return Sealed{}, err
 	}
-	out = aead.Seal(out, out[1:1+nonceSize], plaintext, ad)
 	return Sealed{Ciphertext: out, WrappedKey: wrapped, KeyID: keyID}, nil
 }
 
 // sealingKey returns the current data key, counting one use, and replaces it when it is too old or
 // used up. It returns copies of the key's fields: the key may be retired by another caller as soon as
 // the lock is released.
-func (e *Envelope) sealingKey(ctx context.Context) (cipher.AEAD, []byte, string, error) {
+func (e *Envelope) sealingKey(ctx context.Context) (*Key, []byte, string, error) {
 	e.sealMu.Lock()
 	defer e.sealMu.Unlock()
 	now := e.now()
@@ -172,12 +168,9 @@ func newDataKey(plain, wrapped []byte, keyID string, now time.Time) (*dataKey, e
 		return nil, fmt.Errorf("data key from KMS is %d bytes, want 32", len(plain))
 	}
 	k := &dataKey{plain: append([]byte(nil), plain...), wrapped: wrapped, keyID: keyID, created: now}
-	block, err := aes.NewCipher(k.plain)
-	if err != nil {
-		return nil, fmt.Errorf("data key cipher: %w", err)
-	}
-	if k.aead, err = cipher.NewGCM(block); err != nil {
-		return nil, fmt.Errorf("data key GCM: %w", err)
+	var err error
+	if k.aead, err = NewKey(k.plain); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
@@ -191,18 +184,13 @@ func (e *Envelope) Open(ctx context.Context, s Sealed, ad []byte) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	nonce, body := s.Ciphertext[1:1+nonceSize], s.Ciphertext[1+nonceSize:]
-	plain, err := k.Open(nil, nonce, body, ad)
-	if err != nil {
-		return nil, ErrOpen
-	}
-	return plain, nil
+	return k.Open(s.Ciphertext[1:], ad)
 }
 
 // openingKey returns the AEAD of a wrapped data key, unwrapping it with KMS on a cache miss. KMS is
 // called outside the lock: two concurrent misses on one key cost two calls, but a slow KMS call never
 // holds up opens that hit the cache.
-func (e *Envelope) openingKey(ctx context.Context, wrapped []byte) (cipher.AEAD, error) {
+func (e *Envelope) openingKey(ctx context.Context, wrapped []byte) (*Key, error) {
 	now := e.now()
 	e.openMu.Lock()
 	if k := e.opened[string(wrapped)]; k != nil {
