@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vaultbill/vaultbill/shared/ids"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -247,14 +248,4 @@ func NewID(prefix string) string {
 }
 
 // ValidID reports whether s has the shape NewID(prefix) produces, so malformed ids never reach storage.
-func ValidID(prefix, s string) bool {
-	if len(s) != len(prefix)+idLength || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for _, r := range s[len(prefix):] {
-		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(prefix, s string) bool { return ids.Valid(prefix, s) }
