@@ -2,8 +2,6 @@ package billing
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -232,20 +230,9 @@ const (
 	PaymentPrefix  = "pay_"
 )
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// idLength is the encoded length of a 128-bit random id.
-const idLength = 26
-
 // NewID returns prefix + 128 random bits in lower-case base32 (26 characters). IDs are never derived
 // from data, so they reveal nothing about the object.
-func NewID(prefix string) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("billing: crypto/rand failed: " + err.Error())
-	}
-	return prefix + idEncoding.EncodeToString(b[:])
-}
+func NewID(prefix string) string { return ids.New(prefix) }
 
 // ValidID reports whether s has the shape NewID(prefix) produces, so malformed ids never reach storage.
 func ValidID(prefix, s string) bool { return ids.Valid(prefix, s) }

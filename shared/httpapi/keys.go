@@ -125,7 +125,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 		if fields != nil {
 			var ok bool
 			if ft, ok = fields[key]; !ok {
-				return fieldError(at, "unknown field")
+				return fieldError(key, "unknown field") // named as encoding/json names it
 			}
 		}
 		if err := w.value(ft, key, at); err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -23,6 +24,11 @@ import (
 // object in every bucket whose name carries the stack's prefix, and the logs of the test binary, and
 // returns where a card number (a Luhn-valid 13-19 digit run, as logging.ContainsPAN finds them)
 // appears in clear. The vault's sealed cards are ciphertext and do not match.
+//
+// Two kinds of text the API writes by design are set aside, because random digits in them pass the
+// Luhn check one time in ten: lower-case hex strings of 32 or more characters (ids, hashes,
+// fingerprints, digest signatures; nothing a client sends can become one) and numbers (DynamoDB N
+// attributes, the millisecond timestamps of EMF lines: times and amounts).
 func CardNumbersAtRest(tb testing.TB, s *devstack.Stack) []string {
 	tb.Helper()
 	ctx := context.Background()
@@ -48,7 +54,7 @@ func CardNumbersAtRest(tb testing.TB, s *devstack.Stack) []string {
 		}
 	}
 	for i, line := range strings.Split(Logs.String(), "\n") {
-		if logging.ContainsPAN(line) {
+		if hasPAN(emfTimestamp.ReplaceAllString(line, "")) {
 			found = append(found, fmt.Sprintf("log line %d", i+1))
 		}
 	}
@@ -81,15 +87,11 @@ func cardNumbersInTable(tb testing.TB, db *dynamodb.Client, table string) []stri
 func attributeHasPAN(v types.AttributeValue) bool {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		return logging.ContainsPAN(v.Value)
-	case *types.AttributeValueMemberN:
-		return logging.ContainsPAN(v.Value)
+		return hasPAN(v.Value)
 	case *types.AttributeValueMemberB:
-		return logging.ContainsPAN(string(v.Value))
+		return hasPAN(string(v.Value))
 	case *types.AttributeValueMemberSS:
-		return logging.ContainsPAN(strings.Join(v.Value, "\n"))
-	case *types.AttributeValueMemberNS:
-		return logging.ContainsPAN(strings.Join(v.Value, "\n"))
+		return hasPAN(strings.Join(v.Value, "\n"))
 	case *types.AttributeValueMemberL:
 		for _, e := range v.Value {
 			if attributeHasPAN(e) {
@@ -98,7 +100,7 @@ func attributeHasPAN(v types.AttributeValue) bool {
 		}
 	case *types.AttributeValueMemberM:
 		for k, e := range v.Value {
-			if logging.ContainsPAN(k) || attributeHasPAN(e) {
+			if hasPAN(k) || attributeHasPAN(e) {
 				return true
 			}
 		}
@@ -118,7 +120,7 @@ func cardNumbersInBucket(tb testing.TB, c *s3.Client, bucket string) []string {
 		}
 		for _, v := range out.Versions {
 			key := aws.ToString(v.Key)
-			if logging.ContainsPAN(key) {
+			if hasPAN(key) {
 				found = append(found, fmt.Sprintf("s3://%s key %s", bucket, logging.Redact(key)))
 			}
 			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId})
@@ -130,7 +132,7 @@ func cardNumbersInBucket(tb testing.TB, c *s3.Client, bucket string) []string {
 			if err != nil {
 				tb.Fatalf("read s3://%s/%s: %v", bucket, key, err)
 			}
-			if logging.ContainsPAN(string(maybeGunzip(body))) {
+			if hasPAN(string(maybeGunzip(body))) {
 				found = append(found, fmt.Sprintf("s3://%s/%s version %s", bucket, logging.Redact(key), aws.ToString(v.VersionId)))
 			}
 		}
@@ -157,3 +159,11 @@ func maybeGunzip(b []byte) []byte {
 	}
 	return out
 }
+
+var (
+	hexBlob      = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
+	emfTimestamp = regexp.MustCompile(`"Timestamp":[0-9]+`)
+)
+
+// hasPAN is logging.ContainsPAN over s without its long hex strings.
+func hasPAN(s string) bool { return logging.ContainsPAN(hexBlob.ReplaceAllString(s, "#")) }
