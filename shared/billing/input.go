@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,6 +48,10 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(&o.Value)
 }
+
+// JSONValueType is the type the field's JSON decodes into, so that the request decoder checks its keys
+// and values as strictly as the rest of the body.
+func (o *Optional[T]) JSONValueType() reflect.Type { return reflect.TypeFor[T]() }
 
 // Ptr returns the value, or nil when the patch sets the field to null.
 func (o Optional[T]) Ptr() *T {

@@ -20,8 +20,8 @@ import (
 //   - a key repeated in one object, or spelt in another case than the documented one: Go's decoder
 //     matches keys case-insensitively and keeps the last duplicate, so {"name":"A","Name":"B"} would
 //     store B while a reviewer, a WAF rule or a log reader sees A;
-//   - a card number anywhere but in a field whose type reads one (a json.Unmarshaler such as
-//     card.PAN): in an id, a memo or a map key it would be stored, logged and audited in clear;
+//   - a card number anywhere but in a CardNumberField (card.PAN): in an id, a name, a memo or a map
+//     key it would be stored, logged and audited in clear;
 //   - an id field (ids.ForField) whose value is not an id of its kind.
 //
 // Errors name the field (redacted) but never the value.
@@ -36,30 +36,55 @@ func checkBody(b []byte, t reflect.Type) error {
 
 type walker struct{ dec *json.Decoder }
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+// CardNumberField is implemented by the one kind of body field that may carry a card number
+// (card.PAN): the walk leaves its value alone.
+type CardNumberField interface{ IsCardNumberField() }
 
-// opaque reports whether t reads its own JSON: its content is its own business (card.PAN reads the
-// card number) and its keys, if any, follow its own rules.
-func opaque(t reflect.Type) bool {
-	if t == nil {
-		return false
+// ValueTyper is implemented by a type that reads its JSON as another type (billing.Optional[T] reads
+// a T); the walk checks the value against that type.
+type ValueTyper interface{ JSONValueType() reflect.Type }
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	cardNumberType      = reflect.TypeFor[CardNumberField]()
+	valueTyperType      = reflect.TypeFor[ValueTyper]()
+)
+
+// implements reports whether t or *t implements iface.
+func implements(t, iface reflect.Type) bool {
+	return t != nil && (t.Implements(iface) || reflect.PointerTo(t).Implements(iface))
+}
+
+// resolve returns the type a value of t is checked against: t itself, the type a ValueTyper reads,
+// or nil (any JSON, checked generically) for a type that reads its own JSON in a way the walk cannot
+// follow. skip reports a card number field.
+func resolve(t reflect.Type) (_ reflect.Type, skip bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	p := reflect.PointerTo(t)
-	return t.Implements(unmarshalerType) || p.Implements(unmarshalerType) || p.Implements(textUnmarshalerType)
+	switch {
+	case t == nil:
+		return nil, false
+	case implements(t, cardNumberType):
+		return nil, true
+	case implements(t, valueTyperType):
+		return resolve(reflect.New(t).Interface().(ValueTyper).JSONValueType())
+	case implements(t, unmarshalerType), implements(t, textUnmarshalerType):
+		return nil, false
+	}
+	return t, false
 }
 
 // value reads one JSON value that decodes into t (nil: any). name is the key it sits under, path its
 // location for error messages.
 func (w *walker) value(t reflect.Type, name, path string) error {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+	t, skip := resolve(t)
 	tok, err := w.dec.Token()
 	if err != nil {
 		return syntaxError(err)
 	}
-	if opaque(t) {
+	if skip {
 		return w.skip(tok)
 	}
 	switch v := tok.(type) {

@@ -53,7 +53,10 @@ func TestRoleTable(t *testing.T) {
 	}
 	routesUnderTest := []route{
 		{"create", "POST", func() string { return "/v1/tokens" },
-			func(caller string) string { n++; return createBody("cus_ownaaaaaaaaaaaaaaaaaaaaaaa", cardNumber(9000+n), "") },
+			func(caller string) string {
+				n++
+				return createBody("cus_ownaaaaaaaaaaaaaaaaaaaaaaa", cardNumber(9000+n), "")
+			},
 			map[string]int{"admin": 403, "billing": 403, "payments": 201, "auditor": 403, "customer own": 201, "customer other": 404}},
 		{"get", "GET", func() string { return "/v1/tokens/" + ownToken }, nil,
 			map[string]int{"admin": 200, "billing": 403, "payments": 200, "auditor": 200, "customer own": 200, "customer other": 404}},
