@@ -227,6 +227,11 @@ func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
 	if err != nil {
 		return err
 	}
+	if s.RequestHash == nil && logging.ContainsPAN(string(body)) {
+		// Only the card vault takes card numbers, and it hashes bodies with a key. Anywhere else the
+		// body is refused (its decoder would refuse it too) before an unkeyed hash of it is kept.
+		return problem.Malformed("The request body holds a card number; this route takes none.")
+	}
 	hash := idempotency.Fingerprint(c.Request.HTTPMethod, c.Request.Path, body)
 	if s.RequestHash != nil {
 		if hash, err = s.RequestHash(ctx, c.Request.HTTPMethod, c.Request.Path, body); err != nil {

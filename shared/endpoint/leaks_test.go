@@ -2,6 +2,7 @@ package endpoint_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,4 +119,22 @@ func attrStrings(item map[string]types.AttributeValue) []string {
 		}
 	}
 	return out
+}
+
+// TestNoUnkeyedHashOfACardNumber: the idempotency record keeps a hash of the request body for a day.
+// A plain SHA-256 of a body holding a card number is an unkeyed hash of it (PCI DSS 3.5.1.1), so a
+// function without a keyed request hash refuses such a body before it claims the key.
+func TestNoUnkeyedHashOfACardNumber(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i, body := range []string{`{"name":"4242424242424242"}`, `{"name":"Acme","n":5555555555554444}`} {
+		req := post("ann", fmt.Sprintf("k-pan-%d", i), body)
+		resp, _ := f.svc.Serve(ctx, req)
+		if resp.StatusCode != 400 || logging.ContainsPAN(resp.Body) {
+			t.Errorf("%s: %d %s", body, resp.StatusCode, resp.Body)
+		}
+	}
+	if f.calls.Load() != 0 || f.count(t, resources.Billing.ID) != 0 {
+		t.Errorf("handler ran %d times, %d billing items (idempotency records) stored; want none", f.calls.Load(), f.count(t, resources.Billing.ID))
+	}
 }
