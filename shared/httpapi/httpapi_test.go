@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -103,6 +104,8 @@ func TestDecodeRejectsDuplicateAndCaseVariantKeys(t *testing.T) {
 		Lines []line            `json:"lines"`
 		Meta  map[string]string `json:"meta"`
 		Inner *payload          `json:"inner"`
+		// Patch reads its own JSON (a merge-patch field) and says which type it holds.
+		Patch billing.Optional[payload] `json:"patch"`
 	}
 	for _, body := range []string{
 		`{"name":"A","Name":"B"}`,
@@ -116,6 +119,9 @@ func TestDecodeRejectsDuplicateAndCaseVariantKeys(t *testing.T) {
 		`{"meta":{"k":"a","K":"b"}}`,
 		`{"meta":{"k":"a","k":"b"}}`,
 		`{"meta":{"x":"a"},"meta":{"y":"b"}}`,
+		`{"patch":{"Name":"x"}}`,
+		`{"patch":{"name":"x","name":"y"}}`,
+		`{"patch":{"name":"4242424242424242"}}`,
 	} {
 		var v nested
 		err := Decode(&events.APIGatewayProxyRequest{Body: body}, &v)
@@ -124,7 +130,7 @@ func TestDecodeRejectsDuplicateAndCaseVariantKeys(t *testing.T) {
 		}
 	}
 	var v nested
-	if err := Decode(&events.APIGatewayProxyRequest{Body: `{"name":"A","lines":[{"description":"x"},{"description":"y"}],"meta":{"a":"1","b":"2"}}`}, &v); err != nil {
+	if err := Decode(&events.APIGatewayProxyRequest{Body: `{"name":"A","lines":[{"description":"x"},{"description":"y"}],"meta":{"a":"1","b":"2"},"patch":{"name":"B"}}`}, &v); err != nil || v.Patch.Value.Name != "B" {
 		t.Errorf("distinct keys refused: %v", err)
 	}
 }
