@@ -100,7 +100,9 @@ func (a *Alerter) CardNumberMasked(rec Record, stage string) {
 	line["_aws"] = map[string]any{
 		"Timestamp": now.UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
-			"Namespace": MetricNamespace, "Dimensions": [][]string{{"EventSource", "Stage"}},
+			// No dimensions: one alarm covers every function; EventSource and Stage stay in the line
+			// for Logs Insights.
+			"Namespace": MetricNamespace, "Dimensions": [][]string{{}},
 			"Metrics": []map[string]string{{"Name": MetricCardNumbersMasked, "Unit": "Count"}},
 		}},
 	}
