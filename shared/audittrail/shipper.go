@@ -53,8 +53,10 @@ type Shipper struct {
 	MaxRecords int
 	MaxBytes   int
 	Observer   Observer
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Alert raises the alert of a record shipped masked (audit.Guard); nil logs it to Log with no metric.
+	Alert *audit.Alerter
+	Log   *slog.Logger
+	Now   func() time.Time
 
 	puts, records atomic.Int64
 }
@@ -106,7 +108,11 @@ func (s *Shipper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			break
 		}
 		if p.masked {
-			(&audit.Alerter{Log: s.Log}).CardNumberMasked(p.rec, "ship")
+			a := s.Alert
+			if a == nil {
+				a = &audit.Alerter{Log: s.Log}
+			}
+			a.CardNumberMasked(p.rec, "ship")
 		}
 		batch = append(batch, p)
 	}

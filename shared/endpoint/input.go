@@ -64,7 +64,7 @@ func checkInput(req *events.APIGatewayProxyRequest, route routes.Route) (map[str
 			fields = append(fields, problem.FieldError{Field: logging.Redact(k), Message: "is not a parameter name"})
 		case isID && v != "" && !ids.Valid(prefix, v):
 			bad[k] = true
-			fields = append(fields, problem.FieldError{Field: k, Message: "is not a " + ids.Kind(prefix) + " id"})
+			fields = append(fields, problem.FieldError{Field: k, Message: "is not a well-formed " + ids.Kind(prefix) + " id"})
 		case !safe(v):
 			bad[k] = true
 			fields = append(fields, problem.FieldError{Field: k, Message: "has characters or a length it cannot have, or holds a card number"})

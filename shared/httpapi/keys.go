@@ -110,7 +110,7 @@ func (w *walker) value(t reflect.Type, name, path string) error {
 			return fieldError(path, "must not contain a card number")
 		}
 		if prefix, ok := ids.ForField(name); ok && v != "" && !ids.Valid(prefix, v) {
-			return fieldError(path, "is not a "+ids.Kind(prefix)+" id")
+			return fieldError(path, "is not a well-formed "+ids.Kind(prefix)+" id")
 		}
 	}
 	return nil
