@@ -56,18 +56,24 @@ func redactMap(m map[string]string) map[string]string {
 // the record to write, masked if need be, and whether it had to mask it (the caller alerts). A record
 // that still holds one after masking is refused.
 func Guard(rec Record) (Record, bool, error) {
+	rec, _, masked, err := guard(rec)
+	return rec, masked, err
+}
+
+// guard is Guard that also returns the JSON of the record to write.
+func guard(rec Record) (Record, []byte, bool, error) {
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return Record{}, false, fmt.Errorf("marshal audit record %s: %w", rec.EventID, err)
+		return Record{}, nil, false, fmt.Errorf("marshal audit record %s: %w", rec.EventID, err)
 	}
 	if !logging.ContainsPAN(string(body)) {
-		return rec, false, nil
+		return rec, body, false, nil
 	}
 	masked := rec.Redacted()
 	if body, err = json.Marshal(masked); err != nil || logging.ContainsPAN(string(body)) {
-		return Record{}, true, fmt.Errorf("audit record %s holds a card number that masking did not remove; refused", masked.EventID)
+		return masked, nil, true, fmt.Errorf("audit record %s holds a card number that masking did not remove; refused", masked.EventID)
 	}
-	return masked, true, nil
+	return masked, body, true, nil
 }
 
 // Alerter raises the alert of a masked record: an ALERT log line ("alert": true, which the alarms'

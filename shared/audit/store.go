@@ -34,14 +34,14 @@ type Store struct {
 
 // guarded is rec as it may be stored, after the last check.
 func (s *Store) guarded(rec Record) (map[string]types.AttributeValue, error) {
-	rec, masked, err := Guard(rec)
+	rec, body, masked, err := guard(rec)
 	if masked {
 		s.Alert.CardNumberMasked(rec, "write")
 	}
 	if err != nil {
 		return nil, err
 	}
-	return Item(rec)
+	return item(rec, body)
 }
 
 // Attribute names of an outbox item besides the keys in package resources. The query API filters on
@@ -64,6 +64,11 @@ func Item(rec Record) (map[string]types.AttributeValue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal audit record %s: %w", rec.EventID, err)
 	}
+	return item(rec, body)
+}
+
+// item renders rec, whose JSON is body, as an outbox item.
+func item(rec Record, body []byte) (map[string]types.AttributeValue, error) {
 	t, err := time.Parse(time.RFC3339, rec.EventTime)
 	if err != nil {
 		return nil, fmt.Errorf("audit record %s: event time %q: %w", rec.EventID, rec.EventTime, err)

@@ -31,6 +31,7 @@ func TestDecode(t *testing.T) {
 		{"wrong type", `{"amount":"5"}`, false, 400, "amount"},
 		{"float for integer", `{"amount":1.5}`, false, 400, "amount"},
 		{"trailing data", `{"name":"a"} {"name":"b"}`, false, 400, ""},
+		{"nested too deeply", `{"name":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, false, 400, ""},
 		{"empty", ``, false, 400, ""},
 		{"too large", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, false, 413, ""},
 	}

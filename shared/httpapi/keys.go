@@ -28,13 +28,16 @@ import (
 func checkBody(b []byte, t reflect.Type) error {
 	w := walker{dec: json.NewDecoder(bytes.NewReader(b))}
 	w.dec.UseNumber()
-	if err := w.value(t, "", ""); err != nil {
-		return err
-	}
-	return nil
+	return w.value(t, "", "")
 }
 
-type walker struct{ dec *json.Decoder }
+type walker struct {
+	dec   *json.Decoder
+	depth int
+}
+
+// maxDepth bounds the nesting of a body: the API's deepest is three levels, and the walk recurses.
+const maxDepth = 32
 
 // CardNumberField is implemented by the one kind of body field that may carry a card number
 // (card.PAN): the walk leaves its value alone.
@@ -79,6 +82,10 @@ func resolve(t reflect.Type) (_ reflect.Type, skip bool) {
 // value reads one JSON value that decodes into t (nil: any). name is the key it sits under, path its
 // location for error messages.
 func (w *walker) value(t reflect.Type, name, path string) error {
+	if w.depth++; w.depth > maxDepth {
+		return problem.Malformed("The request body is nested too deeply.")
+	}
+	defer func() { w.depth-- }()
 	t, skip := resolve(t)
 	tok, err := w.dec.Token()
 	if err != nil {
@@ -97,7 +104,7 @@ func (w *walker) value(t reflect.Type, name, path string) error {
 			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 				elem = t.Elem()
 			}
-			for i := 0; w.dec.More(); i++ {
+			for w.dec.More() {
 				if err := w.value(elem, name, path); err != nil {
 					return err
 				}
