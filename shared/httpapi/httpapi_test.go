@@ -157,6 +157,7 @@ func TestDecodeRefusesCardNumbersOutsideCardFields(t *testing.T) {
 		`{"meta":{"k":"5555555555554444"}}`,
 		`{"meta":{"5555555555554444":"v"}}`,
 		`{"any":["x",{"y":"4242424242424242"}]}`,
+		`{"any":[4242424242424242]}`,
 	} {
 		var v body
 		err := Decode(&events.APIGatewayProxyRequest{Body: b}, &v)

@@ -112,6 +112,12 @@ func (w *walker) value(t reflect.Type, name, path string) error {
 			_, err := w.dec.Token() // ']'
 			return syntaxError(err)
 		}
+	case json.Number:
+		// An amount or a quantity is never 13 to 19 digits that pass the Luhn check; a card number
+		// typed into one would be stored as a number.
+		if logging.ContainsPAN(v.String()) {
+			return fieldError(path, "must not be a card number")
+		}
 	case string:
 		if logging.ContainsPAN(v) {
 			return fieldError(path, "must not contain a card number")
