@@ -25,6 +25,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/auditreview"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
@@ -460,6 +461,12 @@ func (a *APIStack) newAuditAlarms(alarm func(id, description string, m awscloudw
 				Period:        five.Period, Statistic: five.Statistic,
 			}), 1)
 	}
+	// The audit writer's and shipper's last check masked a card number (shared/audit.Guard).
+	alarm("AuditCardNumberMaskedAlarm", "An audit record held a card number; it was masked before it was stored or shipped.",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(audit.MetricNamespace), MetricName: jsii.String(audit.MetricCardNumbersMasked),
+			Period: five.Period, Statistic: five.Statistic,
+		}), 1)
 }
 
 // BackupAlertMetrics are the metrics of the log lines shared/backup marks "alert": true, per function.

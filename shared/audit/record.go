@@ -3,9 +3,9 @@
 package audit
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"time"
+
+	"github.com/vaultbill/vaultbill/shared/ids"
 )
 
 // EventVersion is the CloudTrail record format version the records follow.
@@ -72,13 +72,7 @@ type Resource struct {
 }
 
 // NewEventID returns a random event ID (128 bits, hex); it is never derived from data.
-func NewEventID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("audit: crypto/rand failed: " + err.Error())
-	}
-	return "evt_" + hex.EncodeToString(b[:])
-}
+func NewEventID() string { return ids.New(ids.Event) }
 
 // FormatTime formats t as audit records do: RFC 3339, UTC, whole seconds (as CloudTrail).
 func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/auditreview"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/config"
@@ -57,7 +58,8 @@ func Shipper(env wiring.Env) (*audittrail.Shipper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Log: env.Log}, nil
+	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Log: env.Log,
+		Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}}, nil
 }
 
 // Digest is the scheduled digest function.

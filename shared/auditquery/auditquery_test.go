@@ -49,8 +49,8 @@ func seed(t *testing.T, s *devstack.Stack, end time.Time, n int) []audit.Record 
 			EventSource: "invoices.vaultbill", EventName: []string{"GetInvoice", "VoidInvoice"}[i%2], EventType: audit.TypeAPICall,
 			UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: []string{"ann", "ben"}[i%2],
 				SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "true"}}},
-			RequestParameters: map[string]string{"id": fmt.Sprintf("in_%032d", i)},
-			Resources:         []audit.Resource{{Type: "invoice", ID: fmt.Sprintf("in_%032d", i)}},
+			RequestParameters: map[string]string{"id": fmt.Sprintf("in_aaaaaaaaaaaaaaaaaaaaaa%04d", i)},
+			Resources:         []audit.Resource{{Type: "invoice", ID: fmt.Sprintf("in_aaaaaaaaaaaaaaaaaaaaaa%04d", i)}},
 		}
 		if err := store.Put(context.Background(), r); err != nil {
 			t.Fatal(err)

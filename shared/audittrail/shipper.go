@@ -53,8 +53,10 @@ type Shipper struct {
 	MaxRecords int
 	MaxBytes   int
 	Observer   Observer
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Alert raises the alert of a record shipped masked (audit.Guard); nil logs it to Log with no metric.
+	Alert *audit.Alerter
+	Log   *slog.Logger
+	Now   func() time.Time
 
 	puts, records atomic.Int64
 }
@@ -80,6 +82,8 @@ type pending struct {
 	seq string
 	raw json.RawMessage
 	rec audit.Record
+	// masked is set when the record held a card number and is shipped masked (audit.Guard).
+	masked bool
 }
 
 // Handle is the Lambda entry point for the audit table's stream.
@@ -102,6 +106,13 @@ func (s *Shipper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			s.failed(ctx, StageDecode, err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
 			break
+		}
+		if p.masked {
+			a := s.Alert
+			if a == nil {
+				a = &audit.Alerter{Log: s.Log}
+			}
+			a.CardNumberMasked(p.rec, "ship")
 		}
 		batch = append(batch, p)
 	}
@@ -151,11 +162,22 @@ func decodeStreamRecord(r events.DynamoDBEventRecord) (pending, error) {
 	if rec.EventID == "" || rec.EventTime == "" {
 		return pending{}, fmt.Errorf("stream record %s: audit record without eventID or eventTime", r.Change.SequenceNumber)
 	}
+	// The outbox writer already refuses card numbers; this catches an item written around it, so
+	// that none ever reaches the Object Lock bucket, where it could not be deleted for a year.
+	rec, masked, err := audit.Guard(rec)
+	if err != nil {
+		return pending{}, fmt.Errorf("stream record %s: %w", r.Change.SequenceNumber, err)
+	}
+	if masked {
+		if raw, err = json.Marshal(rec); err != nil {
+			return pending{}, fmt.Errorf("stream record %s: marshal masked audit record: %w", r.Change.SequenceNumber, err)
+		}
+	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
 		return pending{}, fmt.Errorf("stream record %s: compact audit record: %w", r.Change.SequenceNumber, err)
 	}
-	return pending{seq: r.Change.SequenceNumber, raw: compact.Bytes(), rec: rec}, nil
+	return pending{seq: r.Change.SequenceNumber, raw: compact.Bytes(), rec: rec, masked: masked}, nil
 }
 
 // fileSize is how many of the leading records fit in one log file.

@@ -149,7 +149,7 @@ func (a *Authorizer) record(ctx context.Context, req events.APIGatewayCustomAuth
 		ErrorMessage:       problem.New(code, "").Title(),
 		RecipientAccountID: a.Account,
 		AWSRegion:          a.Region,
-	})
+	}.Redacted()) // the header, path and query values are the caller's, and may hold a card number
 }
 
 func headerValue(headers map[string]string, name string) string {

@@ -34,7 +34,7 @@ func Build(env wiring.Env) (*Authorizer, error) {
 	}
 	return &Authorizer{
 		Verifier: v,
-		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable},
+		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
 		MFAPools: mfaPools(c.Lookup(config.EnvMFAPoolIssuers)),
 		Account:  c.Account, Region: c.Region, Log: env.Log,
 	}, nil

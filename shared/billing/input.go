@@ -2,14 +2,14 @@ package billing
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/vaultbill/vaultbill/shared/ids"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -48,6 +48,10 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(&o.Value)
 }
+
+// JSONValueType is the type the field's JSON decodes into, so that the request decoder checks its keys
+// and values as strictly as the rest of the body.
+func (o *Optional[T]) JSONValueType() reflect.Type { return reflect.TypeFor[T]() }
 
 // Ptr returns the value, or nil when the patch sets the field to null.
 func (o Optional[T]) Ptr() *T {
@@ -234,30 +238,9 @@ const (
 	RefundPrefix     = "re_"
 )
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// idLength is the encoded length of a 128-bit random id.
-const idLength = 26
-
 // NewID returns prefix + 128 random bits in lower-case base32 (26 characters). IDs are never derived
 // from data, so they reveal nothing about the object.
-func NewID(prefix string) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("billing: crypto/rand failed: " + err.Error())
-	}
-	return prefix + idEncoding.EncodeToString(b[:])
-}
+func NewID(prefix string) string { return ids.New(prefix) }
 
 // ValidID reports whether s has the shape NewID(prefix) produces, so malformed ids never reach storage.
-func ValidID(prefix, s string) bool {
-	if len(s) != len(prefix)+idLength || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for _, r := range s[len(prefix):] {
-		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(prefix, s string) bool { return ids.Valid(prefix, s) }

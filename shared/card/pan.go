@@ -80,6 +80,10 @@ func (p PAN) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted) }
 // MarshalText writes Redacted, for encoders that use encoding.TextMarshaler.
 func (p PAN) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
+// IsCardNumberField marks PAN as the one type of a request body that may carry a card number: the
+// request decoder refuses a card number anywhere else.
+func (*PAN) IsCardNumberField() {}
+
 // UnmarshalJSON reads the number field of a request. It accepts any JSON string and keeps its bytes
 // as sent; Validate decides whether they are a card number. Anything but a string is a type error.
 func (p *PAN) UnmarshalJSON(b []byte) error {

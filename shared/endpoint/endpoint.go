@@ -92,6 +92,8 @@ type Call struct {
 	committed bool
 	claim     *idempotency.Claim
 	responded *events.APIGatewayProxyResponse
+	// inputErr refuses a malformed path or query parameter once the caller is authorized.
+	inputErr error
 }
 
 // Decode parses the request body strictly into v.
@@ -121,7 +123,7 @@ func (c *Call) Commit(ctx context.Context, status int, body any, items ...types.
 	}
 	c.record.ResponseElements = responseElements(body)
 	c.record.Resources = c.Resources
-	rec, err := c.svc.Audit.TransactItem(c.record)
+	rec, err := c.svc.Audit.TransactItem(c.record.Redacted())
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +151,7 @@ func (c *Call) AuditEvent(name string, readOnly bool, res ...audit.Resource) aud
 	r.ReadOnly = readOnly
 	r.Resources = res
 	r.ResponseElements = nil
-	return r
+	return r.Redacted()
 }
 
 // Serve is the Lambda entry point for the function's routes.
@@ -167,7 +169,9 @@ func (s *Service) Serve(ctx context.Context, req events.APIGatewayProxyRequest) 
 		return httpapi.Error(problem.New(problem.NotFound, "No such route."), requestID, headers), nil
 	}
 	c := &Call{Request: &req, Route: route, svc: s}
-	c.record = s.newRecord(&req, route)
+	var bad map[string]bool
+	bad, c.inputErr = checkInput(&req, route)
+	c.record = s.newRecord(&req, route, bad)
 
 	result, err := s.run(ctx, c, h)
 	var resp events.APIGatewayProxyResponse
@@ -200,6 +204,9 @@ func (s *Service) run(ctx context.Context, c *Call, h Handler) (*Result, error) 
 	if err := p.Authorize(c.Route.Action); err != nil {
 		return nil, err
 	}
+	if c.inputErr != nil {
+		return nil, c.inputErr
+	}
 	if c.Request.HTTPMethod == http.MethodPost {
 		if err := s.beginIdempotent(ctx, c); err != nil || c.responded != nil {
 			return nil, err
@@ -219,6 +226,11 @@ func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
 	body, err := httpapi.Body(c.Request)
 	if err != nil {
 		return err
+	}
+	if s.RequestHash == nil && logging.ContainsPAN(string(body)) {
+		// Only the card vault takes card numbers, and it hashes bodies with a key. Anywhere else the
+		// body is refused (its decoder would refuse it too) before an unkeyed hash of it is kept.
+		return problem.Malformed("The request body holds a card number; this route takes none.")
 	}
 	hash := idempotency.Fingerprint(c.Request.HTTPMethod, c.Request.Path, body)
 	if s.RequestHash != nil {
@@ -244,24 +256,14 @@ func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
 }
 
 // finish writes what the handler did not commit: the audit record of a read, a denial or a failure,
-// and the idempotent outcome. If the audit record cannot be written the client gets a 500, never a
-// response without its record.
+// and the idempotent outcome. The two commit in one transaction, so an outcome is never kept (and
+// replayed to the client's retry) without its record. If the audit record cannot be written the
+// client gets a 500, never a response without its record, and the key is freed for the retry.
 func (s *Service) finish(ctx context.Context, c *Call, resp events.APIGatewayProxyResponse, err error) events.APIGatewayProxyResponse {
-	requestID := c.record.RequestID
-	if c.claim != nil && !c.committed {
-		if replayable(resp.StatusCode) {
-			if cerr := s.Idempotency.Complete(ctx, c.claim, idempotency.Response{
-				Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
-			}); cerr != nil {
-				c.Log().Error("store idempotent response", "error", cerr)
-			}
-		} else if rerr := s.Idempotency.Release(ctx, c.claim); rerr != nil {
-			c.Log().Error("release idempotency key", "error", rerr)
-		}
-	}
 	if c.committed {
 		return resp
 	}
+	requestID := c.record.RequestID
 	if err != nil {
 		c.record.ErrorCode = string(problem.CodeOf(err))
 		c.record.ErrorMessage = problem.From(err).Title()
@@ -269,11 +271,38 @@ func (s *Service) finish(ctx context.Context, c *Call, resp events.APIGatewayPro
 		c.record.ResponseElements = responseElementsJSON(resp.Body)
 	}
 	c.record.Resources = c.Resources
-	if aerr := s.Audit.Put(ctx, c.record); aerr != nil {
+	rec := c.record.Redacted()
+	var aerr error
+	if c.claim != nil && replayable(resp.StatusCode) {
+		aerr = s.commitOutcome(ctx, c, rec, resp)
+	} else {
+		aerr = s.Audit.Put(ctx, rec)
+	}
+	if c.claim != nil && (aerr != nil || !replayable(resp.StatusCode)) {
+		if rerr := s.Idempotency.Release(ctx, c.claim); rerr != nil {
+			c.Log().Error("release idempotency key", "error", rerr)
+		}
+	}
+	if aerr != nil {
 		c.Log().Error("audit write failed; failing the request", "error", aerr)
 		return httpapi.Error(aerr, requestID, map[string]string{"X-Request-Id": requestID})
 	}
 	return resp
+}
+
+// commitOutcome writes the request's audit record and its idempotent outcome in one transaction.
+func (s *Service) commitOutcome(ctx context.Context, c *Call, rec audit.Record, resp events.APIGatewayProxyResponse) error {
+	item, err := s.Audit.TransactItem(rec)
+	if err != nil {
+		return err
+	}
+	outcome := s.Idempotency.CompleteItem(c.claim, idempotency.Response{
+		Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
+	})
+	if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{item, outcome}}); err != nil {
+		return fmt.Errorf("write audit record and idempotent outcome of %s: %w", c.Route.Operation, err)
+	}
+	return nil
 }
 
 // replayable reports whether a response is the settled outcome of a request. Faults and conflicts are
@@ -291,7 +320,15 @@ func logError(log *slog.Logger, route routes.Route, err error) {
 	log.Info("request refused", "operation", route.Operation, "code", e.Code, "detail", e.Detail)
 }
 
-func (s *Service) newRecord(req *events.APIGatewayProxyRequest, route routes.Route) audit.Record {
+// newRecord starts the request's audit record. Parameters named in bad were refused by checkInput and
+// are recorded as invalidMark; every other string is redacted when the record is written.
+func (s *Service) newRecord(req *events.APIGatewayProxyRequest, route routes.Route, bad map[string]bool) audit.Record {
+	params := RequestParameters(req.PathParameters, req.QueryStringParameters)
+	for k := range bad {
+		if _, ok := params[k]; ok {
+			params[k] = invalidMark
+		}
+	}
 	return audit.Record{
 		EventVersion:       audit.EventVersion,
 		EventID:            audit.NewEventID(),
@@ -304,7 +341,7 @@ func (s *Service) newRecord(req *events.APIGatewayProxyRequest, route routes.Rou
 		SourceIPAddress:    req.RequestContext.Identity.SourceIP,
 		UserAgent:          req.RequestContext.Identity.UserAgent,
 		RequestID:          req.RequestContext.RequestID,
-		RequestParameters:  RequestParameters(req.PathParameters, req.QueryStringParameters),
+		RequestParameters:  params,
 		RecipientAccountID: s.Account,
 		AWSRegion:          s.Region,
 	}

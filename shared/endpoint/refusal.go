@@ -22,7 +22,7 @@ func (c *Call) CommitRefusal(ctx context.Context, refusal *problem.Error, items 
 	rec.ErrorCode = string(refusal.Code)
 	rec.ErrorMessage = refusal.Title()
 	rec.Resources = c.Resources
-	recItem, err := c.svc.Audit.TransactItem(rec)
+	recItem, err := c.svc.Audit.TransactItem(rec.Redacted())
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"reflect"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -45,9 +47,10 @@ func tooLarge() error {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than %d KiB.", MaxBodyBytes>>10)
 }
 
-// Decode parses the JSON body into v strictly: unknown fields, trailing data and bodies over
-// MaxBodyBytes are rejected, so a typo in a field name is an error rather than a silently ignored value.
-// Error details name the problem but never echo the body, which may hold card data.
+// Decode parses the JSON body into v strictly: unknown, duplicate and case-variant fields, card numbers
+// outside card fields, malformed ids, trailing data and bodies over MaxBodyBytes are rejected, so a
+// typo in a field name is an error rather than a silently ignored value. Error details name the
+// problem but never echo the body, which may hold card data.
 func Decode(req *events.APIGatewayProxyRequest, v any) error {
 	b, err := Body(req)
 	if err != nil {
@@ -56,6 +59,9 @@ func Decode(req *events.APIGatewayProxyRequest, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return problem.Malformed("The request body is empty; send a JSON object.")
 	}
+	if err := checkBody(b, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -63,9 +69,6 @@ func Decode(req *events.APIGatewayProxyRequest, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem.Malformed("The request body has data after the JSON object.")
-	}
-	if name := duplicateField(b); name != "" { // and duplicate or case-variant fields (strict.go)
-		return duplicateError(name)
 	}
 	return nil
 }
@@ -78,12 +81,12 @@ func decodeError(err error) error {
 		return problem.Malformed("The request body is not valid JSON.")
 	case errors.As(err, &typ):
 		e := problem.Malformed("The request body has a field of the wrong type.")
-		e.Fields = []problem.FieldError{{Field: typ.Field, Message: "must be " + jsonKind(typ.Type.Kind().String())}}
+		e.Fields = []problem.FieldError{{Field: logging.Redact(typ.Field), Message: "must be " + jsonKind(typ.Type.Kind().String())}}
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		e := problem.Malformed("The request body has an unknown field.")
-		e.Fields = []problem.FieldError{{Field: name, Message: "unknown field"}}
+		e.Fields = []problem.FieldError{{Field: logging.Redact(name), Message: "unknown field"}}
 		return e
 	}
 	return problem.Malformed("The request body could not be read as JSON.")

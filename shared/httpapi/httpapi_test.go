@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -31,6 +32,7 @@ func TestDecode(t *testing.T) {
 		{"wrong type", `{"amount":"5"}`, false, 400, "amount"},
 		{"float for integer", `{"amount":1.5}`, false, 400, "amount"},
 		{"trailing data", `{"name":"a"} {"name":"b"}`, false, 400, ""},
+		{"nested too deeply", `{"name":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, false, 400, ""},
 		{"empty", ``, false, 400, ""},
 		{"too large", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, false, 413, ""},
 	}
@@ -58,10 +60,11 @@ func TestDecode(t *testing.T) {
 // TestDecodeNeverEchoesTheBody: a card number sent in a malformed body must not come back in the error.
 func TestDecodeNeverEchoesTheBody(t *testing.T) {
 	const pan = "4242424242424242"
-	for _, body := range []string{`{"number":` + pan + `x}`, `{"number":"` + pan + `","extra":1}`, `{"amount":"` + pan + `"}`} {
+	for _, body := range []string{`{"number":` + pan + `x}`, `{"number":"` + pan + `","extra":1}`, `{"amount":"` + pan + `"}`,
+		`{"` + pan + `":1}`, `{"name":"a","` + pan + `":1}`, `{"4242 4242 4242 4242":1}`} {
 		err := Decode(&events.APIGatewayProxyRequest{Body: body}, &payload{})
 		resp := Error(err, "req-1", nil)
-		if strings.Contains(resp.Body, pan) || strings.Contains(err.Error(), pan) {
+		if err == nil || strings.Contains(resp.Body, "4242") || strings.Contains(err.Error(), "4242") {
 			t.Errorf("error for %q echoes the card number: %s", body, resp.Body)
 		}
 	}
@@ -90,6 +93,91 @@ func TestErrorIsProblemJSON(t *testing.T) {
 type errInternal struct{}
 
 func (errInternal) Error() string { return "secret table name vaultbill-billing timed out" }
+
+// TestDecodeRejectsDuplicateAndCaseVariantKeys: Go's decoder matches keys case-insensitively and keeps
+// the last duplicate, so {"name":"A","Name":"B"} would store B while a reviewer, a WAF or a log reader
+// sees A. Every object of the body, at any depth, must have distinct keys spelt exactly as documented.
+func TestDecodeRejectsDuplicateAndCaseVariantKeys(t *testing.T) {
+	type line struct {
+		Description string `json:"description"`
+	}
+	type nested struct {
+		Name  string            `json:"name"`
+		Lines []line            `json:"lines"`
+		Meta  map[string]string `json:"meta"`
+		Inner *payload          `json:"inner"`
+		// Patch reads its own JSON (a merge-patch field) and says which type it holds.
+		Patch billing.Optional[payload] `json:"patch"`
+	}
+	for _, body := range []string{
+		`{"name":"A","Name":"B"}`,
+		`{"name":"A","name":"B"}`,
+		`{"Name":"B"}`,
+		`{"NAME":"B"}`,
+		`{"name":"A","nam\u0065":"B"}`,
+		`{"lines":[{"description":"a","Description":"b"}]}`,
+		`{"lines":[{"DESCRIPTION":"b"}]}`,
+		`{"inner":{"name":"a","amount":1,"Amount":2}}`,
+		`{"meta":{"k":"a","K":"b"}}`,
+		`{"meta":{"k":"a","k":"b"}}`,
+		`{"meta":{"x":"a"},"meta":{"y":"b"}}`,
+		`{"patch":{"Name":"x"}}`,
+		`{"patch":{"name":"x","name":"y"}}`,
+		`{"patch":{"name":"4242424242424242"}}`,
+	} {
+		var v nested
+		err := Decode(&events.APIGatewayProxyRequest{Body: body}, &v)
+		if e := problem.From(err); err == nil || e.Status() != 400 || e.Code != problem.ValidationFailed {
+			t.Errorf("%s: accepted (%v), decoded %+v", body, err, v)
+		}
+	}
+	var v nested
+	if err := Decode(&events.APIGatewayProxyRequest{Body: `{"name":"A","lines":[{"description":"x"},{"description":"y"}],"meta":{"a":"1","b":"2"},"patch":{"name":"B"}}`}, &v); err != nil || v.Patch.Value.Name != "B" {
+		t.Errorf("distinct keys refused: %v", err)
+	}
+}
+
+// TestDecodeRefusesCardNumbersOutsideCardFields: a card number typed into an id, a memo or a map key
+// of a body would be stored in clear (PCI DSS 3.4.1); only a field whose type reads a card number
+// (card.PAN) may carry one. Ids must have the shape the API generates. Neither error echoes the value.
+func TestDecodeRefusesCardNumbersOutsideCardFields(t *testing.T) {
+	type body struct {
+		CustomerID string            `json:"customer_id"`
+		Token      string            `json:"token"`
+		Memo       string            `json:"memo"`
+		Meta       map[string]string `json:"meta"`
+		Any        any               `json:"any"`
+	}
+	for _, b := range []string{
+		`{"customer_id":"4242424242424242"}`,
+		`{"customer_id":"cus_4242424242424242"}`,
+		`{"customer_id":"in_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`,
+		`{"token":"5555-5555-5555-4444"}`,
+		`{"token":"tok_0000"}`,
+		`{"memo":"card 4242 4242 4242 4242 exp 12/30"}`,
+		`{"meta":{"k":"5555555555554444"}}`,
+		`{"meta":{"5555555555554444":"v"}}`,
+		`{"any":["x",{"y":"4242424242424242"}]}`,
+		`{"any":[4242424242424242]}`,
+	} {
+		var v body
+		err := Decode(&events.APIGatewayProxyRequest{Body: b}, &v)
+		e := problem.From(err)
+		if err == nil || e.Status() != 400 {
+			t.Errorf("%s: accepted (%v)", b, err)
+			continue
+		}
+		resp := Error(err, "req-1", nil)
+		if strings.Contains(resp.Body, "4242") || strings.Contains(resp.Body, "5555") || strings.Contains(resp.Body, "cus_") {
+			t.Errorf("%s: the error echoes the value: %s", b, resp.Body)
+		}
+	}
+	var v body
+	ok := `{"customer_id":"cus_aaaaaaaaaaaaaaaaaaaaaaaaaa","token":"tok_0123456789abcdef0123456789abcdef","memo":"order 12345"}`
+	if err := Decode(&events.APIGatewayProxyRequest{Body: ok}, &v); err != nil {
+		t.Errorf("valid ids refused: %v", err)
+	}
+}
 
 // TestRetryAfter: a refusal that knows when a retry can succeed says so in whole seconds, rounded up.
 func TestRetryAfter(t *testing.T) {

@@ -13,12 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
@@ -85,6 +88,12 @@ func ValidateKey(key string) error {
 	if len(key) > MaxKeyLength {
 		e := problem.Malformed("The Idempotency-Key header is longer than %d characters.", MaxKeyLength)
 		e.Fields = []problem.FieldError{{Field: "Idempotency-Key", Message: "at most 255 characters"}}
+		return e
+	}
+	// The key is stored in clear in the record's partition key for a day: it must not be a card number.
+	if logging.ContainsPAN(key) || strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		e := problem.Malformed("The Idempotency-Key header has characters a key cannot have, or a card number.")
+		e.Fields = []problem.FieldError{{Field: "Idempotency-Key", Message: "printable characters, and no card number"}}
 		return e
 	}
 	return nil

@@ -293,3 +293,20 @@ func luhn(d []byte) bool {
 	}
 	return sum%10 == 0
 }
+
+// ContainsPAN reports whether s holds a card number, by the rule Redact removes them with: a
+// Luhn-valid run of 13–19 digits, possibly grouped by single spaces or dashes. It lets a sink that
+// must never store one (the audit writer) tell a leak from text that is already clean.
+func ContainsPAN(s string) bool {
+	r := redactor{s: s}
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		if i = r.digitRun(i); r.out != nil {
+			return true
+		}
+	}
+	return false
+}

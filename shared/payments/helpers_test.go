@@ -291,6 +291,16 @@ func settlesPaid(in *dynamodb.TransactWriteItemsInput) bool {
 	return false
 }
 
+// storesOutcome reports whether a transaction stores an attempt's outcome (succeeded or failed).
+func storesOutcome(in *dynamodb.TransactWriteItemsInput) bool {
+	for _, it := range in.TransactItems {
+		if it.Put != nil && it.Put.ExpressionAttributeValues[":processing"] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // once fails the first transaction p matches, then none.
 func once(p func(in *dynamodb.TransactWriteItemsInput) bool) func(in *dynamodb.TransactWriteItemsInput) bool {
 	var done atomic.Bool

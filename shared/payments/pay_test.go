@@ -75,14 +75,15 @@ func TestPay(t *testing.T) {
 	}
 	assertNoCardNumber(t, body, processor.TestVisa)
 
-	// Audit: one PayInvoice record per request, one Detokenize for the one decryption.
+	// Audit: one PayInvoice record per request, one Detokenize for the one decryption, one ClaimInvoice
+	// for the one attempt.
 	names := map[string]int{}
 	for _, rec := range ps.auditRecords() {
 		if rec.EventSource == "payments.vaultbill" {
 			names[rec.EventName]++
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"PayInvoice": 3, vault.DetokenizeEvent: 1}, names); diff != "" {
+	if diff := cmp.Diff(map[string]int{"PayInvoice": 3, vault.DetokenizeEvent: 1, payments.ClaimEvent: 1}, names); diff != "" {
 		t.Errorf("audit records of the payments function (-want +got):\n%s", diff)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/card"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/ids"
 	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/processor"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -42,6 +43,11 @@ const (
 	// RecoverEvent is the audit eventName of settling an earlier, interrupted attempt as declined
 	// before the request goes on with its own attempt.
 	RecoverEvent = "RecoverPayment"
+	// Events of the writes that hold and release an invoice for an attempt; each commits with its record.
+	ClaimEvent    = "ClaimInvoice"
+	TakeOverEvent = "TakeOverPaymentClaim"
+	ExpireEvent   = "ExpirePaymentClaim"
+	AbandonEvent  = "AbandonPayment"
 )
 
 // DefaultLease is how long a claim protects an attempt in flight before another request may recover
@@ -115,6 +121,18 @@ func (h *Handlers) transact(ctx context.Context, items ...types.TransactWriteIte
 	return err
 }
 
+// transactAudited commits items with an audit record of event naming the invoice and the attempt, in
+// one transaction: a claim, a take-over, an expiry or an abandon is never stored without its record.
+// The record comes last, so the items keep their positions in a cancellation's reasons.
+func (h *Handlers) transactAudited(ctx context.Context, c *endpoint.Call, event, invoiceID, paymentID string, items ...types.TransactWriteItem) error {
+	rec, err := h.svc.Audit.TransactItem(c.AuditEvent(event, false,
+		audit.Resource{Type: resInvoice, ID: invoiceID}, audit.Resource{Type: resPayment, ID: paymentID}))
+	if err != nil {
+		return err
+	}
+	return h.transact(ctx, append(items[:len(items):len(items)], rec)...)
+}
+
 // errRetry tells the pay loop to read the invoice again.
 var errRetry = errors.New("retry")
 
@@ -126,7 +144,7 @@ func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 	if req.Token == "" {
 		return nil, problem.Invalid(problem.FieldError{Field: "token", Message: "is required"})
 	}
-	if !validTokenID(req.Token) {
+	if !ids.Valid(ids.Token, req.Token) { // the decoder refuses these; kept so no malformed id reaches a key
 		return nil, problem.New(problem.NotFound, "No such token.")
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -179,7 +197,7 @@ func (h *Handlers) start(ctx context.Context, c *endpoint.Call, inv *billing.Inv
 	if err != nil {
 		return nil, err
 	}
-	if err := h.transact(ctx, items...); err != nil {
+	if err := h.transactAudited(ctx, c, ClaimEvent, inv.ID, p.ID, items...); err != nil {
 		if billingdb.Contended(err, 1) {
 			return nil, errRetry // re-read: someone claimed, paid or changed it first
 		}
@@ -206,7 +224,7 @@ func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.I
 		return nil, errors.New("invoice " + inv.ID + " is claimed by payment " + inv.ClaimPaymentID + ", which is not a processing attempt of it")
 	}
 	until := h.now().Add(h.Lease)
-	if err := h.transact(ctx, h.Store.TakeOverItem(inv, until)); err != nil {
+	if err := h.transactAudited(ctx, c, TakeOverEvent, inv.ID, p.ID, h.Store.TakeOverItem(inv, until)); err != nil {
 		if billingdb.Contended(err, 1) {
 			return nil, errRetry // another request is recovering it, or it was settled
 		}
@@ -254,7 +272,7 @@ func (h *Handlers) notCharged(ctx context.Context, c *endpoint.Call, inv *billin
 		}
 		return translate(cause)
 	}
-	if err := h.transact(ctx, h.Store.ReleaseItem(inv), h.Store.AbandonItem(p)); err != nil {
+	if err := h.transactAudited(ctx, c, AbandonEvent, inv.ID, p.ID, h.Store.ReleaseItem(inv), h.Store.AbandonItem(p)); err != nil {
 		// The claim stays until its lease ends; the next request then recovers the attempt.
 		c.Log().Error("release payment claim after a failed decryption", "invoice_id", inv.ID, "payment_id", p.ID, "error", err)
 	}
@@ -335,7 +353,7 @@ func (h *Handlers) settleFailed(ctx context.Context, c *endpoint.Call, inv *bill
 // expireClaim ends the lease of the claim this request holds, best effort: if it fails, the lease ends
 // on its own.
 func (h *Handlers) expireClaim(ctx context.Context, c *endpoint.Call, inv *billing.Invoice) {
-	if err := h.transact(context.WithoutCancel(ctx), h.Store.ExpireClaimItem(inv, h.now())); err != nil {
+	if err := h.transactAudited(context.WithoutCancel(ctx), c, ExpireEvent, inv.ID, inv.ClaimPaymentID, h.Store.ExpireClaimItem(inv, h.now())); err != nil {
 		c.Log().Error("expire payment claim; it ends with its lease", "invoice_id", inv.ID, "payment_id", inv.ClaimPaymentID, "error", err)
 	}
 }
@@ -347,20 +365,6 @@ func (h *Handlers) backoff(ctx context.Context, attempt int) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// validTokenID reports whether s has the shape of vault.NewTokenID: "tok_" and 32 lower-case hex digits.
-func validTokenID(s string) bool {
-	const prefix = "tok_"
-	if len(s) != len(prefix)+32 || s[:len(prefix)] != prefix {
-		return false
-	}
-	for _, r := range s[len(prefix):] {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // touch names an object in the audit record once, however often a retried loop reads it.

@@ -70,13 +70,13 @@ func BenchmarkTokenizeVault(b *testing.B) {
 	_, v := serviceWith(b, s, client)
 	ctx := context.Background()
 	c := validCard(b, cardNumber(1))
-	if _, err := v.Tokenize(ctx, "cus_bench", c); err != nil {
+	if _, err := v.Tokenize(ctx, "cus_benchaaaaaaaaaaaaaaaaaaaaa", c); err != nil {
 		b.Fatal(err)
 	}
 	calls.Reset()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Tokenize(ctx, "cus_bench", c); err != nil {
+		if _, err := v.Tokenize(ctx, "cus_benchaaaaaaaaaaaaaaaaaaaaa", c); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,8 +19,8 @@ import (
 // and on another customer's objects, through the local gateway and authorizer.
 func TestRoleTable(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_own")
-	seedCustomer(t, s, "cus_other")
+	seedCustomer(t, s, "cus_ownaaaaaaaaaaaaaaaaaaaaaaa")
+	seedCustomer(t, s, "cus_otheraaaaaaaaaaaaaaaaaaaaa")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 	n := 0
 	newToken := func(customer string) string {
@@ -31,7 +31,7 @@ func TestRoleTable(t *testing.T) {
 		}
 		return decode[tokens.TokenResponse](t, body).ID
 	}
-	ownToken := newToken("cus_own")
+	ownToken := newToken("cus_ownaaaaaaaaaaaaaaaaaaaaaaa")
 
 	callers := []struct {
 		name string
@@ -41,8 +41,8 @@ func TestRoleTable(t *testing.T) {
 		{"billing", devstack.TokenSpec{Role: "billing"}},
 		{"payments", devstack.TokenSpec{Role: "payments"}},
 		{"auditor", devstack.TokenSpec{Role: "auditor"}},
-		{"customer own", devstack.TokenSpec{Role: "customer", CustomerID: "cus_own"}},
-		{"customer other", devstack.TokenSpec{Role: "customer", CustomerID: "cus_other"}},
+		{"customer own", devstack.TokenSpec{Role: "customer", CustomerID: "cus_ownaaaaaaaaaaaaaaaaaaaaaaa"}},
+		{"customer other", devstack.TokenSpec{Role: "customer", CustomerID: "cus_otheraaaaaaaaaaaaaaaaaaaaa"}},
 	}
 	// want[route][caller] is the status DESIGN §4 gives; a customer's view of another's object is 404.
 	type route struct {
@@ -53,13 +53,16 @@ func TestRoleTable(t *testing.T) {
 	}
 	routesUnderTest := []route{
 		{"create", "POST", func() string { return "/v1/tokens" },
-			func(caller string) string { n++; return createBody("cus_own", cardNumber(9000+n), "") },
+			func(caller string) string {
+				n++
+				return createBody("cus_ownaaaaaaaaaaaaaaaaaaaaaaa", cardNumber(9000+n), "")
+			},
 			map[string]int{"admin": 403, "billing": 403, "payments": 201, "auditor": 403, "customer own": 201, "customer other": 404}},
 		{"get", "GET", func() string { return "/v1/tokens/" + ownToken }, nil,
 			map[string]int{"admin": 200, "billing": 403, "payments": 200, "auditor": 200, "customer own": 200, "customer other": 404}},
-		{"list", "GET", func() string { return "/v1/customers/cus_own/tokens" }, nil,
+		{"list", "GET", func() string { return "/v1/customers/cus_ownaaaaaaaaaaaaaaaaaaaaaaa/tokens" }, nil,
 			map[string]int{"admin": 200, "billing": 403, "payments": 200, "auditor": 200, "customer own": 200, "customer other": 404}},
-		{"delete", "DELETE", func() string { return "/v1/tokens/" + newToken("cus_own") }, nil,
+		{"delete", "DELETE", func() string { return "/v1/tokens/" + newToken("cus_ownaaaaaaaaaaaaaaaaaaaaaaa") }, nil,
 			map[string]int{"admin": 403, "billing": 403, "payments": 200, "auditor": 403, "customer own": 200, "customer other": 404}},
 	}
 	for _, r := range routesUnderTest {
@@ -82,15 +85,15 @@ func TestRoleTable(t *testing.T) {
 // TestLifecycle lists with a cursor, deletes (crypto-shreds) a token, and tokenizes the card again.
 func TestLifecycle(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 	var ids []string
 	for i := range 3 {
-		_, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_alice", cardNumber(i), ""))
+		_, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", cardNumber(i), ""))
 		ids = append(ids, decode[tokens.TokenResponse](t, body).ID)
 	}
 	var seen []string
-	path := "/v1/customers/cus_alice/tokens?limit=2"
+	path := "/v1/customers/cus_aliceaaaaaaaaaaaaaaaaaaaaa/tokens?limit=2"
 	for page := 0; ; page++ {
 		resp, body := stacktest.Do(t, s, "GET", path, pay, "")
 		if resp.StatusCode != 200 {
@@ -106,18 +109,18 @@ func TestLifecycle(t *testing.T) {
 		if page > 2 {
 			t.Fatal("list does not end")
 		}
-		path = "/v1/customers/cus_alice/tokens?limit=2&cursor=" + l.NextCursor
+		path = "/v1/customers/cus_aliceaaaaaaaaaaaaaaaaaaaaa/tokens?limit=2&cursor=" + l.NextCursor
 	}
 	want := []string{ids[2], ids[1], ids[0]} // newest first
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("listed %v, want %v", seen, want)
 	}
 	for _, bad := range []string{"?cursor=bm90LWEtY3Vyc29y", "?limit=0", "?limit=101"} {
-		if resp, body := stacktest.Do(t, s, "GET", "/v1/customers/cus_alice/tokens"+bad, pay, ""); resp.StatusCode != 400 {
+		if resp, body := stacktest.Do(t, s, "GET", "/v1/customers/cus_aliceaaaaaaaaaaaaaaaaaaaaa/tokens"+bad, pay, ""); resp.StatusCode != 400 {
 			t.Errorf("list%s: %d %s, want 400", bad, resp.StatusCode, body)
 		}
 	}
-	if resp, _ := stacktest.Do(t, s, "GET", "/v1/customers/cus_nobody/tokens", pay, ""); resp.StatusCode != 404 {
+	if resp, _ := stacktest.Do(t, s, "GET", "/v1/customers/cus_nobodyaaaaaaaaaaaaaaaaaaaa/tokens", pay, ""); resp.StatusCode != 404 {
 		t.Errorf("tokens of a missing customer: %d, want 404", resp.StatusCode)
 	}
 
@@ -133,7 +136,7 @@ func TestLifecycle(t *testing.T) {
 	if strings.Contains(everythingStored(t, s), "TOK#"+ids[0]) {
 		t.Error("the deleted token's item (and its ciphertext) is still stored")
 	}
-	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_alice", cardNumber(0), ""))
+	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", cardNumber(0), ""))
 	if resp.StatusCode != 201 || strings.Contains(body, ids[0]) {
 		t.Errorf("the deleted card tokenized again: %d %s, want a new token", resp.StatusCode, body)
 	}
@@ -146,7 +149,7 @@ func TestLifecycle(t *testing.T) {
 // `vaultbill invoke tokens --event ...` does.
 func TestSampleEvents(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_0f2c9a1b7e4d4c3a8b5e6d7c8f9a0b1c")
+	seedCustomer(t, s, "cus_2f2c7a3b7e4d4c3a6b5e6d7c5f")
 	svc, _ := serviceWith(t, s, kmsClient(s))
 	load := func(name, tokenID string) events.APIGatewayProxyRequest {
 		b, err := os.ReadFile("../../events/tokens/" + name)

@@ -39,11 +39,11 @@ const (
 // stack stored, and everything it logged, for the card number in any form and for the cvc.
 func TestTokenizeStoresNoCardData(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
-	seedCustomer(t, s, "cus_bob")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
+	seedCustomer(t, s, "cus_bobaaaaaaaaaaaaaaaaaaaaaaa")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 
-	req := createBody("cus_alice", amex, amexCV)
+	req := createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", amex, amexCV)
 	resp, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, req, "Idempotency-Key", "k-1")
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("tokenize: %d %s", resp.StatusCode, body)
@@ -53,7 +53,7 @@ func TestTokenizeStoresNoCardData(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || replay != body || resp.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retry with the same Idempotency-Key: %d %s, want the first response replayed", resp.StatusCode, replay)
 	}
-	want := tokens.TokenResponse{Object: "token", CustomerID: "cus_alice", Card: tokens.CardResponse{
+	want := tokens.TokenResponse{Object: "token", CustomerID: "cus_aliceaaaaaaaaaaaaaaaaaaaaa", Card: tokens.CardResponse{
 		Brand: "amex", BIN: "378282", Last4: "0005", ExpMonth: 12, ExpYear: 2034,
 	}}
 	if diff := cmp.Diff(want, first, cmpopts.IgnoreFields(tokens.TokenResponse{}, "ID", "CreatedAt"),
@@ -64,12 +64,12 @@ func TestTokenizeStoresNoCardData(t *testing.T) {
 		t.Errorf("id %q fingerprint %q", first.ID, first.Card.Fingerprint)
 	}
 
-	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_alice", amex, ""))
+	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", amex, ""))
 	again := decode[tokens.TokenResponse](t, body)
 	if resp.StatusCode != http.StatusOK || again.ID != first.ID {
 		t.Errorf("same card again: %d, token %s, want 200 and %s", resp.StatusCode, again.ID, first.ID)
 	}
-	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_bob", amex, amexCV))
+	resp, body = stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_bobaaaaaaaaaaaaaaaaaaaaaaa", amex, amexCV))
 	bobs := decode[tokens.TokenResponse](t, body)
 	if resp.StatusCode != http.StatusCreated || bobs.ID == first.ID || bobs.Card.Fingerprint != first.Card.Fingerprint {
 		t.Errorf("same card, other customer: %d %s; want a new token with the same fingerprint", resp.StatusCode, body)
@@ -101,11 +101,11 @@ func TestTokenizeStoresNoCardData(t *testing.T) {
 // audited, and that a ciphertext moved onto another token does not decrypt.
 func TestRevealIsBoundToItsToken(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 	ids := map[string]string{}
 	for _, n := range []string{visa, "5555555555554444"} {
-		resp, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_alice", n, "123"))
+		resp, body := stacktest.Do(t, s, "POST", "/v1/tokens", pay, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", n, "123"))
 		if resp.StatusCode != 201 {
 			t.Fatalf("tokenize: %d %s", resp.StatusCode, body)
 		}
@@ -118,12 +118,12 @@ func TestRevealIsBoundToItsToken(t *testing.T) {
 		UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: "payments-user"}}
 
 	for n, id := range ids {
-		c, err := v.Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_alice", Record: rec})
+		c, err := v.Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_aliceaaaaaaaaaaaaaaaaaaaaa", Record: rec})
 		if err != nil || !c.Number.Equal(n) || c.Name != "Ada Lovelace" {
 			t.Fatalf("Reveal %s: %v, %v", id, c, err)
 		}
 		c.Zero()
-		if _, err := v.Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_mallory", Record: rec}); !isCode(err, "not_found") {
+		if _, err := v.Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_malloryaaaaaaaaaaaaaaaaaaa", Record: rec}); !isCode(err, "not_found") {
 			t.Errorf("Reveal for another customer: %v, want not_found", err)
 		}
 	}
@@ -144,7 +144,7 @@ func TestRevealIsBoundToItsToken(t *testing.T) {
 	setCiphertext(t, db, s, a, cb)
 	setCiphertext(t, db, s, b, ca)
 	for _, id := range []string{a, b} {
-		c, err := vault.FromEnv(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_alice", Record: rec})
+		c, err := vault.FromEnv(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_aliceaaaaaaaaaaaaaaaaaaaaa", Record: rec})
 		if !errors.Is(err, envelope.ErrOpen) {
 			t.Errorf("Reveal of %s with the other token's ciphertext: %v %v, want ErrOpen", id, c, err)
 		}
@@ -181,10 +181,10 @@ func isCode(err error, code string) bool {
 // TestBadInput: every refusal names the field, stores nothing and never echoes the number.
 func TestBadInput(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
 	pay := stacktest.Token(t, s, devstack.TokenSpec{Role: "payments"})
 	card := func(number, cvc string, month, year int) string {
-		return `{"customer_id":"cus_alice","card":{"number":"` + number + `","exp_month":` + itoa(month) + `,"exp_year":` + itoa(year) + `,"cvc":"` + cvc + `"}}`
+		return `{"customer_id":"cus_aliceaaaaaaaaaaaaaaaaaaaaa","card":{"number":"` + number + `","exp_month":` + itoa(month) + `,"exp_year":` + itoa(year) + `,"cvc":"` + cvc + `"}}`
 	}
 	tests := []struct {
 		name, body string
@@ -199,10 +199,10 @@ func TestBadInput(t *testing.T) {
 		{"expired", card(visa, "123", 1, 2020), 422, "validation_failed", "card.exp_year"},
 		{"2-digit cvc", card(visa, "12", 12, 2034), 422, "validation_failed", "card.cvc"},
 		{"5-digit cvc", card(visa, "12345", 12, 2034), 422, "validation_failed", "card.cvc"},
-		{"number as JSON number", `{"customer_id":"cus_alice","card":{"number":4242424242424242,"exp_month":12,"exp_year":2034}}`, 400, "validation_failed", "card.number"},
-		{"unknown field", `{"customer_id":"cus_alice","card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"pin":"1234"}}`, 400, "validation_failed", "pin"},
-		{"missing customer", strings.Replace(card(visa, "123", 12, 2034), "cus_alice", "cus_nobody", 1), 404, "not_found", ""},
-		{"no customer id", strings.Replace(card(visa, "123", 12, 2034), "cus_alice", "", 1), 422, "validation_failed", "customer_id"},
+		{"number as JSON number", `{"customer_id":"cus_aliceaaaaaaaaaaaaaaaaaaaaa","card":{"number":4242424242424242,"exp_month":12,"exp_year":2034}}`, 400, "validation_failed", "card.number"},
+		{"unknown field", `{"customer_id":"cus_aliceaaaaaaaaaaaaaaaaaaaaa","card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"pin":"1234"}}`, 400, "validation_failed", "pin"},
+		{"missing customer", strings.Replace(card(visa, "123", 12, 2034), "cus_aliceaaaaaaaaaaaaaaaaaaaaa", "cus_nobodyaaaaaaaaaaaaaaaaaaaa", 1), 404, "not_found", ""},
+		{"no customer id", strings.Replace(card(visa, "123", 12, 2034), "cus_aliceaaaaaaaaaaaaaaaaaaaaa", "", 1), 422, "validation_failed", "customer_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +255,7 @@ func (f failingKMS) Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...f
 // is stored, neither the token nor its card guard.
 func TestKMSFailureStoresNothing(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
 	real := kms.NewFromConfig(s.Env.AWS)
 	for name, client := range map[string]envelope.KMS{
 		"KMS down on a cold start":            failingKMS{KMS: real, failAll: true},
@@ -263,7 +263,7 @@ func TestKMSFailureStoresNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			svc, _ := serviceWith(t, s, client)
-			resp, err := svc.Serve(context.Background(), event("POST", "/v1/tokens", "/v1/tokens", nil, paymentsUser, createBody("cus_alice", visa, "123")))
+			resp, err := svc.Serve(context.Background(), event("POST", "/v1/tokens", "/v1/tokens", nil, paymentsUser, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", visa, "123")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,7 +282,7 @@ func TestKMSFailureStoresNothing(t *testing.T) {
 	}
 	// The same request with KMS back succeeds.
 	svc, _ := serviceWith(t, s, real)
-	resp, _ := svc.Serve(context.Background(), event("POST", "/v1/tokens", "/v1/tokens", nil, paymentsUser, createBody("cus_alice", visa, "123")))
+	resp, _ := svc.Serve(context.Background(), event("POST", "/v1/tokens", "/v1/tokens", nil, paymentsUser, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", visa, "123")))
 	if resp.StatusCode != 201 {
 		t.Errorf("after KMS recovered: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -294,21 +294,21 @@ func TestKMSFailureStoresNothing(t *testing.T) {
 // (The emulator copies every table on each transaction, so 1 000 handler calls would take minutes.)
 func TestKMSEconomy(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_alice")
+	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
 	client, calls := countingKMS(s)
 	svc, v := serviceWith(t, s, client)
 	ctx := context.Background()
 	for i := range 50 {
 		staff := paymentsUser
 		staff.ID += strconv.Itoa(i) // one attempt each: the card-attempt limit is not what this measures
-		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, staff, createBody("cus_alice", cardNumber(i), "123")))
+		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, staff, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", cardNumber(i), "123")))
 		if err != nil || resp.StatusCode != 201 {
 			t.Fatalf("tokenization %d: %d %s %v", i, resp.StatusCode, resp.Body, err)
 		}
 	}
 	for i := 50; i < 1000; i++ {
 		c := validCard(t, cardNumber(i))
-		tz, err := v.Tokenize(ctx, "cus_alice", c)
+		tz, err := v.Tokenize(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", c)
 		if err != nil || tz.Existing || len(tz.Items) != 2 {
 			t.Fatalf("tokenization %d: %+v %v", i, tz, err)
 		}
@@ -327,8 +327,8 @@ func TestConcurrentSameCardMakesOneToken(t *testing.T) {
 	db := dynamodb.NewFromConfig(s.Env.AWS)
 	v := vault.FromEnv(s.Env, db)
 	ctx := context.Background()
-	a, errA := v.Tokenize(ctx, "cus_alice", validCard(t, visa))
-	b, errB := v.Tokenize(ctx, "cus_alice", validCard(t, visa))
+	a, errA := v.Tokenize(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", validCard(t, visa))
+	b, errB := v.Tokenize(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", validCard(t, visa))
 	if errA != nil || errB != nil || a.Existing || b.Existing || a.Token.ID == b.Token.ID {
 		t.Fatalf("both requests should see no token yet: %v %v", errA, errB)
 	}
@@ -339,7 +339,7 @@ func TestConcurrentSameCardMakesOneToken(t *testing.T) {
 	if !vault.DuplicateCard(err) {
 		t.Fatalf("second commit: %v, want a duplicate card", err)
 	}
-	got, err := v.Existing(ctx, "cus_alice", validCard(t, visa))
+	got, err := v.Existing(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", validCard(t, visa))
 	if err != nil || got == nil || got.ID != a.Token.ID {
 		t.Errorf("Existing = %+v, %v; want %s", got, err, a.Token.ID)
 	}

@@ -11,6 +11,6 @@ import (
 func FromEnv(env wiring.Env, db DB) *Vault {
 	return New(Config{
 		DB: db, KMS: kms.NewFromConfig(env.AWS), Table: env.Config.VaultTable, KeyID: env.Config.VaultKeyID,
-		Audit: &audit.Store{DB: db, Table: env.Config.AuditTable},
+		Audit: &audit.Store{DB: db, Table: env.Config.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
 	})
 }

@@ -19,8 +19,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,6 +32,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/card"
 	"github.com/vaultbill/vaultbill/shared/envelope"
+	"github.com/vaultbill/vaultbill/shared/ids"
 	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
@@ -109,13 +108,7 @@ func (v *Vault) now() time.Time {
 }
 
 // NewTokenID returns "tok_" and 128 random bits; a token id is never derived from card data.
-func NewTokenID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("vault: crypto/rand failed: " + err.Error())
-	}
-	return "tok_" + hex.EncodeToString(b[:])
-}
+func NewTokenID() string { return ids.New(ids.Token) }
 
 // Token is a token's metadata: everything about a card that may be shown or stored in clear.
 type Token struct {

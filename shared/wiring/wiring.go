@@ -116,7 +116,7 @@ func Service(env Env, fn string) (*endpoint.Service, error) {
 	return &endpoint.Service{
 		Source:      fn + ".vaultbill",
 		DB:          db,
-		Audit:       &audit.Store{DB: db, Table: c.AuditTable},
+		Audit:       &audit.Store{DB: db, Table: c.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
 		Idempotency: &idempotency.Store{DB: db, Table: c.BillingTable},
 		Account:     c.Account, Region: c.Region, Log: env.Log,
 	}, nil
