@@ -229,13 +229,13 @@ func (inv *Invoice) validate(errs Errors) error {
 
 // ID prefixes.
 const (
-	CustomerPrefix = "cus_"
-	InvoicePrefix  = "in_"
-	LinePrefix     = "il_"
-	PaymentPrefix  = "pay_"
+	CustomerPrefix = ids.Customer
+	InvoicePrefix  = ids.Invoice
+	LinePrefix     = ids.Line
+	PaymentPrefix  = ids.Payment
 	// CreditNotePrefix names credit notes, RefundPrefix the refunds of post-payment credit notes.
-	CreditNotePrefix = "cn_"
-	RefundPrefix     = "re_"
+	CreditNotePrefix = ids.CreditNote
+	RefundPrefix     = ids.Refund
 )
 
 // NewID returns prefix + 128 random bits in lower-case base32 (26 characters). IDs are never derived

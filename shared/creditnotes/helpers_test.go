@@ -23,6 +23,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/processor"
+	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -116,8 +117,13 @@ func (cs *cnStack) wirePayments() {
 		cs.t.Fatal(err)
 	}
 	raw := dynamodb.NewFromConfig(cs.s.Env.AWS)
+	limiter, err := ratelimit.FromEnv(cs.s.Env, raw)
+	if err != nil {
+		cs.t.Fatal(err)
+	}
 	payments.Routes(svc, payments.Deps{
 		Store: &billingdb.Store{DB: raw, Table: cs.s.Env.Config.BillingTable}, Vault: vault.FromEnv(cs.s.Env, raw), Processor: cs.sandbox,
+		Attempts: limiter,
 	})
 	cs.s.Gateway.Functions[routes.Payments] = svc.Serve
 }

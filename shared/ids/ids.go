@@ -20,6 +20,9 @@ const (
 	Payment  = "pay_"
 	Token    = "tok_"
 	Event    = "evt_"
+	// CreditNote names credit notes, Refund the refunds of post-payment credit notes.
+	CreditNote = "cn_"
+	Refund     = "re_"
 )
 
 // Random parts: billing ids carry 128 bits in lower-case base32 (billing.NewID), token and event ids
@@ -83,6 +86,7 @@ func all(s string, ok func(byte) bool) bool {
 // kind is what an id names, for error messages.
 var kind = map[string]string{
 	Customer: "customer", Invoice: "invoice", Line: "invoice line", Payment: "payment", Token: "token", Event: "audit event",
+	CreditNote: "credit note", Refund: "refund",
 }
 
 // Kind names the object an id prefix stands for ("customer"), or "object" for an unknown prefix.
@@ -97,6 +101,7 @@ func Kind(prefix string) string {
 // /v1/customers/{id} takes a customer id.
 var collections = map[string]string{
 	"customers": Customer, "invoices": Invoice, "payments": Payment, "tokens": Token, "audit-events": Event,
+	"credit-notes": CreditNote,
 }
 
 // ForCollection returns the id prefix that the path parameter after collection (a path segment such
