@@ -303,7 +303,7 @@ func TestScopedStatements(t *testing.T) {
 			"QueryAuditTableKey": "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
 		},
 		"audit-shipper": with(map[string]string{
-			"ShipAuditLogs":    "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill/* | null",
+			"ShipAuditLogs":    "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/CloudTrail/* | null",
 			"ShipAuditLogsKey": `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
 		}, alerts),
 		"audit-digest": with(map[string]string{
@@ -312,7 +312,7 @@ func TestScopedStatements(t *testing.T) {
 			"ReadAuditLogs":    "s3:GetObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/* | null",
 			"ListAuditLogs":    `s3:ListBucket | <AuditBucketArn> | {"StringLike":{"s3:prefix":["AWSLogs/<AWS::AccountId>/*"]}}`,
 			"ReadAuditLogsKey": "kms:Decrypt | <DataKeyArn> | " + s3Key("AuditBucket"),
-			"WriteDigests":     "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill-Digest/* | null",
+			"WriteDigests":     "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/CloudTrail-Digest/* | null",
 			"WriteDigestsKey":  `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
 		}, alerts),
 		"backup": {

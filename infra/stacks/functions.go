@@ -37,12 +37,12 @@ const (
 	QueryAudit Permission = "query the audit table's by-time index"
 	// StreamAudit: read the audit table's stream (event source mapping).
 	StreamAudit Permission = "read the audit table stream"
-	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/Vaultbill/ in the audit bucket.
-	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/Vaultbill/ in the audit bucket"
+	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/CloudTrail/ in the audit bucket.
+	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/CloudTrail/ in the audit bucket"
 	// ReadAuditLogs: get and list objects under AWSLogs/<account>/ in the audit bucket.
 	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ in the audit bucket"
-	// WriteDigests: s3:PutObject under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket.
-	WriteDigests Permission = "put digest files under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket"
+	// WriteDigests: s3:PutObject under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket.
+	WriteDigests Permission = "put digest files under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket"
 	// SignDigests: kms:Sign (RSASSA_PKCS1_V1_5_SHA_256, raw messages) and kms:GetPublicKey on the
 	// audit-signing key. Neither call carries an encryption context.
 	SignDigests Permission = "sign digests (audit-signing key)"

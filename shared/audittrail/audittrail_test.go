@@ -19,8 +19,8 @@ var loc = Location{Bucket: "trail", Account: "123456789012", Region: "eu-west-1"
 func TestKeyNames(t *testing.T) {
 	at := time.Date(2026, 3, 7, 9, 5, 42, 0, time.UTC)
 	tests := []struct{ got, want string }{
-		{loc.LogKey(at, "ABCDEFGHIJKLMNOP"), "AWSLogs/123456789012/Vaultbill/eu-west-1/2026/03/07/123456789012_Vaultbill_eu-west-1_20260307T0905Z_ABCDEFGHIJKLMNOP.json.gz"},
-		{loc.DigestKey(at), "AWSLogs/123456789012/Vaultbill-Digest/eu-west-1/2026/03/07/123456789012_Vaultbill-Digest_eu-west-1_20260307T090542Z.json.gz"},
+		{loc.LogKey(at, "ABCDEFGHIJKLMNOP"), "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/03/07/123456789012_CloudTrail_eu-west-1_20260307T0905Z_ABCDEFGHIJKLMNOP.json.gz"},
+		{loc.DigestKey(at), "AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/2026/03/07/123456789012_CloudTrail-Digest_eu-west-1_vaultbill_eu-west-1_20260307T090542Z.json.gz"},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {

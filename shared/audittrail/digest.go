@@ -2,6 +2,8 @@ package audittrail
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -63,8 +65,26 @@ type Digester struct {
 	fingerprint string
 }
 
-// Fingerprint identifies a public key in digest files: hex SHA-256 of its DER SubjectPublicKeyInfo.
-func Fingerprint(der []byte) string { return HashHex(der) }
+// Fingerprint identifies a public key in digest files as CloudTrail does: the hex MD5 of the key's
+// PKCS #1 DER encoding, the bytes ListPublicKeys serves (base64) and the AWS CLI loads. MD5 is only a
+// name here: the key itself, fetched from a trusted source, is what verifies the signature.
+func Fingerprint(pub *rsa.PublicKey) string {
+	sum := md5.Sum(x509.MarshalPKCS1PublicKey(pub))
+	return hex.EncodeToString(sum[:])
+}
+
+// ParsePublicKey reads the DER SubjectPublicKeyInfo that KMS GetPublicKey returns.
+func ParsePublicKey(spki []byte) (*rsa.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return nil, err
+	}
+	rsaPub, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an RSA public key")
+	}
+	return rsaPub, nil
+}
 
 func (d *Digester) keyFingerprint(ctx context.Context) (string, error) {
 	if d.fingerprint != "" {
@@ -74,10 +94,11 @@ func (d *Digester) keyFingerprint(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("get public key of %s: %w", d.KeyID, err)
 	}
-	if _, err := x509.ParsePKIXPublicKey(out.PublicKey); err != nil {
+	pub, err := ParsePublicKey(out.PublicKey)
+	if err != nil {
 		return "", fmt.Errorf("public key of %s: %w", d.KeyID, err)
 	}
-	d.fingerprint = Fingerprint(out.PublicKey)
+	d.fingerprint = Fingerprint(pub)
 	return d.fingerprint, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -392,9 +391,8 @@ func TestValidatorDetectsDigestSignedWithAnotherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
-	der, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
 	d.LogFiles = d.LogFiles[:0]
-	d.DigestPublicKeyFingerprint = audittrail.Fingerprint(der)
+	d.DigestPublicKeyFingerprint = audittrail.Fingerprint(&other.PublicKey)
 	forged, _ := json.Marshal(d)
 	sum := sha256.Sum256([]byte(audittrail.SigningString(&d, audittrail.HashHex(forged))))
 	sig, _ := rsa.SignPKCS1v15(rand.Reader, other, crypto.SHA256, sum[:])

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -135,15 +134,11 @@ func (v *Validator) publicKeys(ctx context.Context) (map[string]*rsa.PublicKey, 
 		if err != nil {
 			return nil, fmt.Errorf("get public key of %s: %w", id, err)
 		}
-		pub, err := x509.ParsePKIXPublicKey(resp.PublicKey)
+		pub, err := ParsePublicKey(resp.PublicKey)
 		if err != nil {
 			return nil, fmt.Errorf("public key of %s: %w", id, err)
 		}
-		rsaPub, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("public key of %s is not RSA", id)
-		}
-		out[Fingerprint(resp.PublicKey)] = rsaPub
+		out[Fingerprint(pub)] = pub
 	}
 	return out, nil
 }
