@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -50,14 +51,20 @@ func Review(env wiring.Env, function string) (*auditreview.Engine, error) {
 
 // Shipper builds the shipper fed by the audit table's stream.
 func Shipper(env wiring.Env) (*audittrail.Shipper, error) {
-	if err := env.Config.Require(config.EnvAuditBucket); err != nil {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditTable); err != nil {
 		return nil, err
 	}
 	review, err := Review(env, ShipperName)
 	if err != nil {
 		return nil, err
 	}
-	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Log: env.Log}, nil
+	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Ledger: Ledger(env), Log: env.Log}, nil
+}
+
+// Ledger is where the shipper records each log file's version and hash for the digester: the audit
+// table, beside the outbox records.
+func Ledger(env wiring.Env) audittrail.Ledger {
+	return audittrail.TableLedger{DB: dynamodb.NewFromConfig(env.AWS), Table: env.Config.AuditTable}
 }
 
 // Digest is the scheduled digest function.
@@ -70,7 +77,7 @@ type Digest struct {
 
 // NewDigest builds the digest function.
 func NewDigest(env wiring.Env) (*Digest, error) {
-	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey); err != nil {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey, config.EnvAuditTable); err != nil {
 		return nil, err
 	}
 	review, err := Review(env, DigestName)
@@ -80,7 +87,7 @@ func NewDigest(env wiring.Env) (*Digest, error) {
 	return &Digest{
 		Digester: &audittrail.Digester{
 			S3: s3client.New(env.AWS), KMS: kms.NewFromConfig(env.AWS), KeyID: env.Config.AuditSigningKeyID,
-			Location: Location(env), Log: env.Log,
+			Location: Location(env), Ledger: Ledger(env), Log: env.Log,
 		},
 		Review: review,
 	}, nil
@@ -98,6 +105,10 @@ func (a *Digest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittr
 	if err != nil {
 		a.Review.Failed(ctx, audittrail.StageDigest, err)
 		return res, fmt.Errorf("audit digest: %w", err)
+	}
+	for _, t := range res.Tampered {
+		// Written into the digest as the shipper wrote it; alerted now rather than at the next validation.
+		a.Review.Failed(ctx, audittrail.StageDigest, fmt.Errorf("audit log file tampered with before its digest: %s", t))
 	}
 	return res, nil
 }

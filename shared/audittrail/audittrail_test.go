@@ -71,11 +71,11 @@ func streamEvent(recs []audit.Record, firstSeq int) events.DynamoDBEvent {
 func eventIDsIn(t testing.TB, m *memS3) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for k, o := range m.objects {
+	for k, vs := range m.objects {
 		if _, ok := LogKeyTime(k); !ok {
 			continue
 		}
-		body, err := Gunzip(o.body)
+		body, err := Gunzip(vs[len(vs)-1].body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,8 @@ func TestValidatorReportsInvalidFormat(t *testing.T) {
 			newest = key
 		}
 	}
-	m.objects[newest] = memObject{body: []byte("not gzip"), meta: m.objects[newest].meta}
+	vs := m.objects[newest]
+	vs[len(vs)-1].body = []byte("not gzip") // corrupted in place, as no S3 client can
 	v := &Validator{S3: m, KMS: k, KeyIDs: []string{"alias/signing"}, Location: loc}
 	rep, err := v.Validate(context.Background(), start, start.Add(3*time.Hour))
 	if err != nil {

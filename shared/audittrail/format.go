@@ -145,6 +145,11 @@ type Digest struct {
 	PreviousDigestHashAlgorithm *string       `json:"previousDigestHashAlgorithm"`
 	PreviousDigestSignature     *string       `json:"previousDigestSignature"`
 	LogFiles                    []LogFileHash `json:"logFiles"`
+	// ChainStartReason is set on the first digest of a chain only, and says why the chain starts
+	// there: a new trail, or the reason an operator gave for starting over. It is part of the signed
+	// content, so a restart cannot be passed off as anything else. (Beyond CloudTrail's fields; tools
+	// built for CloudTrail ignore it.)
+	ChainStartReason string `json:"chainStartReason,omitempty"`
 }
 
 // LogFileHash is a digest's entry for one log file.
@@ -155,6 +160,9 @@ type LogFileHash struct {
 	HashAlgorithm   string `json:"hashAlgorithm"`
 	NewestEventTime string `json:"newestEventTime"`
 	OldestEventTime string `json:"oldestEventTime"`
+	// S3VersionID is the version the shipper wrote (beyond CloudTrail's fields): the validator
+	// reports a file whose current version is another one.
+	S3VersionID string `json:"s3VersionId,omitempty"`
 }
 
 // SigningString is what a digest's signature covers, as CloudTrail defines it: the end time, the

@@ -53,8 +53,10 @@ type Shipper struct {
 	MaxRecords int
 	MaxBytes   int
 	Observer   Observer
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Ledger, if set, receives each file's version and hash for the digester.
+	Ledger Ledger
+	Log    *slog.Logger
+	Now    func() time.Time
 
 	puts, records atomic.Int64
 }
@@ -91,6 +93,10 @@ func (s *Shipper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		switch events.DynamoDBOperationType(r.EventName) {
 		case events.DynamoDBOperationTypeRemove:
 			continue // TTL expiry of the outbox copy; the log file is the durable record
+		case events.DynamoDBOperationTypeInsert:
+			if k := r.Change.NewImage[KindAttr]; k.DataType() == events.DataTypeString && k.String() == KindLogFile {
+				continue // the shipper's own ledger record of a file it wrote
+			}
 		case events.DynamoDBOperationTypeModify:
 			// Outbox items are written once and never updated: a change is tampering with the outbox.
 			s.failed(ctx, StageOutbox, fmt.Errorf("audit outbox item changed after it was written (stream record %s)", r.Change.SequenceNumber))
@@ -201,8 +207,22 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 		raws[i], recs[i] = p.raw, p.rec
 	}
 	key := s.LogKey(s.now(), randomSuffix())
-	if err := putGzip(ctx, s.S3, s.Bucket, key, EncodeLogFile(raws), nil); err != nil {
+	body := EncodeLogFile(raws)
+	out, err := putGzip(ctx, s.S3, s.Bucket, key, body, nil)
+	if err != nil {
 		return fmt.Errorf("write %d audit records to s3://%s/%s: %w", len(batch), s.Bucket, key, err)
+	}
+	if s.Ledger != nil {
+		// A failure here fails the batch: its records are written again to another file, and this
+		// one, without a record, is hashed by the digester as it finds it.
+		var span eventSpan
+		for _, r := range recs {
+			span.add(r.EventTime)
+		}
+		f := FileRecord{Key: key, VersionID: aws.ToString(out.VersionId), Hash: HashHex(body), Oldest: span.oldest, Newest: span.newest}
+		if err := s.Ledger.Record(ctx, f); err != nil {
+			return err
+		}
 	}
 	s.puts.Add(1)
 	s.records.Add(int64(len(batch)))
@@ -217,8 +237,8 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 
 // putGzip writes body gzipped. The audit bucket has Object Lock, which requires an integrity
 // checksum on every PUT.
-func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []byte, meta map[string]string) error {
-	_, err := api.PutObject(ctx, &s3.PutObjectInput{
+func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []byte, meta map[string]string) (*s3.PutObjectOutput, error) {
+	return api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
 		Body:              bytes.NewReader(Gzip(body)),
@@ -226,7 +246,6 @@ func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []b
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
 		Metadata:          meta,
 	})
-	return err
 }
 
 func (s *Shipper) failed(ctx context.Context, stage string, err error) {

@@ -54,6 +54,8 @@ func newTrail(t *testing.T) *trail {
 
 func (tr *trail) set(t time.Time) { tr.mu.Lock(); tr.clock = t; tr.mu.Unlock() }
 
+func (tr *trail) now() time.Time { tr.mu.Lock(); defer tr.mu.Unlock(); return tr.clock }
+
 // traffic sends requests through the gateway: allowed, refused without MFA, and with a bad token.
 func (tr *trail) traffic(t *testing.T, n int) {
 	t.Helper()
@@ -106,7 +108,8 @@ func (tr *trail) validate(t *testing.T) audittrail.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := v.Validate(context.Background(), time.Now().Add(-24*time.Hour), time.Now())
+	// The range ends at the simulated clock: a range beyond the newest digest is reported as such.
+	rep, err := v.Validate(context.Background(), time.Now().Add(-24*time.Hour), tr.now())
 	if err != nil {
 		t.Fatalf("validate: %v", err)
 	}
@@ -192,6 +195,9 @@ func (tr *trail) tableIDs(t *testing.T) map[string]bool {
 			t.Fatal(err)
 		}
 		for _, item := range page.Items {
+			if _, ledger := item[audittrail.KindAttr]; ledger {
+				continue // the shipper's record of a log file
+			}
 			rec, err := audit.Decode(item)
 			if err != nil {
 				t.Fatal(err)
