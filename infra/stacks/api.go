@@ -123,6 +123,7 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 	role := awsiam.NewRole(a.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Vaultbill " + f.Name + " function"),
+		RoleName:    auditWriterRoleName(f.Name),
 	})
 	g := &grants{stack: a.Stack, data: d, alerts: a.Alerts, role: role, env: map[string]*string{
 		config.EnvAccount: awscdk.Aws_ACCOUNT_ID(),

@@ -37,10 +37,12 @@ const (
 	QueryAudit Permission = "query the audit table's by-time index"
 	// StreamAudit: read the audit table's stream (event source mapping).
 	StreamAudit Permission = "read the audit table stream"
-	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/CloudTrail/ in the audit bucket.
-	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/CloudTrail/ in the audit bucket"
-	// ReadAuditLogs: get and list objects under AWSLogs/<account>/ in the audit bucket.
-	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ in the audit bucket"
+	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/CloudTrail/ in the audit bucket, and
+	// dynamodb:PutItem of the audit table's ledger items (each file's version and hash).
+	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/CloudTrail/ in the audit bucket, record them in the audit table"
+	// ReadAuditLogs: get and list objects and their versions under AWSLogs/<account>/ in the audit
+	// bucket, and dynamodb:BatchGetItem of the audit table's ledger items.
+	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ (with versions) in the audit bucket, read the file records in the audit table"
 	// WriteDigests: s3:PutObject under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket.
 	WriteDigests Permission = "put digest files under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket"
 	// SignDigests: kms:Sign (RSASSA_PKCS1_V1_5_SHA_256, raw messages) and kms:GetPublicKey on the

@@ -1,0 +1,54 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/vaultbill/vaultbill/shared/resources"
+)
+
+// auditWriters are the functions whose roles may write under AWSLogs/ in the audit bucket: the
+// shipper (log files) and the digest (digest files).
+var auditWriters = []string{"audit-shipper", "audit-digest"}
+
+// auditWriterRoleName is the fixed name of an audit writer's role, so the audit bucket's policy (in
+// the data stack, which the API stack depends on) can name it without a reference back; nil for
+// every other function, whose role keeps a generated name.
+func auditWriterRoleName(function string) *string {
+	for _, w := range auditWriters {
+		if w == function {
+			return jsii.String("vaultbill-" + function + "-" + *awscdk.Aws_REGION())
+		}
+	}
+	return nil
+}
+
+// protectAuditTrail adds to the audit bucket's policy what no IAM policy elsewhere can loosen: no
+// principal but the shipper and digest roles puts objects under AWSLogs/, and nobody deletes there
+// (Object Lock keeps versions; this also stops delete markers, which would hide a file from readers).
+func (d *DataStack) protectAuditTrail() {
+	b := d.Buckets[resources.AuditBucket]
+	trail := b.ArnForObjects(jsii.String("AWSLogs/*"))
+	var writers []*string
+	for _, w := range auditWriters {
+		writers = append(writers, awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":role/"), auditWriterRoleName(w),
+		}))
+	}
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AuditTrailWritersOnly"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  &[]*string{trail},
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": writers}},
+	}))
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AuditTrailNoDeletes"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("s3:DeleteObject", "s3:DeleteObjectVersion"),
+		Resources:  &[]*string{trail},
+	}))
+}
