@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/s3client"
 )
 
 // resign rewrites the digest at key through mutate and signs it with the trail's own key, as an
@@ -172,5 +175,38 @@ func TestValidateReportOKNeedsCoverage(t *testing.T) {
 	}
 	if rep.OK() || len(rep.Results) != 0 {
 		t.Errorf("an empty trail validated: %+v", rep)
+	}
+}
+
+// TestDigestS3CallsDoNotGrowWithFiles pins the digester's S3 round trips: it lists the period's files
+// with their versions and takes their hashes from the shipper's ledger (one BatchGetItem per 100
+// files), so it reads no log file, however many there are.
+func TestDigestS3CallsDoNotGrowWithFiles(t *testing.T) {
+	tr := newTrail(t)
+	tr.hours(t, 1)
+	base := tr.now()
+	const files = 8
+	for i := range files {
+		tr.set(base.Add(time.Duration(i+1) * 5 * time.Minute))
+		tr.traffic(t, 2)
+		tr.ship(t)
+	}
+	cfg, calls := stacktest.CountCalls(tr.s.Env.AWS)
+	d := tr.s.Audit.Digest.Digester
+	d.S3 = s3client.New(cfg)
+	d.Ledger = audittrail.TableLedger{DB: dynamodb.NewFromConfig(cfg), Table: tr.s.Env.Config.AuditTable}
+	tr.set(base.Add(time.Hour))
+	res, err := tr.s.Audit.DigestNow(context.Background())
+	if err != nil || res.LogFiles != files {
+		t.Fatalf("digest: %+v %v, want %d log files", res, err, files)
+	}
+	s3Calls := calls.TakeService("S3")
+	total := 0
+	for _, n := range s3Calls {
+		total += n
+	}
+	t.Logf("S3 calls for a digest of %d log files: %d %v", files, total, s3Calls)
+	if s3Calls["GetObject"] != 1 || s3Calls["PutObject"] != 1 || total > 8 {
+		t.Errorf("S3 calls %v: want one GetObject (the previous digest), one PutObject, at most 8 in all", s3Calls)
 	}
 }
