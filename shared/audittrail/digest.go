@@ -300,7 +300,7 @@ func (d *Digester) hashLogFiles(ctx context.Context, start, end time.Time) ([]Lo
 	sort.Strings(keys)
 	records := map[string]FileRecord{}
 	if d.Ledger != nil && len(keys) > 0 {
-		if records, err = d.Ledger.Lookup(ctx, keys); err != nil {
+		if records, err = d.Ledger.Lookup(ctx, keys, false); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -23,13 +23,15 @@ type FileRecord struct {
 	Key, VersionID, Hash string
 	// Oldest and Newest are the event times the file spans.
 	Oldest, Newest string
+	// EventIDs are the file's records, for the reconciler (Lookup returns them only when asked).
+	EventIDs []string
 }
 
 // Ledger keeps the shipper's FileRecords for the digester.
 type Ledger interface {
 	Record(ctx context.Context, f FileRecord) error
-	// Lookup returns the records of those keys that have one.
-	Lookup(ctx context.Context, keys []string) (map[string]FileRecord, error)
+	// Lookup returns the records of those keys that have one, with their event IDs if withIDs.
+	Lookup(ctx context.Context, keys []string, withIDs bool) (map[string]FileRecord, error)
 }
 
 // LedgerDB is the DynamoDB calls of TableLedger.
@@ -67,6 +69,7 @@ func (l TableLedger) Record(ctx context.Context, f FileRecord) error {
 			"hashValue":            &types.AttributeValueMemberS{Value: f.Hash},
 			"oldestEventTime":      &types.AttributeValueMemberS{Value: f.Oldest},
 			"newestEventTime":      &types.AttributeValueMemberS{Value: f.Newest},
+			"eventIDs":             &types.AttributeValueMemberSS{Value: f.EventIDs},
 			resources.ExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(LedgerRetention).Unix(), 10)},
 		},
 		ConditionExpression: aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
@@ -78,11 +81,17 @@ func (l TableLedger) Record(ctx context.Context, f FileRecord) error {
 }
 
 // Lookup reads the records of keys, 100 per call (BatchGetItem's limit).
-func (l TableLedger) Lookup(ctx context.Context, keys []string) (map[string]FileRecord, error) {
+func (l TableLedger) Lookup(ctx context.Context, keys []string, withIDs bool) (map[string]FileRecord, error) {
 	out := map[string]FileRecord{}
+	ka0 := types.KeysAndAttributes{ConsistentRead: aws.Bool(true)}
+	if !withIDs {
+		// The digester needs a few short attributes, not up to a file's worth of event IDs.
+		ka0.ProjectionExpression = aws.String("#id, versionId, hashValue, oldestEventTime, newestEventTime")
+		ka0.ExpressionAttributeNames = map[string]string{"#id": resources.AuditEventID}
+	}
 	for len(keys) > 0 {
 		n := min(len(keys), 100)
-		req := map[string]types.KeysAndAttributes{l.Table: {ConsistentRead: aws.Bool(true)}}
+		req := map[string]types.KeysAndAttributes{l.Table: ka0}
 		ka := req[l.Table]
 		for _, k := range keys[:n] {
 			ka.Keys = append(ka.Keys, map[string]types.AttributeValue{resources.AuditEventID: &types.AttributeValueMemberS{Value: LedgerKeyPrefix + k}})
@@ -103,6 +112,9 @@ func (l TableLedger) Lookup(ctx context.Context, keys []string) (map[string]File
 					Oldest: str(item["oldestEventTime"]), Newest: str(item["newestEventTime"]),
 				}
 				f.Key = strings.TrimPrefix(str(item[resources.AuditEventID]), LedgerKeyPrefix)
+				if ss, ok := item["eventIDs"].(*types.AttributeValueMemberSS); ok {
+					f.EventIDs = ss.Value
+				}
 				out[f.Key] = f
 			}
 			req = resp.UnprocessedKeys

@@ -37,6 +37,8 @@ const (
 	StageDecode = "decode"
 	StageDigest = "digest"
 	StageOutbox = "outbox"
+	// StageReconcile is the check that every outbox record reached a log file.
+	StageReconcile = "reconcile"
 )
 
 // Shipper writes the audit outbox's stream to log files in S3.
@@ -149,19 +151,48 @@ func decodeStreamRecord(r events.DynamoDBEventRecord) (pending, error) {
 	if !ok || attr.DataType() != events.DataTypeString {
 		return pending{}, fmt.Errorf("stream record %s has no record attribute", r.Change.SequenceNumber)
 	}
-	raw := []byte(attr.String())
+	p, err := decodeRecord([]byte(attr.String()))
+	if err != nil {
+		return pending{}, fmt.Errorf("stream record %s: %w", r.Change.SequenceNumber, err)
+	}
+	p.seq = r.Change.SequenceNumber
+	return p, nil
+}
+
+// decodeRecord reads an outbox item's record text, kept exactly as it was committed.
+func decodeRecord(raw []byte) (pending, error) {
 	var rec audit.Record
 	if err := json.Unmarshal(raw, &rec); err != nil {
-		return pending{}, fmt.Errorf("stream record %s: decode audit record: %w", r.Change.SequenceNumber, err)
+		return pending{}, fmt.Errorf("decode audit record: %w", err)
 	}
 	if rec.EventID == "" || rec.EventTime == "" {
-		return pending{}, fmt.Errorf("stream record %s: audit record without eventID or eventTime", r.Change.SequenceNumber)
+		return pending{}, fmt.Errorf("audit record without eventID or eventTime")
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
-		return pending{}, fmt.Errorf("stream record %s: compact audit record: %w", r.Change.SequenceNumber, err)
+		return pending{}, fmt.Errorf("compact audit record %s: %w", rec.EventID, err)
 	}
-	return pending{seq: r.Change.SequenceNumber, raw: compact.Bytes(), rec: rec}, nil
+	return pending{raw: compact.Bytes(), rec: rec}, nil
+}
+
+// ShipRecords writes outbox records (their record text) to log files, as Handle does for the stream.
+func (s *Shipper) ShipRecords(ctx context.Context, raws [][]byte) error {
+	batch := make([]pending, 0, len(raws))
+	for _, raw := range raws {
+		p, err := decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, p)
+	}
+	for len(batch) > 0 {
+		n := s.fileSize(batch)
+		if err := s.write(ctx, batch[:n]); err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
 }
 
 // fileSize is how many of the leading records fit in one log file.
@@ -219,7 +250,11 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 		for _, r := range recs {
 			span.add(r.EventTime)
 		}
-		f := FileRecord{Key: key, VersionID: aws.ToString(out.VersionId), Hash: HashHex(body), Oldest: span.oldest, Newest: span.newest}
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.EventID
+		}
+		f := FileRecord{Key: key, VersionID: aws.ToString(out.VersionId), Hash: HashHex(body), Oldest: span.oldest, Newest: span.newest, EventIDs: ids}
 		if err := s.Ledger.Record(ctx, f); err != nil {
 			return err
 		}

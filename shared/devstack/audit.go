@@ -48,6 +48,9 @@ type AuditWorkers struct {
 	// BatchSize is the most records handed to the shipper at once, as the event source's BatchSize.
 	BatchSize int32
 	Log       *slog.Logger
+	// MaxRetries is how often a failed batch is retried before it is dropped, as the event source
+	// mapping's MaximumRetryAttempts (10 in AWS): the digest's reconciliation then ships its records.
+	MaxRetries int
 	// PositionFile, if set, keeps the stream positions across restarts, as the event source mapping
 	// keeps its own: without it a new consumer starts at the oldest record and ships them all again.
 	PositionFile string
@@ -57,7 +60,9 @@ type AuditWorkers struct {
 	// positions are, per shard, where the next batch starts: after the last acknowledged record, or
 	// at the record the shipper reported as failed.
 	positions map[string]position
-	cancel    context.CancelFunc
+	// retries counts the failed attempts at each shard's current batch.
+	retries map[string]int
+	cancel  context.CancelFunc
 	done      chan struct{}
 }
 
@@ -78,8 +83,8 @@ func newAuditWorkers(env wiring.Env) (*AuditWorkers, error) {
 	w := &AuditWorkers{
 		Shipper: shipper, Digest: digest,
 		Streams: dynamodbstreams.NewFromConfig(env.AWS), DB: dynamodb.NewFromConfig(env.AWS),
-		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, Log: env.Log,
-		positions: map[string]position{},
+		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, MaxRetries: 10, Log: env.Log,
+		positions: map[string]position{}, retries: map[string]int{},
 	}
 	digest.Now = func() time.Time { return w.Clock() }
 	return w, nil
@@ -169,6 +174,9 @@ func (w *AuditWorkers) ShipNow(ctx context.Context) (int, error) {
 // errRetryLater stops a shard's drain after a failed batch; the next poll retries it.
 var errRetryLater = errors.New("batch failed; retrying on the next poll")
 
+// errDropped reports a batch given up after its retries.
+var errDropped = errors.New("batch dropped after its retries; the digest's reconciliation ships its records")
+
 func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error) {
 	total := 0
 	for {
@@ -193,7 +201,21 @@ func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error
 		if err != nil {
 			return total, fmt.Errorf("audit shipper: %w", err)
 		}
+		if len(resp.BatchItemFailures) > 0 && w.MaxRetries > 0 && w.retries[shard] >= w.MaxRetries {
+			// Out of retries: the batch is dropped, as Lambda drops it (its shard and sequence numbers
+			// go to the failure queue); the reconciliation ships its records later.
+			last := ev.Records[len(ev.Records)-1].Change.SequenceNumber
+			w.Log.Error("audit stream batch dropped after its retries", "shard", shard,
+				"first_sequence", ev.Records[0].Change.SequenceNumber, "last_sequence", last, "retries", w.retries[shard])
+			delete(w.retries, shard)
+			w.positions[shard] = position{typ: stypes.ShardIteratorTypeAfterSequenceNumber, seq: last}
+			if err := w.savePositions(); err != nil {
+				return total, err
+			}
+			return total, errDropped
+		}
 		if len(resp.BatchItemFailures) > 0 {
+			w.retries[shard]++
 			failed := resp.BatchItemFailures[0].ItemIdentifier
 			for _, r := range ev.Records {
 				if r.Change.SequenceNumber == failed {
@@ -208,6 +230,7 @@ func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error
 			return total, errRetryLater
 		}
 		total += len(ev.Records)
+		delete(w.retries, shard)
 		w.positions[shard] = position{typ: stypes.ShardIteratorTypeAfterSequenceNumber, seq: ev.Records[len(ev.Records)-1].Change.SequenceNumber}
 		if err := w.savePositions(); err != nil {
 			return total, err
