@@ -146,7 +146,8 @@ var Functions = []Function{
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,
 		Touches: []Permission{StreamAudit, ShipAuditLogs, PublishAlerts}},
 	{Name: "audit-digest", MemoryMB: 512, Timeout: 5 * time.Minute, Reserved: 1, Trigger: Hourly,
-		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, PublishAlerts}},
+		// QueryAudit and ShipAuditLogs: each run first ships the outbox records the stream dropped.
+		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, QueryAudit, ShipAuditLogs, PublishAlerts}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
 		Touches:  []Permission{BackupTables, SealBackups, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
