@@ -63,7 +63,7 @@ type AuditWorkers struct {
 	// retries counts the failed attempts at each shard's current batch.
 	retries map[string]int
 	cancel  context.CancelFunc
-	done      chan struct{}
+	done    chan struct{}
 }
 
 type position struct {
