@@ -150,11 +150,14 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 		start = prev.end
 	default:
 		if reason = d.NewChainReason; reason == "" {
-			existing, err := listVersions(ctx, d.S3, d.Bucket, d.digestPrefix())
+			out, err := d.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+				Bucket: aws.String(d.Bucket), Prefix: aws.String(d.digestPrefix()), MaxKeys: aws.Int32(1),
+			})
 			if err != nil {
-				return DigestResult{}, err
+				return DigestResult{}, fmt.Errorf("list digest files: %w", err)
 			}
-			if len(existing) > 0 {
+			// Any version or delete marker: a chain existed, and this is not a new trail.
+			if len(out.Versions) > 0 || len(out.DeleteMarkers) > 0 {
 				return DigestResult{}, ErrNoPredecessor
 			}
 			reason = NewTrailReason

@@ -505,7 +505,7 @@ func BenchmarkValidateEmulator(b *testing.B) {
 	b.ResetTimer()
 	files := 0
 	for range b.N {
-		rep, err := v.Validate(context.Background(), base, time.Now())
+		rep, err := v.Validate(context.Background(), base, clock)
 		if err != nil || !rep.OK() {
 			b.Fatalf("%v %+v", err, rep.Results)
 		}

@@ -100,7 +100,8 @@ type Validator struct {
 	KeyIDs []string
 	Location
 	// Period and Lag are the digest schedule's (default DigestPeriod and DefaultLag): a range whose
-	// newest digest ends more than Period+Lag before its end is reported, as digests have stopped.
+	// newest digest ends more than Period+Lag (and two minutes' jitter) before its end is reported, as
+	// digests have stopped.
 	Period, Lag time.Duration
 	// Progress, if set, is told how far each phase ("digests", "log files") has got.
 	Progress func(phase string, done, total int)
@@ -288,7 +289,9 @@ func (v *Validator) coverage(digests []*digestState, start, end time.Time) []str
 	if lag == 0 {
 		lag = DefaultLag
 	}
-	if end.Sub(newest) > period+lag {
+	// Allowance for the minute a period's end is truncated to and the schedule's own jitter.
+	const jitter = 2 * time.Minute
+	if end.Sub(newest) > period+lag+jitter {
 		return []string{fmt.Sprintf("the newest digest file ends at %s, more than %s before %s: digests have stopped, and nothing after it is proven",
 			newest.Format(time.RFC3339), period+lag, end.UTC().Format(time.RFC3339))}
 	}
