@@ -579,7 +579,10 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 
 func TestAuthorizer(t *testing.T) {
 	_, a := api().byPrefix(t, "AWS::ApiGateway::Authorizer", stacks.AuthorizerID)
-	want := map[string]any{"Type": "REQUEST", "IdentitySource": "method.request.header.Authorization", "AuthorizerResultTtlInSeconds": 300.0}
+	want := map[string]any{"Type": "REQUEST", "AuthorizerResultTtlInSeconds": 0.0}
+	if src := a.Properties["IdentitySource"]; src != nil && src != "" {
+		t.Errorf("authorizer IdentitySource = %v: API Gateway would refuse a request without it unaudited", src)
+	}
 	for k, v := range want {
 		if a.Properties[k] != v {
 			t.Errorf("authorizer %s = %v, want %v", k, a.Properties[k], v)

@@ -45,7 +45,9 @@ type APIStackProps struct {
 	StageName string
 	// ThrottleRate and ThrottleBurst are the stage's default method throttling.
 	ThrottleRate, ThrottleBurst float64
-	// AuthorizerCacheSeconds caches an authorizer decision per Authorization header.
+	// AuthorizerCacheSeconds caches an authorizer decision per Authorization header. Keep it 0: with
+	// a cache, API Gateway answers a request without the header itself and replays a cached Deny, and
+	// neither leaves an audit record (PCI DSS 10.2.1.4).
 	AuthorizerCacheSeconds float64
 	// RateLimitPer5Min is the WAF rate-based rule's limit of requests per client IP per 5 minutes.
 	RateLimitPer5Min float64
@@ -214,9 +216,15 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// Without a cache there is no identity source: the authorizer sees every request, a missing
+	// Authorization header included, and audits each refusal, as the local gateway does.
+	identity := []*string{}
+	if props.AuthorizerCacheSeconds > 0 {
+		identity = append(identity, awsapigateway.IdentitySource_Header(jsii.String("Authorization")))
+	}
 	authorizer := awsapigateway.NewRequestAuthorizer(a.Stack, jsii.String(AuthorizerID), &awsapigateway.RequestAuthorizerProps{
 		Handler:         a.Functions["authorizer"],
-		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))},
+		IdentitySources: &identity,
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(props.AuthorizerCacheSeconds)),
 	})
 	validator := api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
