@@ -723,7 +723,7 @@ func TestAuditShipperStream(t *testing.T) {
 		"BisectBatchOnFunctionError":     "true",
 		"FunctionResponseTypes":          `["ReportBatchItemFailures"]`,
 		"MaximumRetryAttempts":           "10",
-		"MaximumRecordAgeInSeconds":      "86400",
+		"MaximumRecordAgeInSeconds":      "3600",
 		"DestinationConfig":              `{"OnFailure":{"Destination":"<Failures.Arn>"}}`,
 		// REMOVE (TTL expiry of the outbox) is not shipped; MODIFY is, so tampering alerts.
 		"FilterCriteria": `{"Filters":[{"Pattern":"{\"eventName\":[\"INSERT\",\"MODIFY\"]}"}]}`,

@@ -373,7 +373,7 @@ func (a *APIStack) newTriggers() {
 				BisectBatchOnError:      jsii.Bool(true),
 				ReportBatchItemFailures: jsii.Bool(true),
 				RetryAttempts:           jsii.Number(10),
-				MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(24)),
+				MaxRecordAge:            auditStreamMaxRecordAge(), // then the digest's reconciliation ships them
 				OnFailure:               awslambdaeventsources.NewSqsDlq(a.Failures),
 				// TTL expiry of outbox items (REMOVE) is not shipped; MODIFY is, to alert on tampering.
 				Filters: &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{

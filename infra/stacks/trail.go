@@ -5,8 +5,15 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
+
+// auditStreamMaxRecordAge is the audit stream's maximum record age, the one the digest's
+// reconciliation counts on (shared/audittrail.StreamMaxRecordAge).
+func auditStreamMaxRecordAge() awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(audittrail.StreamMaxRecordAge.Seconds()))
+}
 
 // auditWriters are the functions whose roles may write under AWSLogs/ in the audit bucket: the
 // shipper (log files) and the digest (digest files).

@@ -34,10 +34,15 @@ type Reconciler struct {
 	Grace, Lookback time.Duration
 }
 
-// Defaults of the reconciler: the stream's retries of a batch end well within an hour, and every
-// hourly run checks each record more than once before it leaves the window.
+// StreamMaxRecordAge is the event source mapping's MaximumRecordAge: the stream gives up a record
+// older than this (and its retries end sooner, 10 of them).
+const StreamMaxRecordAge = time.Hour
+
+// Defaults of the reconciler: the grace outlasts the stream's maximum record age and a shipper run
+// (its timeout is 2 minutes), so a record the reconciler ships is one the stream gave up; every hourly
+// run checks each record more than once before it leaves the window.
 const (
-	DefaultGrace    = time.Hour
+	DefaultGrace    = StreamMaxRecordAge + 15*time.Minute
 	DefaultLookback = 4 * time.Hour
 )
 
