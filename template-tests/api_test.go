@@ -170,11 +170,12 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		// Refunds name a charge, never a card: no vault table, no vault key.
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
-		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
-			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
+		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:PutItem"},
+			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
-		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditBucket": {"s3:GetObject", "s3:ListBucket", "s3:PutObject"},
-			"DataKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
+		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditTable": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
+			"AuditBucket": {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutObject"},
+			"DataKey":     {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}, "Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
 		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": union(backupRead, appendAudit),
 			"DataKey": tableKeyWrite, "VaultKey": union(tableKeyRead, []string{"kms:GenerateDataKeyWithoutPlaintext"}),
 			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
@@ -308,17 +309,28 @@ func TestScopedStatements(t *testing.T) {
 			"QueryAuditTableKey": "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
 		},
 		"audit-shipper": with(map[string]string{
-			"ShipAuditLogs":    "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill/* | null",
-			"ShipAuditLogsKey": `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+			"ShipAuditLogs":          "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/CloudTrail/* | null",
+			"ShipAuditLogsKey":       `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+			"RecordLogFiles":         `dynamodb:PutItem | <AuditTableArn> | {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["logfile#*"]}}`,
+			"RecordLogFilesTableKey": `["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext"] | <DataKeyArn> | ` + tableKey("AuditTable"),
 		}, alerts),
 		"audit-digest": with(map[string]string{
-			"SignDigests":      `kms:Sign | <AuditSigningKeyArn> | {"StringEquals":{"kms:MessageType":"RAW","kms:SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}}`,
-			"DigestPublicKey":  "kms:GetPublicKey | <AuditSigningKeyArn> | null",
-			"ReadAuditLogs":    "s3:GetObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/* | null",
-			"ListAuditLogs":    `s3:ListBucket | <AuditBucketArn> | {"StringLike":{"s3:prefix":["AWSLogs/<AWS::AccountId>/*"]}}`,
-			"ReadAuditLogsKey": "kms:Decrypt | <DataKeyArn> | " + s3Key("AuditBucket"),
-			"WriteDigests":     "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/Vaultbill-Digest/* | null",
-			"WriteDigestsKey":  `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+			"SignDigests":                `kms:Sign | <AuditSigningKeyArn> | {"StringEquals":{"kms:MessageType":"RAW","kms:SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}}`,
+			"DigestPublicKey":            "kms:GetPublicKey | <AuditSigningKeyArn> | null",
+			"ReadAuditLogs":              `["s3:GetObject","s3:GetObjectVersion"] | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/* | null`,
+			"ListAuditLogs":              `["s3:ListBucket","s3:ListBucketVersions"] | <AuditBucketArn> | {"StringLike":{"s3:prefix":["AWSLogs/<AWS::AccountId>/*"]}}`,
+			"ReadLogFileRecords":         `dynamodb:BatchGetItem | <AuditTableArn> | {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["logfile#*"]}}`,
+			"ReadLogFileRecordsTableKey": "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
+			"ReadAuditLogsKey":           "kms:Decrypt | <DataKeyArn> | " + s3Key("AuditBucket"),
+			"WriteDigests":               "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/CloudTrail-Digest/* | null",
+			"WriteDigestsKey":            `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+			// The reconciliation: outbox records by time, and the log files of those the stream dropped.
+			"QueryAudit":             "dynamodb:Query | <AuditTableArn>/index/by-time | null",
+			"QueryAuditTableKey":     "kms:Decrypt | <DataKeyArn> | " + tableKey("AuditTable"),
+			"ShipAuditLogs":          "s3:PutObject | <AuditBucketArn>/AWSLogs/<AWS::AccountId>/CloudTrail/* | null",
+			"ShipAuditLogsKey":       `["kms:GenerateDataKey","kms:Decrypt"] | <DataKeyArn> | ` + s3Key("AuditBucket"),
+			"RecordLogFiles":         `dynamodb:PutItem | <AuditTableArn> | {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["logfile#*"]}}`,
+			"RecordLogFilesTableKey": `["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext"] | <DataKeyArn> | ` + tableKey("AuditTable"),
 		}, alerts),
 		"backup": {
 			"BillingBackup":         `["dynamodb:DescribeTable","dynamodb:Scan","dynamodb:CreateBackup"] | <BillingTableArn> | null`,
@@ -391,7 +403,7 @@ func TestFunctionEnvironments(t *testing.T) {
 		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor, stacks.EnvStage),
 		routes.AuditQuery: api,
 		"audit-shipper":   append(common, config.EnvAuditTable, config.EnvAuditBucket, auditreview.EnvTopicARN),
-		"audit-digest":    append(common, config.EnvAuditBucket, config.EnvAuditSigningKey, auditreview.EnvTopicARN),
+		"audit-digest":    append(common, config.EnvAuditTable, config.EnvAuditBucket, config.EnvAuditSigningKey, auditreview.EnvTopicARN),
 		"backup": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays, config.EnvVaultKey),
 		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
@@ -574,7 +586,10 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 
 func TestAuthorizer(t *testing.T) {
 	_, a := api().byPrefix(t, "AWS::ApiGateway::Authorizer", stacks.AuthorizerID)
-	want := map[string]any{"Type": "REQUEST", "IdentitySource": "method.request.header.Authorization", "AuthorizerResultTtlInSeconds": 300.0}
+	want := map[string]any{"Type": "REQUEST", "AuthorizerResultTtlInSeconds": 0.0}
+	if src := a.Properties["IdentitySource"]; src != nil && src != "" {
+		t.Errorf("authorizer IdentitySource = %v: API Gateway would refuse a request without it unaudited", src)
+	}
 	for k, v := range want {
 		if a.Properties[k] != v {
 			t.Errorf("authorizer %s = %v, want %v", k, a.Properties[k], v)
@@ -715,7 +730,7 @@ func TestAuditShipperStream(t *testing.T) {
 		"BisectBatchOnFunctionError":     "true",
 		"FunctionResponseTypes":          `["ReportBatchItemFailures"]`,
 		"MaximumRetryAttempts":           "10",
-		"MaximumRecordAgeInSeconds":      "86400",
+		"MaximumRecordAgeInSeconds":      "3600",
 		"DestinationConfig":              `{"OnFailure":{"Destination":"<Failures.Arn>"}}`,
 		// REMOVE (TTL expiry of the outbox) is not shipped; MODIFY is, so tampering alerts.
 		"FilterCriteria": `{"Filters":[{"Pattern":"{\"eventName\":[\"INSERT\",\"MODIFY\"]}"}]}`,

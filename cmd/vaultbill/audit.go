@@ -27,11 +27,14 @@ import (
 
 const auditUsage = `usage:
   vaultbill audit validate --start-time T [--end-time T] [--bucket B] [--verbose]
-  vaultbill audit digest
+  vaultbill audit digest [--new-chain REASON]
 
 validate  checks the audit trail as "aws cloudtrail validate-logs" checks CloudTrail's: digest
-          signatures, the digest chain and every log file's hash. Exit status 1 if anything is invalid.
-digest    writes the digest for the time since the last one, now.
+          signatures, the digest chain and every log file's hash; and beyond it: digests cover the
+          whole range with no gap and are current, no file was deleted or replaced (S3 versions), and
+          a chain starts over only with a signed reason. Exit status 1 if anything is invalid.
+digest    writes the digest for the time since the last one, now. When digest files exist but none
+          can be chained to, it refuses; --new-chain REASON starts a new chain signed with REASON.
 
 With AUDIT_BUCKET and AUDIT_SIGNING_KEY_ID set, they name the trail (AWS, credentials from the usual
 places); otherwise the command reads the local stack (make dev) at AWS_ENDPOINT_URL.
@@ -75,7 +78,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "validate":
 		return auditValidate(ctx, args[1:], stdout, stderr)
 	case "digest":
-		return auditDigest(ctx, stdout)
+		return auditDigest(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, auditUsage)
 		return nil
@@ -170,7 +173,7 @@ func auditValidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	printReport(stdout, rep, *verbose)
 	if !rep.OK() {
 		dv, d, lv, l := rep.Counts()
-		return fmt.Errorf("%d of %d digest files and %d of %d log files are INVALID", d-dv, d, l-lv, l)
+		return fmt.Errorf("%d of %d digest files and %d of %d log files are INVALID, %d problems with the range", d-dv, d, l-lv, l, len(rep.Problems))
 	}
 	return nil
 }
@@ -190,6 +193,9 @@ func printReport(w io.Writer, rep audittrail.Report, verbose bool) {
 	fmt.Fprintf(w, "\nResults requested for %s to %s\n", rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339))
 	fmt.Fprintf(w, "%s\n%s\n", countLine(dv, d, "digest files"), countLine(lv, l, "log files"))
 	fmt.Fprintf(w, "%d distinct events in valid log files (%d duplicate copies from retried deliveries)\n", rep.Events, rep.Duplicates)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "INVALID: %s\n", p)
+	}
 	if d == 0 {
 		fmt.Fprintln(w, "No digest files in this range: digests are written hourly; run `vaultbill audit digest` to write one now.")
 	}
@@ -203,7 +209,13 @@ func countLine(valid, total int, what string) string {
 	return s
 }
 
-func auditDigest(ctx context.Context, stdout io.Writer) error {
+func auditDigest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit digest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	newChain := fs.String("new-chain", "", "start a new digest chain, signed with this reason, when the previous digest cannot be read")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	env, err := auditEnv(ctx)
 	if err != nil {
 		return err
@@ -214,6 +226,7 @@ func auditDigest(ctx context.Context, stdout io.Writer) error {
 	}
 	// Now, not an hour's end: only the current minute's log files wait for the next digest.
 	d.Digester.Lag = time.Second
+	d.Digester.NewChainReason = *newChain
 	res, err := d.Handle(ctx, events.EventBridgeEvent{})
 	if err != nil {
 		return err

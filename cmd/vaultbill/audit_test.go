@@ -33,7 +33,7 @@ func TestAuditCommands(t *testing.T) {
 	if err := invoke(ctx, []string{"audit-digest", "--event", "../../events/audit-digest/hourly.json"}, &out); err != nil {
 		t.Fatalf("invoke audit-digest: %v", err)
 	}
-	if !strings.Contains(out.String(), "Vaultbill-Digest") {
+	if !strings.Contains(out.String(), "CloudTrail-Digest") {
 		t.Errorf("audit-digest wrote no digest: %s", out.String())
 	}
 

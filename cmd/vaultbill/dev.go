@@ -22,23 +22,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	endpoint := emulator.Endpoint()
 	fmt.Fprintf(os.Stderr, "emulator: %s\n", endpoint)
-	s, err := devstack.Start(ctx, devstack.Options{
-		Endpoint:    endpoint,
-		Addr:        net.JoinHostPort("127.0.0.1", *port),
-		StateDir:    devstack.StateDir(),
-		Names:       resources.LocalNames,
-		Log:         logging.FromEnv(os.Stdout),
-		Metrics:     os.Stdout,
-		EmulatorLog: emulatorLog(),
-		Schedules:   true, // daily backup, weekly restore test, as EventBridge runs them in AWS
-		Progress: func(kind, name string, created bool) {
-			verb := "exists "
-			if created {
-				verb = "created"
-			}
-			fmt.Fprintf(os.Stderr, "  %s %-6s %s\n", verb, kind, name)
-		},
-	})
+	s, err := devstack.Start(ctx, devOptions(endpoint, *port))
 	if err != nil {
 		return err
 	}
@@ -82,4 +66,28 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// devOptions is the local stack `vaultbill dev` runs: the API on port, the schedules, and the one
+// consumer of the audit stream.
+func devOptions(endpoint, port string) devstack.Options {
+	return devstack.Options{
+		Endpoint:    endpoint,
+		Addr:        net.JoinHostPort("127.0.0.1", port),
+		StateDir:    devstack.StateDir(),
+		Names:       resources.LocalNames,
+		Log:         logging.FromEnv(os.Stdout),
+		Metrics:     os.Stdout,
+		EmulatorLog: emulatorLog(),
+		Schedules:   true, // daily backup, weekly restore test, as EventBridge runs them in AWS
+		// The one consumer of the audit stream; other commands that start the stack only write to it.
+		ConsumeAudit: true,
+		Progress: func(kind, name string, created bool) {
+			verb := "exists "
+			if created {
+				verb = "created"
+			}
+			fmt.Fprintf(os.Stderr, "  %s %-6s %s\n", verb, kind, name)
+		},
+	}
 }

@@ -46,7 +46,9 @@ type APIStackProps struct {
 	StageName string
 	// ThrottleRate and ThrottleBurst are the stage's default method throttling.
 	ThrottleRate, ThrottleBurst float64
-	// AuthorizerCacheSeconds caches an authorizer decision per Authorization header.
+	// AuthorizerCacheSeconds caches an authorizer decision per Authorization header. Keep it 0: with
+	// a cache, API Gateway answers a request without the header itself and replays a cached Deny, and
+	// neither leaves an audit record (PCI DSS 10.2.1.4).
 	AuthorizerCacheSeconds float64
 	// RateLimitPer5Min is the WAF rate-based rule's limit of requests per client IP per 5 minutes.
 	RateLimitPer5Min float64
@@ -127,7 +129,7 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 	role := awsiam.NewRole(a.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Vaultbill " + f.Name + " function"),
-		RoleName:    FunctionRoleName(f.Name), // named by the data stack's key policies (keys.go)
+		RoleName:    FunctionRoleName(f.Name), // named by the data stack's key and audit bucket policies (keys.go, trail.go)
 	})
 	g := &grants{fn: f.Name, stack: a.Stack, data: d, alerts: a.Alerts, role: role, env: map[string]*string{
 		config.EnvAccount: awscdk.Aws_ACCOUNT_ID(),
@@ -221,9 +223,15 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// Without a cache there is no identity source: the authorizer sees every request, a missing
+	// Authorization header included, and audits each refusal, as the local gateway does.
+	identity := []*string{}
+	if props.AuthorizerCacheSeconds > 0 {
+		identity = append(identity, awsapigateway.IdentitySource_Header(jsii.String("Authorization")))
+	}
 	authorizer := awsapigateway.NewRequestAuthorizer(a.Stack, jsii.String(AuthorizerID), &awsapigateway.RequestAuthorizerProps{
 		Handler:         a.Functions["authorizer"],
-		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))},
+		IdentitySources: &identity,
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(props.AuthorizerCacheSeconds)),
 	})
 	validator := api.AddRequestValidator(jsii.String("Validator"), &awsapigateway.RequestValidatorOptions{
@@ -373,7 +381,7 @@ func (a *APIStack) newTriggers() {
 				BisectBatchOnError:      jsii.Bool(true),
 				ReportBatchItemFailures: jsii.Bool(true),
 				RetryAttempts:           jsii.Number(10),
-				MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(24)),
+				MaxRecordAge:            auditStreamMaxRecordAge(), // then the digest's reconciliation ships them
 				OnFailure:               awslambdaeventsources.NewSqsDlq(a.Failures),
 				// TTL expiry of outbox items (REMOVE) is not shipped; MODIFY is, to alert on tampering.
 				Filters: &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{

@@ -99,6 +99,7 @@ func NewDataStack(scope constructs.Construct, id string, props *DataStackProps) 
 		d.Tables[t.ID] = d.newTable(t, props.PITRDays)
 	}
 	d.newBuckets(props)
+	d.protectAuditTrail()
 	d.newUserPool()
 	d.allowServiceKeyUses(d.newBackupPlan(props))
 	awscdk.RemovalPolicies_Of(stack).Retain(nil)

@@ -40,12 +40,14 @@ const (
 	QueryAudit Permission = "query the audit table's by-time index"
 	// StreamAudit: read the audit table's stream (event source mapping).
 	StreamAudit Permission = "read the audit table stream"
-	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/Vaultbill/ in the audit bucket.
-	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/Vaultbill/ in the audit bucket"
-	// ReadAuditLogs: get and list objects under AWSLogs/<account>/ in the audit bucket.
-	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ in the audit bucket"
-	// WriteDigests: s3:PutObject under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket.
-	WriteDigests Permission = "put digest files under AWSLogs/<account>/Vaultbill-Digest/ in the audit bucket"
+	// ShipAuditLogs: s3:PutObject under AWSLogs/<account>/CloudTrail/ in the audit bucket, and
+	// dynamodb:PutItem of the audit table's ledger items (each file's version and hash).
+	ShipAuditLogs Permission = "put log files under AWSLogs/<account>/CloudTrail/ in the audit bucket, record them in the audit table"
+	// ReadAuditLogs: get and list objects and their versions under AWSLogs/<account>/ in the audit
+	// bucket, and dynamodb:BatchGetItem of the audit table's ledger items.
+	ReadAuditLogs Permission = "read and list AWSLogs/<account>/ (with versions) in the audit bucket, read the file records in the audit table"
+	// WriteDigests: s3:PutObject under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket.
+	WriteDigests Permission = "put digest files under AWSLogs/<account>/CloudTrail-Digest/ in the audit bucket"
 	// SignDigests: kms:Sign (RSASSA_PKCS1_V1_5_SHA_256, raw messages) and kms:GetPublicKey on the
 	// audit-signing key. Neither call carries an encryption context.
 	SignDigests Permission = "sign digests (audit-signing key)"
@@ -152,7 +154,8 @@ var Functions = []Function{
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,
 		Touches: []Permission{StreamAudit, ShipAuditLogs, PublishAlerts}},
 	{Name: "audit-digest", MemoryMB: 512, Timeout: 5 * time.Minute, Reserved: 1, Trigger: Hourly,
-		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, PublishAlerts}},
+		// QueryAudit and ShipAuditLogs: each run first ships the outbox records the stream dropped.
+		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, QueryAudit, ShipAuditLogs, PublishAlerts}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
 		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},

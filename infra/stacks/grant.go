@@ -97,6 +97,11 @@ func (g *grants) auditLogs(rest string) *string {
 	return g.data.Buckets[resources.AuditBucket].ArnForObjects(jsii.String("AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/" + rest))
 }
 
+// ledgerKeys limits DynamoDB calls to the audit table's ledger items (shared/audittrail.TableLedger).
+func (g *grants) ledgerKeys() map[string]any {
+	return map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{audittrail.LedgerKeyPrefix + "*"}}}
+}
+
 // bucketKey allows the KMS use S3 makes for SSE-KMS on the caller's behalf, only via S3 and only for
 // that bucket (with S3 Bucket Keys the encryption context is the bucket ARN).
 func (g *grants) bucketKey(sid string, b awss3.Bucket, keyID string, actions ...string) {
@@ -182,13 +187,18 @@ func (g *grants) apply(p Permission) {
 		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.Service + "/*")}, nil)
 		g.bucketKey("ShipAuditLogsKey", b, resources.DataKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
+		// The ledger of written files (version and hash) in the audit table, its own items only.
+		g.allow("RecordLogFiles", []string{"dynamodb:PutItem"}, []*string{d.Tables[resources.Audit.ID].TableArn()}, g.ledgerKeys())
+		g.table("RecordLogFiles", resources.Audit.ID, true)
 	case ReadAuditLogs:
 		b := d.Buckets[resources.AuditBucket]
-		g.allow("ReadAuditLogs", []string{"s3:GetObject"}, []*string{g.auditLogs("*")}, nil)
-		g.allow("ListAuditLogs", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
+		g.allow("ReadAuditLogs", []string{"s3:GetObject", "s3:GetObjectVersion"}, []*string{g.auditLogs("*")}, nil)
+		g.allow("ListAuditLogs", []string{"s3:ListBucket", "s3:ListBucketVersions"}, []*string{b.BucketArn()},
 			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/*"}}})
 		g.bucketKey("ReadAuditLogsKey", b, resources.DataKey, "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
+		g.allow("ReadLogFileRecords", []string{"dynamodb:BatchGetItem"}, []*string{d.Tables[resources.Audit.ID].TableArn()}, g.ledgerKeys())
+		g.table("ReadLogFileRecords", resources.Audit.ID, false)
 	case WriteDigests:
 		b := d.Buckets[resources.AuditBucket]
 		g.allow("WriteDigests", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.DigestService + "/*")}, nil)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -51,38 +52,52 @@ func Review(env wiring.Env, function string) (*auditreview.Engine, error) {
 
 // Shipper builds the shipper fed by the audit table's stream.
 func Shipper(env wiring.Env) (*audittrail.Shipper, error) {
-	if err := env.Config.Require(config.EnvAuditBucket); err != nil {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditTable); err != nil {
 		return nil, err
 	}
 	review, err := Review(env, ShipperName)
 	if err != nil {
 		return nil, err
 	}
-	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Log: env.Log,
+	return &audittrail.Shipper{S3: s3client.New(env.AWS), Location: Location(env), Observer: review, Ledger: Ledger(env), Log: env.Log,
 		Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}}, nil
 }
 
-// Digest is the scheduled digest function.
+// Ledger is where the shipper records each log file's version and hash for the digester: the audit
+// table, beside the outbox records.
+func Ledger(env wiring.Env) audittrail.Ledger {
+	return audittrail.TableLedger{DB: dynamodb.NewFromConfig(env.AWS), Table: env.Config.AuditTable}
+}
+
+// Digest is the scheduled digest function. Each run first reconciles the outbox with the log files,
+// shipping what the stream dropped, so the digest covers it.
 type Digest struct {
-	Digester *audittrail.Digester
-	Review   *auditreview.Engine
+	Digester   *audittrail.Digester
+	Reconciler *audittrail.Reconciler
+	Review     *auditreview.Engine
 	// Now is the clock (the local stack simulates hours with it).
 	Now func() time.Time
 }
 
 // NewDigest builds the digest function.
 func NewDigest(env wiring.Env) (*Digest, error) {
-	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey); err != nil {
+	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey, config.EnvAuditTable); err != nil {
 		return nil, err
 	}
 	review, err := Review(env, DigestName)
 	if err != nil {
 		return nil, err
 	}
+	s3api := s3client.New(env.AWS)
 	return &Digest{
 		Digester: &audittrail.Digester{
-			S3: s3client.New(env.AWS), KMS: kms.NewFromConfig(env.AWS), KeyID: env.Config.AuditSigningKeyID,
-			Location: Location(env), Log: env.Log,
+			S3: s3api, KMS: kms.NewFromConfig(env.AWS), KeyID: env.Config.AuditSigningKeyID,
+			Location: Location(env), Ledger: Ledger(env), Log: env.Log,
+		},
+		Reconciler: &audittrail.Reconciler{
+			DB: dynamodb.NewFromConfig(env.AWS), Table: env.Config.AuditTable, S3: s3api, Ledger: Ledger(env), Location: Location(env),
+			// The records it ships were never reviewed as they streamed: the review sees them now.
+			Shipper: &audittrail.Shipper{S3: s3api, Location: Location(env), Observer: review, Ledger: Ledger(env), Log: env.Log},
 		},
 		Review: review,
 	}, nil
@@ -96,12 +111,30 @@ func (a *Digest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittr
 		now = a.Now
 	}
 	defer a.Review.Flush(ctx)
+	var recErr error
+	if a.Reconciler != nil {
+		a.Reconciler.Shipper.Now = now
+		rec, err := a.Reconciler.Run(ctx, now())
+		switch {
+		case err != nil:
+			recErr = fmt.Errorf("audit reconcile: %w", err)
+			a.Review.Failed(ctx, audittrail.StageReconcile, recErr)
+		case rec.Shipped > 0:
+			// Loud even though repaired: the stream lost these records, which must not happen silently.
+			a.Review.Failed(ctx, audittrail.StageReconcile, fmt.Errorf("%d audit records (the oldest from %s) were in no log file after %s; shipped them now",
+				rec.Shipped, rec.Oldest, audittrail.DefaultGrace))
+		}
+	}
 	res, err := a.Digester.Run(ctx, now())
 	if err != nil {
 		a.Review.Failed(ctx, audittrail.StageDigest, err)
 		return res, fmt.Errorf("audit digest: %w", err)
 	}
-	return res, nil
+	for _, t := range res.Tampered {
+		// Written into the digest as the shipper wrote it; alerted now rather than at the next validation.
+		a.Review.Failed(ctx, audittrail.StageDigest, fmt.Errorf("audit log file tampered with before its digest: %s", t))
+	}
+	return res, recErr
 }
 
 // Validator builds the validator for the trail's bucket and signing key.

@@ -19,8 +19,8 @@ var loc = Location{Bucket: "trail", Account: "123456789012", Region: "eu-west-1"
 func TestKeyNames(t *testing.T) {
 	at := time.Date(2026, 3, 7, 9, 5, 42, 0, time.UTC)
 	tests := []struct{ got, want string }{
-		{loc.LogKey(at, "ABCDEFGHIJKLMNOP"), "AWSLogs/123456789012/Vaultbill/eu-west-1/2026/03/07/123456789012_Vaultbill_eu-west-1_20260307T0905Z_ABCDEFGHIJKLMNOP.json.gz"},
-		{loc.DigestKey(at), "AWSLogs/123456789012/Vaultbill-Digest/eu-west-1/2026/03/07/123456789012_Vaultbill-Digest_eu-west-1_20260307T090542Z.json.gz"},
+		{loc.LogKey(at, "ABCDEFGHIJKLMNOP"), "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/03/07/123456789012_CloudTrail_eu-west-1_20260307T0905Z_ABCDEFGHIJKLMNOP.json.gz"},
+		{loc.DigestKey(at), "AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/2026/03/07/123456789012_CloudTrail-Digest_eu-west-1_vaultbill_eu-west-1_20260307T090542Z.json.gz"},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
@@ -73,11 +73,11 @@ func streamEvent(recs []audit.Record, firstSeq int) events.DynamoDBEvent {
 func eventIDsIn(t testing.TB, m *memS3) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for k, o := range m.objects {
+	for k, vs := range m.objects {
 		if _, ok := LogKeyTime(k); !ok {
 			continue
 		}
-		body, err := Gunzip(o.body)
+		body, err := Gunzip(vs[len(vs)-1].body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,8 @@ func TestValidatorReportsInvalidFormat(t *testing.T) {
 			newest = key
 		}
 	}
-	m.objects[newest] = memObject{body: []byte("not gzip"), meta: m.objects[newest].meta}
+	vs := m.objects[newest]
+	vs[len(vs)-1].body = []byte("not gzip") // corrupted in place, as no S3 client can
 	v := &Validator{S3: m, KMS: k, KeyIDs: []string{"alias/signing"}, Location: loc}
 	rep, err := v.Validate(context.Background(), start, start.Add(3*time.Hour))
 	if err != nil {

@@ -2,6 +2,8 @@ package audittrail
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -26,6 +28,7 @@ import (
 type ReadAPI interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	VersionsAPI
 }
 
 // DigestS3API is the S3 calls of the digester.
@@ -58,13 +61,44 @@ type Digester struct {
 	KeyID string
 	Location
 	Lag time.Duration
-	Log *slog.Logger
+	// Ledger holds the shipper's record of each file (version and hash); without one, or for a file
+	// it has no record of, the digester hashes the file's first version as S3 holds it.
+	Ledger Ledger
+	// NewChainReason, when set, lets Run start a new chain although digest files exist (their chain
+	// cannot be continued); the reason goes into the new chain's first digest.
+	NewChainReason string
+	Log            *slog.Logger
 
 	fingerprint string
 }
 
-// Fingerprint identifies a public key in digest files: hex SHA-256 of its DER SubjectPublicKeyInfo.
-func Fingerprint(der []byte) string { return HashHex(der) }
+// ErrNoPredecessor is returned when digest files exist but none can be chained to: the digester
+// never starts a new chain on its own then, as that would hide whatever broke the old one.
+var ErrNoPredecessor = errors.New("digest files exist but no previous digest can be read to chain to; start a new chain with a reason (vaultbill audit digest --new-chain REASON) once the cause is known")
+
+// NewTrailReason is the chain start reason of a trail's very first digest.
+const NewTrailReason = "new trail: no digest file existed"
+
+// Fingerprint identifies a public key in digest files as CloudTrail does: the hex MD5 of the key's
+// PKCS #1 DER encoding, the bytes ListPublicKeys serves (base64) and the AWS CLI loads. MD5 is only a
+// name here: the key itself, fetched from a trusted source, is what verifies the signature.
+func Fingerprint(pub *rsa.PublicKey) string {
+	sum := md5.Sum(x509.MarshalPKCS1PublicKey(pub))
+	return hex.EncodeToString(sum[:])
+}
+
+// ParsePublicKey reads the DER SubjectPublicKeyInfo that KMS GetPublicKey returns.
+func ParsePublicKey(spki []byte) (*rsa.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return nil, err
+	}
+	rsaPub, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an RSA public key")
+	}
+	return rsaPub, nil
+}
 
 func (d *Digester) keyFingerprint(ctx context.Context) (string, error) {
 	if d.fingerprint != "" {
@@ -74,10 +108,11 @@ func (d *Digester) keyFingerprint(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("get public key of %s: %w", d.KeyID, err)
 	}
-	if _, err := x509.ParsePKIXPublicKey(out.PublicKey); err != nil {
+	pub, err := ParsePublicKey(out.PublicKey)
+	if err != nil {
 		return "", fmt.Errorf("public key of %s: %w", d.KeyID, err)
 	}
-	d.fingerprint = Fingerprint(out.PublicKey)
+	d.fingerprint = Fingerprint(pub)
 	return d.fingerprint, nil
 }
 
@@ -88,6 +123,10 @@ type DigestResult struct {
 	LogFiles int
 	// Skipped is true when the latest digest already covers the period (a retried schedule).
 	Skipped bool
+	// Tampered lists the log files whose S3 history differs from the shipper's single write
+	// (replaced, deleted, or not the content the shipper hashed); the digest lists what the shipper
+	// wrote, so validation reports them too.
+	Tampered []string
 }
 
 // Run writes the digest for the period since the previous digest up to at minus the lag. A digest is
@@ -103,12 +142,26 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 		return DigestResult{}, err
 	}
 	var start time.Time
+	reason := ""
 	switch {
 	case prev != nil && !prev.end.Before(end):
 		return DigestResult{Key: prev.key, Skipped: true}, nil
 	case prev != nil:
 		start = prev.end
 	default:
+		if reason = d.NewChainReason; reason == "" {
+			out, err := d.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+				Bucket: aws.String(d.Bucket), Prefix: aws.String(d.digestPrefix()), MaxKeys: aws.Int32(1),
+			})
+			if err != nil {
+				return DigestResult{}, fmt.Errorf("list digest files: %w", err)
+			}
+			// Any version or delete marker: a chain existed, and this is not a new trail.
+			if len(out.Versions) > 0 || len(out.DeleteMarkers) > 0 {
+				return DigestResult{}, ErrNoPredecessor
+			}
+			reason = NewTrailReason
+		}
 		if start, err = d.firstStart(ctx, end); err != nil {
 			return DigestResult{}, err
 		}
@@ -117,7 +170,7 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 	if err != nil {
 		return DigestResult{}, err
 	}
-	files, err := d.hashLogFiles(ctx, start, end)
+	files, tampered, err := d.hashLogFiles(ctx, start, end)
 	if err != nil {
 		return DigestResult{}, err
 	}
@@ -131,6 +184,7 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 		DigestPublicKeyFingerprint: fp,
 		DigestSignatureAlgorithm:   SignatureAlgorithm,
 		LogFiles:                   files,
+		ChainStartReason:           reason,
 	}
 	var span eventSpan
 	for _, f := range files {
@@ -158,13 +212,13 @@ func (d *Digester) Run(ctx context.Context, at time.Time) (DigestResult, error) 
 		return DigestResult{}, err
 	}
 	meta := map[string]string{MetaSignature: sig, MetaSignatureAlgorithm: SignatureAlgorithm}
-	if err := putGzip(ctx, d.S3, d.Bucket, key, body, meta); err != nil {
+	if _, err := putGzip(ctx, d.S3, d.Bucket, key, body, meta); err != nil {
 		return DigestResult{}, fmt.Errorf("write digest s3://%s/%s: %w", d.Bucket, key, err)
 	}
 	if d.Log != nil {
 		d.Log.Info("audit digest written", "key", key, "log_files", len(files), "start", dg.DigestStartTime, "end", dg.DigestEndTime)
 	}
-	return DigestResult{Key: key, Digest: dg, LogFiles: len(files)}, nil
+	return DigestResult{Key: key, Digest: dg, LogFiles: len(files), Tampered: tampered}, nil
 }
 
 // SignDigest signs a digest's signing string with the KMS key (RSASSA_PKCS1_V1_5_SHA_256) and returns
@@ -232,33 +286,66 @@ func (d *Digester) firstStart(ctx context.Context, end time.Time) (time.Time, er
 	return end.Add(-time.Hour), nil
 }
 
-// hashLogFiles lists the log files named for minutes in [start, end) and hashes each one's content.
-func (d *Digester) hashLogFiles(ctx context.Context, start, end time.Time) ([]LogFileHash, error) {
-	keys, err := listLogKeys(ctx, d.S3, d.Location, start, end)
+// hashLogFiles lists the log files named for minutes in [start, end). Each entry is the shipper's
+// record of the file (version and hash, no read of the file needed); a file without one is hashed as
+// its first version stands. Files whose history is not a single write are returned as tampered.
+func (d *Digester) hashLogFiles(ctx context.Context, start, end time.Time) ([]LogFileHash, []string, error) {
+	versions, err := listVersionsByDay(ctx, d.S3, d.Bucket, d.LogDayPrefix, start, end.Add(-time.Nanosecond))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var keys []string
+	for k := range versions {
+		if t, ok := LogKeyTime(k); ok && !t.Before(start) && t.Before(end) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	records := map[string]FileRecord{}
+	if d.Ledger != nil && len(keys) > 0 {
+		if records, err = d.Ledger.Lookup(ctx, keys, false); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := make([]LogFileHash, 0, len(keys))
+	var tampered []string
 	for _, key := range keys {
-		obj, err := getObject(ctx, d.S3, d.Bucket, key)
-		if err != nil {
-			return nil, fmt.Errorf("read log file for digest: %w", err)
-		}
+		kv := versions[key]
 		f := LogFileHash{S3Bucket: d.Bucket, S3Object: key, HashAlgorithm: HashAlgorithm}
-		body, err := Gunzip(obj.body)
-		if err != nil {
-			// Hash what is there; the validator will report the file's format.
-			body = obj.body
+		why := kv.tampered()
+		if rec, ok := records[key]; ok {
+			f.S3VersionID, f.HashValue, f.OldestEventTime, f.NewestEventTime = rec.VersionID, rec.Hash, rec.Oldest, rec.Newest
+			if why == "" && kv.latest != rec.VersionID {
+				why = ReasonReplaced
+			}
+		} else if len(kv.versions) > 0 {
+			f.S3VersionID = kv.versions[0]
+			obj, err := getObjectVersion(ctx, d.S3, d.Bucket, key, f.S3VersionID)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read log file for digest: %w", err)
+			}
+			body, err := Gunzip(obj.body)
+			if err != nil {
+				body = obj.body // hash what is there; the validator will report the file's format
+			}
+			f.HashValue = HashHex(body)
+			if _, oldest, newest, err := ParseLogFile(body); err == nil {
+				f.OldestEventTime, f.NewestEventTime = oldest, newest
+			} else {
+				why = ReasonFormat
+			}
+		} else {
+			continue // only delete markers: nothing was ever written under this key
 		}
-		f.HashValue = HashHex(body)
-		if _, oldest, newest, err := ParseLogFile(body); err == nil {
-			f.OldestEventTime, f.NewestEventTime = oldest, newest
-		} else if d.Log != nil {
-			d.Log.Error("audit log file has an invalid format", "key", key, "error", err)
+		if why != "" {
+			tampered = append(tampered, key+": "+why)
+			if d.Log != nil {
+				d.Log.Error("audit log file tampered with before its digest", "key", key, "reason", why)
+			}
 		}
 		out = append(out, f)
 	}
-	return out, nil
+	return out, tampered, nil
 }
 
 // listLogKeys lists the log files whose names carry a minute in [start, end), in key order.
@@ -338,15 +425,25 @@ func findKey(ctx context.Context, api ReadAPI, bucket, prefix string, depth int,
 }
 
 type object struct {
-	body []byte
-	meta map[string]string
+	body    []byte
+	meta    map[string]string
+	version string
 }
 
 // errNotFound marks an object that is not there (deleted, or never written).
 var errNotFound = errors.New("not found")
 
 func getObject(ctx context.Context, api ReadAPI, bucket, key string) (object, error) {
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return getObjectVersion(ctx, api, bucket, key, "")
+}
+
+// getObjectVersion reads one version of key ("" for the current one).
+func getObjectVersion(ctx context.Context, api ReadAPI, bucket, key, version string) (object, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if version != "" {
+		in.VersionId = aws.String(version)
+	}
+	out, err := api.GetObject(ctx, in)
 	if err != nil {
 		var nsk *s3types.NoSuchKey
 		var re *awshttp.ResponseError
@@ -364,5 +461,5 @@ func getObject(ctx context.Context, api ReadAPI, bucket, key string) (object, er
 	for k, v := range out.Metadata {
 		meta[strings.ToLower(k)] = v
 	}
-	return object{body: body, meta: meta}, nil
+	return object{body: body, meta: meta, version: aws.ToString(out.VersionId)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,21 +21,24 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// memS3 is a small in-memory bucket for unit tests and CPU benchmarks; the integration tests use moto.
+// memS3 is a small in-memory versioned bucket for unit tests and CPU benchmarks; the integration
+// tests use moto.
 type memS3 struct {
 	mu      sync.Mutex
-	objects map[string]memObject
+	objects map[string][]memObject // versions, oldest first
 	puts    int
+	seq     int
 	// failPut, if set, fails the PUT of a key it returns true for.
 	failPut func(key string) bool
 }
 
 type memObject struct {
-	body []byte
-	meta map[string]string
+	body    []byte
+	meta    map[string]string
+	version string
 }
 
-func newMemS3() *memS3 { return &memS3{objects: map[string]memObject{}} }
+func newMemS3() *memS3 { return &memS3{objects: map[string][]memObject{}} }
 
 func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	body, _ := io.ReadAll(in.Body)
@@ -44,18 +48,43 @@ func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s
 		return nil, errors.New("injected PUT failure")
 	}
 	m.puts++
-	m.objects[*in.Key] = memObject{body: body, meta: in.Metadata}
-	return &s3.PutObjectOutput{}, nil
+	m.seq++
+	v := strconv.Itoa(m.seq)
+	m.objects[*in.Key] = append(m.objects[*in.Key], memObject{body: body, meta: in.Metadata, version: v})
+	return &s3.PutObjectOutput{VersionId: aws.String(v)}, nil
 }
 
 func (m *memS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o, ok := m.objects[*in.Key]
-	if !ok {
+	vs := m.objects[*in.Key]
+	if len(vs) == 0 {
 		return nil, &s3types.NoSuchKey{}
 	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.body)), Metadata: o.meta}, nil
+	o := vs[len(vs)-1]
+	if in.VersionId != nil {
+		for _, v := range vs {
+			if v.version == *in.VersionId {
+				o = v
+			}
+		}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.body)), Metadata: o.meta, VersionId: aws.String(o.version)}, nil
+}
+
+func (m *memS3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInput, _ ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := &s3.ListObjectVersionsOutput{}
+	for k, vs := range m.objects {
+		if !strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			continue
+		}
+		for i := len(vs) - 1; i >= 0; i-- {
+			out.Versions = append(out.Versions, s3types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].version), IsLatest: aws.Bool(i == len(vs)-1)})
+		}
+	}
+	return out, nil
 }
 
 func (m *memS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {

@@ -16,11 +16,16 @@ import (
 	"time"
 )
 
-// Service is the name in key paths where CloudTrail writes "CloudTrail".
-const Service = "Vaultbill"
+// Service is the service name in log file keys, as CloudTrail writes it: tools built for CloudTrail
+// (the AWS CLI's validate-logs, Athena's CloudTrail table, SIEM inputs) find the files by it.
+const Service = "CloudTrail"
 
-// DigestService is the name in digest key paths where CloudTrail writes "CloudTrail-Digest".
-const DigestService = "Vaultbill-Digest"
+// DigestService is the service name in digest file keys.
+const DigestService = "CloudTrail-Digest"
+
+// TrailName is the trail's name in digest keys and in the trail ARN the AWS CLI is given
+// (arn:aws:cloudtrail:<region>:<account>:trail/vaultbill).
+const TrailName = "vaultbill"
 
 // Algorithms named in digest files, as CloudTrail names them.
 const (
@@ -41,7 +46,7 @@ type Location struct {
 	Region  string
 }
 
-// logPrefix is "AWSLogs/<account>/Vaultbill/<region>/".
+// logPrefix is "AWSLogs/<account>/CloudTrail/<region>/".
 func (l Location) logPrefix() string {
 	return "AWSLogs/" + l.Account + "/" + Service + "/" + l.Region + "/"
 }
@@ -67,10 +72,12 @@ func (l Location) LogKey(t time.Time, random string) string {
 		t.UTC().Format(logTimeLayout) + "_" + random + ".json.gz"
 }
 
-// DigestKey names the digest file whose period ends at end.
+// DigestKey names the digest file whose period ends at end:
+// ..._CloudTrail-Digest_<region>_vaultbill_<home region>_<YYYYMMDDTHHMMSSZ>.json.gz. The trail is
+// single-region, so its home region is the region it digests.
 func (l Location) DigestKey(end time.Time) string {
-	return l.DigestDayPrefix(end) + l.Account + "_" + DigestService + "_" + l.Region + "_" +
-		end.UTC().Format(digestTimeLayout) + ".json.gz"
+	return l.DigestDayPrefix(end) + l.Account + "_" + DigestService + "_" + l.Region + "_" + TrailName + "_" +
+		l.Region + "_" + end.UTC().Format(digestTimeLayout) + ".json.gz"
 }
 
 const (
@@ -96,10 +103,10 @@ func LogKeyTime(key string) (time.Time, bool) {
 func DigestKeyTime(key string) (time.Time, bool) {
 	base := key[strings.LastIndex(key, "/")+1:]
 	parts := strings.Split(strings.TrimSuffix(base, ".json.gz"), "_")
-	if len(parts) != 4 || parts[1] != DigestService || !strings.HasSuffix(base, ".json.gz") {
+	if len(parts) != 6 || parts[1] != DigestService || parts[3] != TrailName || !strings.HasSuffix(base, ".json.gz") {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(digestTimeLayout, parts[3])
+	t, err := time.Parse(digestTimeLayout, parts[5])
 	return t, err == nil
 }
 
@@ -138,6 +145,11 @@ type Digest struct {
 	PreviousDigestHashAlgorithm *string       `json:"previousDigestHashAlgorithm"`
 	PreviousDigestSignature     *string       `json:"previousDigestSignature"`
 	LogFiles                    []LogFileHash `json:"logFiles"`
+	// ChainStartReason is set on the first digest of a chain only, and says why the chain starts
+	// there: a new trail, or the reason an operator gave for starting over. It is part of the signed
+	// content, so a restart cannot be passed off as anything else. (Beyond CloudTrail's fields; tools
+	// built for CloudTrail ignore it.)
+	ChainStartReason string `json:"chainStartReason,omitempty"`
 }
 
 // LogFileHash is a digest's entry for one log file.
@@ -148,6 +160,9 @@ type LogFileHash struct {
 	HashAlgorithm   string `json:"hashAlgorithm"`
 	NewestEventTime string `json:"newestEventTime"`
 	OldestEventTime string `json:"oldestEventTime"`
+	// S3VersionID is the version the shipper wrote (beyond CloudTrail's fields): the validator
+	// reports a file whose current version is another one.
+	S3VersionID string `json:"s3VersionId,omitempty"`
 }
 
 // SigningString is what a digest's signature covers, as CloudTrail defines it: the end time, the

@@ -37,6 +37,8 @@ const (
 	StageDecode = "decode"
 	StageDigest = "digest"
 	StageOutbox = "outbox"
+	// StageReconcile is the check that every outbox record reached a log file.
+	StageReconcile = "reconcile"
 )
 
 // Shipper writes the audit outbox's stream to log files in S3.
@@ -55,8 +57,10 @@ type Shipper struct {
 	Observer   Observer
 	// Alert raises the alert of a record shipped masked (audit.Guard); nil logs it to Log with no metric.
 	Alert *audit.Alerter
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Ledger, if set, receives each file's version and hash for the digester.
+	Ledger Ledger
+	Log    *slog.Logger
+	Now    func() time.Time
 
 	puts, records atomic.Int64
 }
@@ -95,6 +99,10 @@ func (s *Shipper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		switch events.DynamoDBOperationType(r.EventName) {
 		case events.DynamoDBOperationTypeRemove:
 			continue // TTL expiry of the outbox copy; the log file is the durable record
+		case events.DynamoDBOperationTypeInsert:
+			if k := r.Change.NewImage[KindAttr]; k.DataType() == events.DataTypeString && k.String() == KindLogFile {
+				continue // the shipper's own ledger record of a file it wrote
+			}
 		case events.DynamoDBOperationTypeModify:
 			// Outbox items are written once and never updated: a change is tampering with the outbox.
 			s.failed(ctx, StageOutbox, fmt.Errorf("audit outbox item changed after it was written (stream record %s)", r.Change.SequenceNumber))
@@ -154,30 +162,59 @@ func decodeStreamRecord(r events.DynamoDBEventRecord) (pending, error) {
 	if !ok || attr.DataType() != events.DataTypeString {
 		return pending{}, fmt.Errorf("stream record %s has no record attribute", r.Change.SequenceNumber)
 	}
-	raw := []byte(attr.String())
+	p, err := decodeRecord([]byte(attr.String()))
+	if err != nil {
+		return pending{}, fmt.Errorf("stream record %s: %w", r.Change.SequenceNumber, err)
+	}
+	p.seq = r.Change.SequenceNumber
+	return p, nil
+}
+
+// decodeRecord reads an outbox item's record text, kept exactly as it was committed.
+func decodeRecord(raw []byte) (pending, error) {
 	var rec audit.Record
 	if err := json.Unmarshal(raw, &rec); err != nil {
-		return pending{}, fmt.Errorf("stream record %s: decode audit record: %w", r.Change.SequenceNumber, err)
+		return pending{}, fmt.Errorf("decode audit record: %w", err)
 	}
 	if rec.EventID == "" || rec.EventTime == "" {
-		return pending{}, fmt.Errorf("stream record %s: audit record without eventID or eventTime", r.Change.SequenceNumber)
+		return pending{}, fmt.Errorf("audit record without eventID or eventTime")
 	}
 	// The outbox writer already refuses card numbers; this catches an item written around it, so
 	// that none ever reaches the Object Lock bucket, where it could not be deleted for a year.
 	rec, masked, err := audit.Guard(rec)
 	if err != nil {
-		return pending{}, fmt.Errorf("stream record %s: %w", r.Change.SequenceNumber, err)
+		return pending{}, err
 	}
 	if masked {
 		if raw, err = json.Marshal(rec); err != nil {
-			return pending{}, fmt.Errorf("stream record %s: marshal masked audit record: %w", r.Change.SequenceNumber, err)
+			return pending{}, fmt.Errorf("marshal masked audit record %s: %w", rec.EventID, err)
 		}
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
-		return pending{}, fmt.Errorf("stream record %s: compact audit record: %w", r.Change.SequenceNumber, err)
+		return pending{}, fmt.Errorf("compact audit record %s: %w", rec.EventID, err)
 	}
-	return pending{seq: r.Change.SequenceNumber, raw: compact.Bytes(), rec: rec, masked: masked}, nil
+	return pending{raw: compact.Bytes(), rec: rec, masked: masked}, nil
+}
+
+// ShipRecords writes outbox records (their record text) to log files, as Handle does for the stream.
+func (s *Shipper) ShipRecords(ctx context.Context, raws [][]byte) error {
+	batch := make([]pending, 0, len(raws))
+	for _, raw := range raws {
+		p, err := decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, p)
+	}
+	for len(batch) > 0 {
+		n := s.fileSize(batch)
+		if err := s.write(ctx, batch[:n]); err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
 }
 
 // fileSize is how many of the leading records fit in one log file.
@@ -223,8 +260,26 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 		raws[i], recs[i] = p.raw, p.rec
 	}
 	key := s.LogKey(s.now(), randomSuffix())
-	if err := putGzip(ctx, s.S3, s.Bucket, key, EncodeLogFile(raws), nil); err != nil {
+	body := EncodeLogFile(raws)
+	out, err := putGzip(ctx, s.S3, s.Bucket, key, body, nil)
+	if err != nil {
 		return fmt.Errorf("write %d audit records to s3://%s/%s: %w", len(batch), s.Bucket, key, err)
+	}
+	if s.Ledger != nil {
+		// A failure here fails the batch: its records are written again to another file, and this
+		// one, without a record, is hashed by the digester as it finds it.
+		var span eventSpan
+		for _, r := range recs {
+			span.add(r.EventTime)
+		}
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.EventID
+		}
+		f := FileRecord{Key: key, VersionID: aws.ToString(out.VersionId), Hash: HashHex(body), Oldest: span.oldest, Newest: span.newest, EventIDs: ids}
+		if err := s.Ledger.Record(ctx, f); err != nil {
+			return err
+		}
 	}
 	s.puts.Add(1)
 	s.records.Add(int64(len(batch)))
@@ -239,8 +294,8 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 
 // putGzip writes body gzipped. The audit bucket has Object Lock, which requires an integrity
 // checksum on every PUT.
-func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []byte, meta map[string]string) error {
-	_, err := api.PutObject(ctx, &s3.PutObjectInput{
+func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []byte, meta map[string]string) (*s3.PutObjectOutput, error) {
+	return api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
 		Body:              bytes.NewReader(Gzip(body)),
@@ -248,7 +303,6 @@ func putGzip(ctx context.Context, api PutObjectAPI, bucket, key string, body []b
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
 		Metadata:          meta,
 	})
-	return err
 }
 
 func (s *Shipper) failed(ctx context.Context, stage string, err error) {

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,7 +33,16 @@ const (
 	ReasonChainBroken     = "chain broken"
 	ReasonNotInAnyDigest  = "not in any digest file"
 	ReasonDigestUnchecked = "its digest file is invalid"
+	// Beyond CloudTrail: S3 keeps every version of the trail's files (Object Lock), so a replaced or
+	// deleted file stays visible, and a chain may only start over with a signed reason.
+	ReasonReplaced      = "replaced: the current version is not the one first written"
+	ReasonDeleteMarker  = "deleted (delete marker)"
+	ReasonChainRestart  = "chain restarts without a signed reason"
+	ReasonNotFirstWrite = "replaced: the current version is not the one the digest lists"
 )
+
+// DigestPeriod is how often the digest schedule runs.
+const DigestPeriod = time.Hour
 
 // Result is the verdict on one file.
 type Result struct {
@@ -50,6 +58,8 @@ type Result struct {
 type Report struct {
 	Start, End time.Time
 	Results    []Result
+	// Problems are findings about the range as a whole: no digest covers it, or digests stopped.
+	Problems []string
 	// Events counts the distinct eventIDs in the valid log files; Duplicates the copies beyond them
 	// (retried deliveries, which readers de-duplicate).
 	Events, Duplicates int
@@ -74,10 +84,10 @@ func (r Report) Counts() (digestsValid, digests, logsValid, logs int) {
 	return
 }
 
-// OK reports whether every file validated.
+// OK reports whether every file validated and the range is covered.
 func (r Report) OK() bool {
 	dv, d, lv, l := r.Counts()
-	return dv == d && lv == l
+	return dv == d && lv == l && len(r.Problems) == 0
 }
 
 // Validator checks a trail the way `aws cloudtrail validate-logs` checks CloudTrail's: it walks the
@@ -89,6 +99,10 @@ type Validator struct {
 	// KeyIDs are the signing keys whose public keys are trusted (current and retired).
 	KeyIDs []string
 	Location
+	// Period and Lag are the digest schedule's (default DigestPeriod and DefaultLag): a range whose
+	// newest digest ends more than Period+Lag (and two minutes' jitter) before its end is reported, as
+	// digests have stopped.
+	Period, Lag time.Duration
 	// Progress, if set, is told how far each phase ("digests", "log files") has got.
 	Progress func(phase string, done, total int)
 }
@@ -113,6 +127,7 @@ func (v *Validator) Validate(ctx context.Context, start, end time.Time) (Report,
 	if err != nil {
 		return rep, err
 	}
+	rep.Problems = v.coverage(digests, start, end)
 	for _, ds := range digests {
 		rep.Results = append(rep.Results, *ds.result)
 	}
@@ -135,15 +150,11 @@ func (v *Validator) publicKeys(ctx context.Context) (map[string]*rsa.PublicKey, 
 		if err != nil {
 			return nil, fmt.Errorf("get public key of %s: %w", id, err)
 		}
-		pub, err := x509.ParsePKIXPublicKey(resp.PublicKey)
+		pub, err := ParsePublicKey(resp.PublicKey)
 		if err != nil {
 			return nil, fmt.Errorf("public key of %s: %w", id, err)
 		}
-		rsaPub, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("public key of %s is not RSA", id)
-		}
-		out[Fingerprint(resp.PublicKey)] = rsaPub
+		out[Fingerprint(pub)] = pub
 	}
 	return out, nil
 }
@@ -159,19 +170,25 @@ func (v *Validator) progress(phase string, done, total int) {
 // unreadable) the walk resumes at the next older digest found, and a digest the chain never reaches
 // is reported as breaking it.
 func (v *Validator) walkChain(ctx context.Context, keys map[string]*rsa.PublicKey, start, end time.Time) ([]*digestState, error) {
-	var listed []string
-	for day := start.UTC().Truncate(24 * time.Hour); !day.After(end); day = day.Add(24 * time.Hour) {
-		ks, err := listAll(ctx, v.S3, v.Bucket, v.DigestDayPrefix(day))
-		if err != nil {
-			return nil, err
+	versions, err := listVersionsByDay(ctx, v.S3, v.Bucket, v.DigestDayPrefix, start, end)
+	if err != nil {
+		return nil, err
+	}
+	var listed, tampered []string
+	for k, kv := range versions {
+		t, ok := DigestKeyTime(k)
+		if !ok || t.Before(start) || t.After(end) {
+			continue
 		}
-		for _, k := range ks {
-			if t, ok := DigestKeyTime(k); ok && !t.Before(start) && !t.After(end) {
-				listed = append(listed, k)
-			}
+		if kv.current {
+			listed = append(listed, k)
+		}
+		if kv.tampered() != "" {
+			tampered = append(tampered, k)
 		}
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(listed)))
+	sort.Strings(tampered)
 	visited := map[string]bool{}
 	var out []*digestState
 	var newer *digestState // the digest whose previous-digest fields point at the one being checked
@@ -187,6 +204,11 @@ func (v *Validator) walkChain(ctx context.Context, keys map[string]*rsa.PublicKe
 		if newer != nil && newer.d != nil {
 			linkCheck(newer, ds)
 		}
+		if ds.d != nil && ds.d.PreviousDigestS3Object == nil && ds.d.ChainStartReason == "" && ds.result.Valid {
+			// The first digest of a chain, with no signed reason to start one.
+			ds.result.Valid = false
+			ds.result.Reason = ReasonChainRestart
+		}
 		out = append(out, ds)
 		// Stop once the chain covers start.
 		if ds.d != nil && ds.d.DigestStartTime <= start.UTC().Format(time.RFC3339) {
@@ -199,10 +221,9 @@ func (v *Validator) walkChain(ctx context.Context, keys map[string]*rsa.PublicKe
 			if t, ok := DigestKeyTime(cur); ok && t.Before(start) {
 				cur = "" // the previous digest ends before the requested range
 			}
-		case ds.d != nil:
-			cur = "" // the first digest of the chain
 		default:
-			// Unreadable: resume at the next older listed digest, with no link to check.
+			// The first digest of a chain, or unreadable: resume at the next older listed digest,
+			// with no link to check.
 			newer = nil
 			cur = ""
 			for ; next < len(listed); next++ {
@@ -227,8 +248,54 @@ func (v *Validator) walkChain(ctx context.Context, keys map[string]*rsa.PublicKe
 			out = append(out, ds)
 		}
 	}
+	// A replaced or deleted digest: the current one may check out, the history does not.
+	byKey := map[string]*digestState{}
+	for _, ds := range out {
+		byKey[ds.key] = ds
+	}
+	for _, k := range tampered {
+		ds := byKey[k]
+		if ds == nil {
+			ds = &digestState{key: k, result: &Result{Kind: KindDigest, Bucket: v.Bucket, Key: k}}
+			out = append(out, ds)
+		}
+		if ds.result.Valid || ds.result.Reason == "" {
+			ds.result.Valid = false
+			ds.result.Reason = versions[k].tampered()
+		}
+	}
 	v.progress("digests", len(out), len(out))
 	return out, nil
+}
+
+// coverage reports what the digests fail to prove about the range as a whole.
+func (v *Validator) coverage(digests []*digestState, start, end time.Time) []string {
+	var newest time.Time
+	for _, ds := range digests {
+		if ds.d == nil {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339, ds.d.DigestEndTime); err == nil && t.After(newest) {
+			newest = t
+		}
+	}
+	if newest.IsZero() {
+		return []string{fmt.Sprintf("no digest file covers %s to %s", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))}
+	}
+	period, lag := v.Period, v.Lag
+	if period == 0 {
+		period = DigestPeriod
+	}
+	if lag == 0 {
+		lag = DefaultLag
+	}
+	// Allowance for the minute a period's end is truncated to and the schedule's own jitter.
+	const jitter = 2 * time.Minute
+	if end.Sub(newest) > period+lag+jitter {
+		return []string{fmt.Sprintf("the newest digest file ends at %s, more than %s before %s: digests have stopped, and nothing after it is proven",
+			newest.Format(time.RFC3339), period+lag, end.UTC().Format(time.RFC3339))}
+	}
+	return nil
 }
 
 // checkDigest reads one digest and verifies its location and signature.
@@ -341,6 +408,8 @@ func (v *Validator) checkLogFiles(ctx context.Context, digests []*digestState, s
 				res.Reason = ReasonFormat
 			} else if HashHex(body) != r.f.HashValue {
 				res.Reason = ReasonHashMismatch
+			} else if r.f.S3VersionID != "" && obj.version != r.f.S3VersionID {
+				res.Reason = ReasonNotFirstWrite
 			} else if fileIDs, _, _, err := ParseLogFile(body); err != nil {
 				res.Reason = ReasonFormat
 			} else if !r.digest.result.Valid {
@@ -355,6 +424,35 @@ func (v *Validator) checkLogFiles(ctx context.Context, digests []*digestState, s
 		results = append(results, res)
 	}
 	v.progress("log files", len(refs), len(refs))
+	versions, err := listVersionsByDay(ctx, v.S3, v.Bucket, v.LogDayPrefix, start, end)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Any delete marker or second version in the range, listed in a digest or not.
+	byKey := map[string]int{}
+	for i, r := range results {
+		byKey[r.Key] = i
+	}
+	var histories []string
+	for k := range versions {
+		histories = append(histories, k)
+	}
+	sort.Strings(histories)
+	for _, k := range histories {
+		t, ok := LogKeyTime(k)
+		why := versions[k].tampered()
+		if !ok || why == "" || t.Before(start.Truncate(time.Minute)) || !t.Before(end) {
+			continue
+		}
+		if i, ok := byKey[k]; ok {
+			if results[i].Valid {
+				results[i].Valid, results[i].Reason = false, why
+			}
+			continue
+		}
+		byKey[k] = len(results)
+		results = append(results, Result{Kind: KindLog, Bucket: v.Bucket, Key: k, Reason: why})
+	}
 	if coveredFrom == "" {
 		return results, ids, nil
 	}
@@ -366,11 +464,16 @@ func (v *Validator) checkLogFiles(ctx context.Context, digests []*digestState, s
 	if to.After(end) {
 		to = end
 	}
-	present, err := listLogKeys(ctx, v.S3, v.Location, from, to)
-	if err != nil {
-		return nil, nil, err
+	var present []string
+	for _, k := range histories {
+		if t, ok := LogKeyTime(k); ok && versions[k].current && !t.Before(from) && t.Before(to) {
+			present = append(present, k)
+		}
 	}
 	for _, k := range present {
+		if _, seen := byKey[k]; seen && !referenced[v.Bucket+"/"+k] {
+			continue // already reported for its history
+		}
 		if referenced[v.Bucket+"/"+k] {
 			continue
 		}

@@ -2,9 +2,12 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -45,14 +48,22 @@ type AuditWorkers struct {
 	// BatchSize is the most records handed to the shipper at once, as the event source's BatchSize.
 	BatchSize int32
 	Log       *slog.Logger
+	// MaxRetries is how often a failed batch is retried before it is dropped, as the event source
+	// mapping's MaximumRetryAttempts (10 in AWS): the digest's reconciliation then ships its records.
+	MaxRetries int
+	// PositionFile, if set, keeps the stream positions across restarts, as the event source mapping
+	// keeps its own: without it a new consumer starts at the oldest record and ships them all again.
+	PositionFile string
 
 	mu        sync.Mutex // one poll at a time, as Lambda runs one batch per shard at a time
 	streamARN string
 	// positions are, per shard, where the next batch starts: after the last acknowledged record, or
 	// at the record the shipper reported as failed.
 	positions map[string]position
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// retries counts the failed attempts at each shard's current batch.
+	retries map[string]int
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 type position struct {
@@ -72,8 +83,8 @@ func newAuditWorkers(env wiring.Env) (*AuditWorkers, error) {
 	w := &AuditWorkers{
 		Shipper: shipper, Digest: digest,
 		Streams: dynamodbstreams.NewFromConfig(env.AWS), DB: dynamodb.NewFromConfig(env.AWS),
-		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, Log: env.Log,
-		positions: map[string]position{},
+		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, MaxRetries: 10, Log: env.Log,
+		positions: map[string]position{}, retries: map[string]int{},
 	}
 	digest.Now = func() time.Time { return w.Clock() }
 	return w, nil
@@ -141,6 +152,9 @@ func (w *AuditWorkers) ShipNow(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("table %s has no stream", w.Table)
 		}
 		w.streamARN = *out.Table.LatestStreamArn
+		if err := w.loadPositions(); err != nil {
+			return 0, err
+		}
 	}
 	desc, err := w.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(w.streamARN)})
 	if err != nil {
@@ -159,6 +173,9 @@ func (w *AuditWorkers) ShipNow(ctx context.Context) (int, error) {
 
 // errRetryLater stops a shard's drain after a failed batch; the next poll retries it.
 var errRetryLater = errors.New("batch failed; retrying on the next poll")
+
+// errDropped reports a batch given up after its retries.
+var errDropped = errors.New("batch dropped after its retries; the digest's reconciliation ships its records")
 
 func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error) {
 	total := 0
@@ -184,7 +201,21 @@ func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error
 		if err != nil {
 			return total, fmt.Errorf("audit shipper: %w", err)
 		}
+		if len(resp.BatchItemFailures) > 0 && w.MaxRetries > 0 && w.retries[shard] >= w.MaxRetries {
+			// Out of retries: the batch is dropped, as Lambda drops it (its shard and sequence numbers
+			// go to the failure queue); the reconciliation ships its records later.
+			last := ev.Records[len(ev.Records)-1].Change.SequenceNumber
+			w.Log.Error("audit stream batch dropped after its retries", "shard", shard,
+				"first_sequence", ev.Records[0].Change.SequenceNumber, "last_sequence", last, "retries", w.retries[shard])
+			delete(w.retries, shard)
+			w.positions[shard] = position{typ: stypes.ShardIteratorTypeAfterSequenceNumber, seq: last}
+			if err := w.savePositions(); err != nil {
+				return total, err
+			}
+			return total, errDropped
+		}
 		if len(resp.BatchItemFailures) > 0 {
+			w.retries[shard]++
 			failed := resp.BatchItemFailures[0].ItemIdentifier
 			for _, r := range ev.Records {
 				if r.Change.SequenceNumber == failed {
@@ -193,11 +224,77 @@ func (w *AuditWorkers) drainShard(ctx context.Context, shard string) (int, error
 				total++
 			}
 			w.positions[shard] = position{typ: stypes.ShardIteratorTypeAtSequenceNumber, seq: failed}
+			if err := w.savePositions(); err != nil {
+				return total, err
+			}
 			return total, errRetryLater
 		}
 		total += len(ev.Records)
+		delete(w.retries, shard)
 		w.positions[shard] = position{typ: stypes.ShardIteratorTypeAfterSequenceNumber, seq: ev.Records[len(ev.Records)-1].Change.SequenceNumber}
+		if err := w.savePositions(); err != nil {
+			return total, err
+		}
 	}
+}
+
+// savedPositions is the position file: the stream they belong to (a recreated table has a new one,
+// whose records all need shipping) and, per shard, where the next batch starts.
+type savedPositions struct {
+	StreamARN string                   `json:"streamArn"`
+	Shards    map[string]savedPosition `json:"shards"`
+}
+
+type savedPosition struct {
+	Type     stypes.ShardIteratorType `json:"type"`
+	Sequence string                   `json:"sequenceNumber"`
+}
+
+func (w *AuditWorkers) loadPositions() error {
+	if w.PositionFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(w.PositionFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read audit stream positions: %w", err)
+	}
+	var sp savedPositions
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return fmt.Errorf("audit stream positions in %s: %w", w.PositionFile, err)
+	}
+	if sp.StreamARN != w.streamARN {
+		return nil
+	}
+	for shard, p := range sp.Shards {
+		w.positions[shard] = position{typ: p.Type, seq: p.Sequence}
+	}
+	return nil
+}
+
+// savePositions writes the positions after each batch, through a rename so a crash leaves the old
+// file or the new one: at worst one batch is shipped again, and readers de-duplicate on eventID.
+func (w *AuditWorkers) savePositions() error {
+	if w.PositionFile == "" {
+		return nil
+	}
+	sp := savedPositions{StreamARN: w.streamARN, Shards: map[string]savedPosition{}}
+	for shard, p := range w.positions {
+		sp.Shards[shard] = savedPosition{Type: p.typ, Sequence: p.seq}
+	}
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	tmp := w.PositionFile + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save audit stream positions: %w", err)
+	}
+	if err := os.Rename(tmp, w.PositionFile); err != nil {
+		return fmt.Errorf("save audit stream positions: %w", err)
+	}
+	return nil
 }
 
 // streamEvent renders stream records as the DynamoDBEvent Lambda delivers.

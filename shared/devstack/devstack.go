@@ -69,8 +69,13 @@ type Options struct {
 	Progress func(kind, name string, created bool)
 	// Metrics receives the functions' Embedded Metric Format lines; nil discards them.
 	Metrics io.Writer
-	// AuditPoll is how often the audit stream is polled in the background (default 1s); a negative
-	// value runs no background workers, and the caller drives them through Stack.Audit.
+	// ConsumeAudit runs the audit stream's consumer and the digest schedule in the background, as
+	// Lambda and EventBridge do in AWS. Only the long-running `vaultbill dev` sets it: the stream must
+	// have one consumer, or every record is shipped once per consumer. The consumer's position is kept
+	// in StateDir, so a restart resumes after the last record shipped.
+	ConsumeAudit bool
+	// AuditPoll is how often the consumer polls the stream (default 1s); a negative value runs no
+	// background workers even with ConsumeAudit, and the caller drives them through Stack.Audit.
 	AuditPoll time.Duration
 	// Schedules runs the scheduled functions (backup, restore test) in the background, every
 	// BackupEvery and RestoreTestEvery (default daily and weekly).
@@ -187,7 +192,8 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	if s.Audit, err = newAuditWorkers(s.Env); err != nil {
 		return err
 	}
-	if o.AuditPoll >= 0 {
+	if o.ConsumeAudit && o.AuditPoll >= 0 {
+		s.Audit.PositionFile = filepath.Join(o.StateDir, "audit-stream-"+c.AuditTable+".json")
 		poll := o.AuditPoll
 		if poll == 0 {
 			poll = time.Second

@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"

@@ -1,0 +1,47 @@
+package templatetests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vaultbill/vaultbill/infra/stacks"
+)
+
+// TestAuditTrailBucketPolicy: under AWSLogs/ of the audit bucket, only the shipper's and the digest's
+// roles may put objects, nobody may delete, whatever IAM policies elsewhere allow; and those two
+// roles have the fixed names the policy names.
+func TestAuditTrailBucketPolicy(t *testing.T) {
+	const roleARN = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/vaultbill-"
+	want := map[string]string{
+		"AuditTrailWritersOnly": `Deny | {"AWS":"*"} | s3:PutObject | <AuditBucket.Arn>/AWSLogs/* | ` +
+			`{"ArnNotEquals":{"aws:PrincipalArn":["` + roleARN + `audit-shipper-<AWS::Region>","` + roleARN + `audit-digest-<AWS::Region>"]}}`,
+		"AuditTrailNoDeletes": `Deny | {"AWS":"*"} | ["s3:DeleteObject","s3:DeleteObjectVersion"] | <AuditBucket.Arn>/AWSLogs/* | null`,
+	}
+	got := map[string]string{}
+	data := doc[stacks.DataStackName]
+	for _, id := range data.ofType("AWS::S3::BucketPolicy") {
+		p := data.Resources[id].Properties
+		if !strings.HasPrefix(text(p["Bucket"]), "<AuditBucket") {
+			continue
+		}
+		for _, s := range list(get(p, "PolicyDocument", "Statement")) {
+			if sid, ok := get(s, "Sid").(string); ok && want[sid] != "" {
+				got[sid] = text(get(s, "Effect")) + " | " + text(get(s, "Principal")) + " | " + text(get(s, "Action")) + " | " +
+					text(get(s, "Resource")) + " | " + text(get(s, "Condition"))
+			}
+		}
+	}
+	for sid, w := range want {
+		if got[sid] != w {
+			t.Errorf("audit bucket statement %s:\n got %s\nwant %s", sid, got[sid], w)
+		}
+	}
+	for _, fn := range []string{"audit-shipper", "audit-digest"} {
+		_, f := function(t, fn)
+		roleID := get(f.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
+		name := text(get(api().Resources[roleID].Properties, "RoleName"))
+		if name != "vaultbill-"+fn+"-<AWS::Region>" {
+			t.Errorf("role of %s is named %q, not the name the audit bucket's policy allows", fn, name)
+		}
+	}
+}
