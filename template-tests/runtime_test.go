@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,13 +16,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/auditops"
+	"github.com/vaultbill/vaultbill/shared/authorizer"
+	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // runtimeStack is what the runtime tests share: the functions built as make build builds them (for
@@ -55,14 +62,7 @@ func startRuntime(tb testing.TB, extra ...string) *runtimeStack {
 		}
 		tb.Cleanup(emu.Stop)
 	}
-	h := &runtimeStack{}
-	for _, name := range []string{stacks.DataStackName, stacks.APIStackName} {
-		b, err := json.Marshal(tmpl[name].ToJSON())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		h.raw = append(h.raw, b)
-	}
+	h := &runtimeStack{raw: rawTemplates(tb)}
 	start := time.Now()
 	var err error
 	cache := lambdaruntime.CacheDir()
@@ -238,4 +238,83 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	sort.Strings(s)
 	return s
+}
+
+// builders build each function's handler in process as its main does, for TestConfigurationReads.
+var builders = map[string]func(wiring.Env) error{
+	"authorizer":    func(e wiring.Env) error { _, err := authorizer.Build(e); return err },
+	"audit-shipper": func(e wiring.Env) error { _, err := auditops.Shipper(e); return err },
+	"audit-digest":  func(e wiring.Env) error { _, err := auditops.NewDigest(e); return err },
+	"backup":        func(e wiring.Env) error { _, err := backup.FromEnv(e, backup.BackupPrincipal); return err },
+	"restore-test": func(e wiring.Env) error {
+		_, err := backup.RestoreTestFromEnv(e, backup.RestoreTestPrincipal)
+		return err
+	},
+}
+
+// TestConfigurationReads lists, per function, the variables its code asks for by name at cold start
+// (shared/config's Require and Lookup) that its template does not set: a required one fails (the
+// runtime test fails too, at the function's start), an optional one is reported with its default in
+// use, so a setting the CDK app should pin does not go unnoticed.
+func TestConfigurationReads(t *testing.T) {
+	ts, err := lambdaruntime.ParseTemplates(rawTemplates(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lambdaruntime.Local{Names: resources.LocalNames, Region: "us-east-1", Account: "000000000000",
+		Issuer: devstack.Issuer, Audience: config.LocalAudience, JWKSFile: filepath.Join(t.TempDir(), "jwks.json"),
+		Topics: map[string]string{}}
+	for _, id := range ts.Topics() {
+		l.Topics[id] = "arn:aws:sns:us-east-1:000000000000:" + id
+	}
+	for _, name := range stacks.FunctionNames() {
+		f, err := ts.Function(name, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		build, ok := builders[name]
+		if register, isAPI := devstack.Functions[name]; isAPI {
+			build = func(e wiring.Env) error { _, err := wiring.API(e, name, register); return err }
+		} else if !ok {
+			t.Fatalf("no in-process builder for %s", name)
+		}
+		var read []string
+		// config.From reads every field it knows at once; what is read after it is what the
+		// function's own code asks for by name.
+		reading := false
+		c := config.From(func(k string) string {
+			if reading && !slices.Contains(read, k) {
+				read = append(read, k)
+			}
+			return f.Env[k]
+		})
+		reading = true
+		err = build(wiring.Env{Config: c, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.DiscardHandler)})
+		var unset []string
+		for _, k := range read {
+			if _, ok := f.Env[k]; !ok {
+				unset = append(unset, k)
+			}
+		}
+		sort.Strings(unset)
+		switch {
+		case err != nil:
+			t.Errorf("%s does not build from its template's environment: %v (read but unset: %v)", name, err, unset)
+		case len(unset) > 0:
+			t.Logf("%s reads %s, unset in its template: their defaults are in use", name, strings.Join(unset, ", "))
+		}
+	}
+}
+
+func rawTemplates(tb testing.TB) [][]byte {
+	tb.Helper()
+	var raw [][]byte
+	for _, name := range []string{stacks.DataStackName, stacks.APIStackName} {
+		b, err := json.Marshal(tmpl[name].ToJSON())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	return raw
 }

@@ -20,6 +20,7 @@ commands:
   backup    back up every table now; "backup list" lists the backups
   restore   restore a backup into a new table: --from <id|latest> --source <table> --table <new-table>
   restore-test  restore the newest backups into scratch tables, verify them, delete them
+  sam-env   write the --env-vars file of sam local invoke/start-api for the local stack
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -34,6 +35,7 @@ var commands = map[string]command{
 	"backup":       runBackup,
 	"restore":      runRestore,
 	"restore-test": runRestoreTest,
+	"sam-env":      runSAMEnv,
 }
 
 func main() {

@@ -119,3 +119,37 @@ func TestFunctionsDoNotLinkTheWorkstationChain(t *testing.T) {
 		}
 	}
 }
+
+func TestSAMEnvAndTemplate(t *testing.T) {
+	ts, err := ParseTemplates([]byte(dataTemplate), []byte(apiTemplate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := local
+	l.Endpoint = "http://host.docker.internal:4566"
+	env, err := ts.SAMEnv(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := env["AuditShipperFunction22E2B9A2"]
+	if got["AWS_ENDPOINT_URL"] != l.Endpoint || got["BILLING_TABLE"] != "t1-billing" {
+		t.Errorf("sam env of the shipper: %v", got)
+	}
+
+	api := strings.Replace(apiTemplate, `"Properties": {`, `"Metadata": {"aws:asset:path": "asset.abc"}, "Properties": {`, 1)
+	sam, err := SAMTemplate([]byte(api), "/repo/infra/cdk.out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTemplates([]byte(dataTemplate), sam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := get(back[1].Resources["AuditShipperFunction22E2B9A2"].Properties, "Environment", "Variables").(map[string]any)
+	if v, ok := vars["AWS_ENDPOINT_URL"]; !ok || v != "" || len(vars) != 7 {
+		t.Errorf("SAM template variables: %v, want the original six and an empty AWS_ENDPOINT_URL", vars)
+	}
+	if !strings.Contains(string(sam), `"aws:asset:path": "/repo/infra/cdk.out/asset.abc"`) {
+		t.Errorf("asset path not made absolute:\n%s", sam)
+	}
+}

@@ -298,3 +298,65 @@ func intOf(v any) int {
 	}
 	return 0
 }
+
+// SAMEnv is the --env-vars file of `sam local invoke` and `sam local start-api` for these templates:
+// each function's variables mapped to l, keyed by the function's logical ID, plus AWS_ENDPOINT_URL.
+// SAM only overrides the variables a template declares, so AWS_ENDPOINT_URL and JWKS_FILE reach a
+// function only from a template that declares them.
+func (ts Templates) SAMEnv(l Local) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for _, name := range ts.FunctionNames() {
+		f, err := ts.Function(name, l)
+		if err != nil {
+			return nil, err
+		}
+		f.Env["AWS_ENDPOINT_URL"] = l.Endpoint
+		out[f.LogicalID] = f.Env
+	}
+	return out, nil
+}
+
+// SAMTemplate returns a copy of a synthesized template that `sam local` can run against an emulator:
+// every function declares AWS_ENDPOINT_URL (empty; the --env-vars file sets it), since SAM passes a
+// function only the variables its template declares, and the deployable template has no reason to
+// name an emulator. Relative asset paths (cdk synth's aws:asset:path metadata) are made absolute under
+// cdkOut, so the copy can live in another folder.
+func SAMTemplate(doc []byte, cdkOut string) ([]byte, error) {
+	abs, err := filepath.Abs(cdkOut)
+	if err != nil {
+		return nil, err
+	}
+	var t map[string]any
+	if err := json.Unmarshal(doc, &t); err != nil {
+		return nil, err
+	}
+	res, _ := t["Resources"].(map[string]any)
+	for _, v := range res {
+		r, _ := v.(map[string]any)
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		props, _ := r["Properties"].(map[string]any)
+		if props == nil {
+			props = map[string]any{}
+			r["Properties"] = props
+		}
+		envProp, _ := props["Environment"].(map[string]any)
+		if envProp == nil {
+			envProp = map[string]any{}
+			props["Environment"] = envProp
+		}
+		vars, _ := envProp["Variables"].(map[string]any)
+		if vars == nil {
+			vars = map[string]any{}
+			envProp["Variables"] = vars
+		}
+		vars["AWS_ENDPOINT_URL"] = ""
+		if md, ok := r["Metadata"].(map[string]any); ok {
+			if p, ok := md["aws:asset:path"].(string); ok && !filepath.IsAbs(p) {
+				md["aws:asset:path"] = filepath.Join(abs, p)
+			}
+		}
+	}
+	return json.MarshalIndent(t, "", " ")
+}
