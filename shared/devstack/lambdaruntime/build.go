@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 // The Runtime Interface Emulator, pinned: the Go program inside every AWS Lambda base image and SAM's
@@ -74,6 +75,11 @@ func Build(ctx context.Context, dir string, names ...string) (map[string]string,
 		args = append(args, pkg)
 		paths[n] = filepath.Join(dir, n)
 	}
+	unlock, err := lock(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
@@ -90,6 +96,14 @@ func Build(ctx context.Context, dir string, names ...string) (map[string]string,
 func InstallEmulator(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "rie-"+EmulatorVersion)
 	path := filepath.Join(bin, "aws-lambda-rie")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	unlock, err := lock(bin)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
@@ -136,4 +150,19 @@ func Synthesize(ctx context.Context, dir string, functions []string) (Templates,
 		return nil, fmt.Errorf("synthesize the CDK app: %w\n%s", err, stderr.String())
 	}
 	return ReadTemplates(out)
+}
+
+// lock holds an exclusive lock on dir until the returned function is called, so that test binaries
+// and the CLI running at once never build into the same folder together (go build skips a binary
+// that is up to date, so the second finds nothing to do).
+func lock(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
