@@ -101,7 +101,7 @@ func runtimeTemplates(ctx context.Context, dir string, stderr io.Writer) (lambda
 		return ts, "infra/cdk.out (make synth)", nil
 	}
 	out := filepath.Join(lambdaruntime.CacheDir(), "synth")
-	fmt.Fprintf(stderr, "no infra/cdk.out: synthesizing the CDK app into %s (about a minute)\n", out)
+	fmt.Fprintf(stderr, "no infra/cdk.out: synthesizing the CDK app into %s (the first time, compiling it takes minutes)\n", out)
 	fns, err := functionFolders()
 	if err != nil {
 		return nil, "", err

@@ -36,7 +36,8 @@ type Instance struct {
 // runtime. The function gets f.Env and what Lambda itself sets (region, credentials, function name,
 // memory, timeout), plus AWS_ENDPOINT_URL and dummy credentials so the SDK reaches the emulator of the
 // local stack. Nothing of this process's own environment leaks in: the emulator passes its whole
-// environment to the function, so it is started with exactly that one. Stop must be called.
+// environment to the function, so it is started with exactly that one. log, if not nil, receives the
+// emulator's and the function's output as it comes. Stop must be called.
 func Start(ctx context.Context, rie, bootstrap string, f Function, l Local, log io.Writer) (*Instance, error) {
 	apiAddr, err := freeAddr()
 	if err != nil {
