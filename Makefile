@@ -47,6 +47,16 @@ lint:
 bench: deps check-moto
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./...
 
+.PHONY: bench-coldstart sam-env
+
+## bench-coldstart: each function's init on the Lambda runtime emulator, as a ratio to a hello world's
+bench-coldstart: deps check-moto
+	$(GO) test -count=1 -run '^$$' -bench ColdStart ./template-tests/
+
+## sam-env: the --env-vars file (build/sam-env.json) for sam local invoke/start-api against the local stack
+sam-env:
+	$(GO) run ./cmd/vaultbill sam-env
+
 ## synth: build the functions, then synthesize the CloudFormation templates and cdk-nag reports into infra/cdk.out
 synth: build
 	cd infra && $(GO) run .

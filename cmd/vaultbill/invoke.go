@@ -61,11 +61,13 @@ func runInvoke(ctx context.Context, args []string) error {
 
 func invoke(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return fmt.Errorf("usage: vaultbill invoke FUNCTION --event events/<function>/<event>.json")
+		return fmt.Errorf("usage: vaultbill invoke FUNCTION --event events/<function>/<event>.json [--runtime [--template infra/cdk.out]]")
 	}
 	fn := args[0]
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	eventFile := fs.String("event", "", "event JSON file (required)")
+	onRuntime := fs.Bool("runtime", false, "run the function's built bootstrap under the Lambda Runtime Interface Emulator, with its template's environment")
+	templateDir := fs.String("template", "", "with --runtime: folder of the synthesized templates (default infra/cdk.out, else synthesize)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -75,6 +77,9 @@ func invoke(ctx context.Context, args []string, stdout io.Writer) error {
 	event, err := os.ReadFile(*eventFile)
 	if err != nil {
 		return fmt.Errorf("read event: %w", err)
+	}
+	if *onRuntime {
+		return invokeOnRuntime(ctx, fn, event, *templateDir, stdout, os.Stderr)
 	}
 	run, ok := invokers[fn]
 	if register, isAPI := devstack.Functions[fn]; !ok && isAPI {

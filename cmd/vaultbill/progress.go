@@ -14,7 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
@@ -74,7 +74,7 @@ func withRunner[T any](ctx context.Context, job func(*backup.Runner) (T, error))
 // operatorEnv is a function environment for an operator's shell: the AWS resources its environment
 // names, with credentials through the SDK's full chain (profiles, SSO).
 func operatorEnv(ctx context.Context, log *slog.Logger) (wiring.Env, error) {
-	cfg, err := awsconfig.LoadShared(ctx)
+	cfg, err := workstation.Load(ctx)
 	if err != nil {
 		return wiring.Env{}, err
 	}

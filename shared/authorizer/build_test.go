@@ -10,7 +10,7 @@ import (
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -18,7 +18,7 @@ import (
 
 func env(tb testing.TB, vars map[string]string) wiring.Env {
 	tb.Helper()
-	cfg, err := awsconfig.LoadShared(context.Background(),
+	cfg, err := workstation.Load(context.Background(),
 		awscfg.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	if err != nil {
 		tb.Fatal(err)

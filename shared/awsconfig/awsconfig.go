@@ -4,11 +4,9 @@ package awsconfig
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -38,19 +36,6 @@ func Load(context.Context) (aws.Config, error) {
 	}
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)
-	}
-	return cfg, nil
-}
-
-// LoadShared builds the configuration for the CLI and the local stack on a person's machine, through
-// the SDK's full default chain (environment, profiles, SSO). AWS_ENDPOINT_URL is honoured by the SDK.
-func LoadShared(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
-	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, config.WithRegion(DefaultRegion))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
 	return cfg, nil
 }

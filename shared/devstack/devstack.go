@@ -21,7 +21,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/auditquery"
 	"github.com/vaultbill/vaultbill/shared/authorizer"
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/emulator"
@@ -117,7 +117,7 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
 		opts = append(opts, awscfg.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
-	cfg, err := awsconfig.LoadShared(ctx, opts...)
+	cfg, err := workstation.Load(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, err
 	}

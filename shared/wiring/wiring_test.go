@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
 	vbconfig "github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -19,7 +19,7 @@ import (
 
 func testEnv(tb testing.TB, env map[string]string) Env {
 	tb.Helper()
-	cfg, err := awsconfig.LoadShared(context.Background(),
+	cfg, err := workstation.Load(context.Background(),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	if err != nil {
 		tb.Fatal(err)
