@@ -154,6 +154,9 @@ func readReport(in io.Reader, target string, byKey map[string]*Vuln, unreached m
 					Fixed: f.FixedVersion, Symbol: symbol(vuln), CalledAt: callSite(f.Trace)}
 				byKey[key] = v
 			}
+			if v.CalledAt == "" { // a binary's trace has no call site; the source scan's has
+				v.CalledAt = callSite(f.Trace)
+			}
 			if len(v.Targets) == 0 || v.Targets[len(v.Targets)-1] != target {
 				v.Targets = append(v.Targets, target)
 			}

@@ -23,7 +23,7 @@ func run(t *testing.T, files ...string) (string, bool) {
 }
 
 func TestReachableVulnerabilityFailsNamingAdvisoryFixAndBump(t *testing.T) {
-	out, ok := run(t, "source.json", "me.json")
+	out, ok := run(t, "me.json", "source.json")
 	if ok {
 		t.Fatalf("a reachable vulnerability passed:\n%s", out)
 	}
@@ -32,7 +32,7 @@ func TestReachableVulnerabilityFailsNamingAdvisoryFixAndBump(t *testing.T) {
 		"found:   stdlib go1.26.8 (crypto/x509.Certificate.Verify)",
 		"fixed:   go1.26.10",
 		"reached: shared/idempotency/idempotency.go:78 (github.com/vaultbill/vaultbill/shared/idempotency.Fingerprint)",
-		"in:      source, me",
+		"in:      me, source",
 		"GO-2026-6617", "fixed:   go1.26.9",
 		// the highest fixed release fixes both
 		"to fix them all:\n  the Go release: GO_RELEASE := go1.26.10 in the Makefile\n",
