@@ -140,6 +140,7 @@ sbom: build $(CYCLONEDX_GOMOD)
 # native re2 module is absent and the validator checks regular expressions with JavaScript's RegExp.
 renovate-check: $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator
 	@RENOVATE_X_IGNORE_RE2=true LOG_LEVEL=warn $< --strict && echo "renovate-check: renovate.json is valid for renovate $(RENOVATE_VERSION)"
+	@node .ci/renovate-managers.mjs
 $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator:
 	@echo "renovate-check: installing renovate@$(RENOVATE_VERSION) into $(RENOVATE_DIR) (once per version)"
 	@rm -rf $(RENOVATE_DIR).tmp && mkdir -p $(RENOVATE_DIR).tmp && \
