@@ -1,6 +1,10 @@
 # Vaultbill — make dev runs the local stack; make test runs everything CI runs.
 SHELL := /bin/bash
 GO ?= go
+# The patched Go release every target builds, tests, scans and ships with: the go command on the PATH fetches it
+# from the module proxy once (a go.mod toolchain line alone is ignored under GOTOOLCHAIN=local). Renovate bumps it.
+GO_RELEASE := go1.26.10
+export GOTOOLCHAIN := $(GO_RELEASE)
 FUNCTIONS := $(notdir $(wildcard functions/*))
 BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
@@ -75,3 +79,80 @@ deploy: build cdk-cli
 
 clean:
 	rm -rf build infra/cdk.out
+
+# ---- Patching and supply chain (README "Patching and supply chain") ----
+# Tool versions: the Go tools are pinned in .ci/tools/go.mod (run as go run <package>@<version>, so the app's
+# go.mod stays free of them); the npm tools below. Renovate bumps every pin.
+pin = $(shell awk '$$1 == "$(1)" {print $$2}' .ci/tools/go.mod)
+VULNDB_VERSION := $(call pin,golang.org/x/vulndb)
+GOVULNCHECK := $(GO) run golang.org/x/vuln/cmd/govulncheck@$(call pin,golang.org/x/vuln)
+# cyclonedx-gomod reads the target platform from its environment, so it is installed rather than run with go run.
+CYCLONEDX_GOMOD_VERSION := $(call pin,github.com/CycloneDX/cyclonedx-gomod)
+CYCLONEDX_GOMOD := .cache/tools/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
+# renovate: datasource=npm depName=@cyclonedx/cyclonedx-npm
+CYCLONEDX_NPM_VERSION := 6.0.1
+# renovate: datasource=npm depName=renovate
+RENOVATE_VERSION := 44.121.2
+# The vulnerability database and the npm tools are built or installed once per version, here (git-ignored).
+VULNDB := .cache/vulndb/$(VULNDB_VERSION)
+RENOVATE_DIR := .cache/tools/renovate-$(RENOVATE_VERSION)
+
+.PHONY: vulndb vulncheck sbom renovate-check
+# make test also runs the supply-chain checks (before the Go tests).
+test: vulncheck sbom renovate-check
+
+## vulndb: the Go vulnerability database of the pinned golang.org/x/vulndb snapshot, built once into .cache/vulndb/<version>
+vulndb: $(VULNDB)/index/db.json
+$(VULNDB)/index/db.json:
+	@dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	  [ -d "$$dir/data/osv" ] || { echo "vulndb: no data/osv in golang.org/x/vulndb@$(VULNDB_VERSION)"; exit 1; }; \
+	  echo "vulndb: indexing $$(ls $$dir/data/osv | wc -l) advisories of golang.org/x/vulndb@$(VULNDB_VERSION)"; \
+	  rm -rf $(VULNDB).tmp && $(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns $$dir/data/osv -out $(VULNDB).tmp && \
+	  rm -rf $(VULNDB) && mv $(VULNDB).tmp $(VULNDB)
+
+## vulncheck: govulncheck offline over the source and each shipped binary; a reachable vulnerability fails with what to bump
+vulncheck: build vulndb
+	@rm -rf build/vulncheck; mkdir -p build/vulncheck; db=file://$(CURDIR)/$(VULNDB); \
+	  echo "vulncheck: govulncheck@$(call pin,golang.org/x/vuln) -db $(VULNDB) over ./... and build/*/bootstrap"; \
+	  TIMEFORMAT="vulncheck: the scan took %R s (CPU: %U s user, %S s system)"; time { \
+	    $(GOVULNCHECK) -db $$db -format json ./... > build/vulncheck/source.json || exit 1; \
+	    for f in $(FUNCTIONS); do \
+	      $(GOVULNCHECK) -db $$db -format json -mode binary build/$$f/bootstrap > build/vulncheck/$$f.json || exit 1; \
+	    done; \
+	    $(GO) run ./cmd/vulnscan build/vulncheck/*.json || exit 1; \
+	  }; \
+	  for f in $(FUNCTIONS); do \
+	    v=$$($(GO) version build/$$f/bootstrap | awk '{print $$2}'); \
+	    [ "$$v" = "$(GO_RELEASE)" ] || { echo "vulncheck: build/$$f/bootstrap is built with $$v, not $(GO_RELEASE)"; exit 1; }; \
+	  done; \
+	  echo "vulncheck: every function binary is built with $(GO_RELEASE) (go version build/<function>/bootstrap)"
+
+$(CYCLONEDX_GOMOD):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
+
+## sbom: CycloneDX SBOMs in build/sbom/: one per function binary, the Go module (tests, CDK app, CLI) and infra/'s npm tree
+sbom: build $(CYCLONEDX_GOMOD)
+	@rm -rf build/sbom build/sbom.log; mkdir -p build/sbom; version=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	  TIMEFORMAT="sbom: took %R s (CPU: %U s user, %S s system)"; time { \
+	    for f in $(FUNCTIONS); do \
+	      GOOS=linux GOARCH=arm64 $(CYCLONEDX_GOMOD) bin -json -std -version $$version -output build/sbom/$$f.cdx.json \
+	        build/$$f/bootstrap 2>>build/sbom.log || { cat build/sbom.log; exit 1; }; \
+	    done; \
+	    $(CYCLONEDX_GOMOD) mod -json -std -test -output build/sbom/module.cdx.json . 2>>build/sbom.log || { cat build/sbom.log; exit 1; }; \
+	    (cd infra && npx --yes @cyclonedx/cyclonedx-npm@$(CYCLONEDX_NPM_VERSION) --package-lock-only --output-format JSON \
+	      --output-file ../build/sbom/infra-npm.cdx.json 2>>../build/sbom.log) || { cat build/sbom.log; exit 1; }; \
+	    $(GO) run ./cmd/sbomcheck -go $(GO_RELEASE) $(FUNCTIONS) || exit 1; \
+	  }; \
+	  ls -l build/sbom | awk 'NR > 1 {printf "  build/sbom/%-24s %4d KiB\n", $$9, $$5/1024}'
+
+## renovate-check: validate renovate.json with Renovate's own validator (installed once into .cache/tools)
+# The validator runs on node 20 (the bot itself wants node 24); install scripts are skipped, so the optional
+# native re2 module is absent and the validator checks regular expressions with JavaScript's RegExp.
+renovate-check: $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator
+	@RENOVATE_X_IGNORE_RE2=true LOG_LEVEL=warn $< --strict && echo "renovate-check: renovate.json is valid for renovate $(RENOVATE_VERSION)"
+	@node .ci/renovate-managers.mjs
+$(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator:
+	@echo "renovate-check: installing renovate@$(RENOVATE_VERSION) into $(RENOVATE_DIR) (once per version)"
+	@rm -rf $(RENOVATE_DIR).tmp && mkdir -p $(RENOVATE_DIR).tmp && \
+	  npm install --prefix $(RENOVATE_DIR).tmp --no-audit --no-fund --ignore-scripts --loglevel=error --save-exact renovate@$(RENOVATE_VERSION) && \
+	  rm -rf $(RENOVATE_DIR) && mv $(RENOVATE_DIR).tmp $(RENOVATE_DIR)

@@ -164,6 +164,10 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		// AWS applies the provided.al2023 runtime's security patches as soon as they are released (Auto). The
+		// bootstrap is a static Go binary (CGO_ENABLED=0) that links nothing from the image, so a runtime update
+		// cannot break it; the Go release and modules inside it are patched by rebuilding (README, "Patching").
+		RuntimeManagementMode: awslambda.RuntimeManagementMode_AUTO(),
 	}
 	if f.Reserved > 0 {
 		fp.ReservedConcurrentExecutions = jsii.Number(f.Reserved)
