@@ -28,9 +28,10 @@ check-moto:
 dev: deps check-moto
 	$(GO) run ./cmd/vaultbill dev
 
-## test: lint, unit tests and integration tests against the emulator
+## test: lint, unit tests and integration tests against one emulator that every test package shares
+## (AWS_ENDPOINT_URL when set, e.g. LocalStack; otherwise one moto_server on a free port)
 test: deps check-moto lint
-	$(GO) test -count=1 ./...
+	$(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 ./...
 
 ## build: each function as an arm64 bootstrap in build/<function>/ and build/<function>.zip
 build: deps
