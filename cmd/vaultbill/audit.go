@@ -10,10 +10,10 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/schollz/progressbar/v3"
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
@@ -240,12 +240,13 @@ func auditDigest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// phaseProgress draws the validator's bar on a terminal, and a plain line per finished phase
-// elsewhere (CI logs).
+// phaseProgress draws the validator's phases: a progress bar (schollz/progressbar, as the backup
+// commands draw theirs) on a terminal, a plain line per finished phase elsewhere (CI logs).
 type phaseProgress struct {
 	w     io.Writer
 	tty   bool
-	drawn bool
+	bar   *progressbar.ProgressBar
+	phase string
 	last  string
 }
 
@@ -265,14 +266,23 @@ func (p *phaseProgress) update(phase string, done, total int) {
 	if total == 0 {
 		return
 	}
-	const width = 30
-	n := done * width / total
-	fmt.Fprintf(p.w, "\r%-9s [%s%s] %d/%d", phase, strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
-	p.drawn = true
+	if p.bar == nil || phase != p.phase {
+		p.done()
+		p.phase = phase
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetDescription(fmt.Sprintf("%-9s", phase)),
+		)
+	}
+	_ = p.bar.Set(done)
 }
 
 func (p *phaseProgress) done() {
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
+	if p.bar != nil {
+		_ = p.bar.Clear()
+		p.bar = nil
 	}
 }
