@@ -113,6 +113,15 @@ func (p *Policies) resourcePolicy(r Request) []Statement {
 	return nil
 }
 
+// Matches reports whether an identity policy statement applies to a request (its effect aside).
+func (s Statement) Matches(r Request) (bool, error) {
+	ctx := map[string][]string{"aws:principalarn": {r.Principal}}
+	for k, v := range r.Context {
+		ctx[strings.ToLower(k)] = v
+	}
+	return s.matches(r, ctx, false)
+}
+
 // matches reports whether a statement applies to a request.
 func (s Statement) matches(r Request, ctx map[string][]string, resourcePolicy bool) (bool, error) {
 	if resourcePolicy && !s.principalMatches(r.Principal) {

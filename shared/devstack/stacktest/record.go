@@ -53,6 +53,9 @@ type Call struct {
 type Recorder struct {
 	mu    sync.Mutex
 	calls []Call
+	// streams remembers the stream of each shard iterator: GetRecords names only the iterator, IAM
+	// authorizes it on the stream.
+	streams map[string]string
 }
 
 // Tag returns a copy of cfg whose clients record every call as made by function fn.
@@ -62,11 +65,37 @@ func (r *Recorder) Tag(fn string, cfg aws.Config) aws.Config {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("recordCalls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				out, md, err := next.HandleInitialize(ctx, in)
-				r.add(describe(fn, awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters, out.Result))
+				calls := describe(fn, awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters, out.Result)
+				r.followStreams(calls, in.Parameters, out.Result)
+				r.add(calls)
 				return out, md, err
 			}), middleware.Before)
 	})
 	return cfg
+}
+
+// followStreams names the stream of a GetRecords call from the iterator it reads, and remembers the
+// stream of the iterators a call returns.
+func (r *Recorder) followStreams(calls []Call, params, result any) {
+	if len(calls) != 1 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams == nil {
+		r.streams = map[string]string{}
+	}
+	c := &calls[0]
+	if in := reflect.Indirect(reflect.ValueOf(params)); c.Stream == "" && in.Kind() == reflect.Struct {
+		c.Stream = r.streams[str(in, "ShardIterator")]
+	}
+	if out := reflect.Indirect(reflect.ValueOf(result)); c.Stream != "" && out.Kind() == reflect.Struct {
+		for _, f := range []string{"ShardIterator", "NextShardIterator"} {
+			if it := str(out, f); it != "" {
+				r.streams[it] = c.Stream
+			}
+		}
+	}
 }
 
 func (r *Recorder) add(calls []Call) {
