@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -566,6 +568,21 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Logf("caught: %s", strings.Join(fails, "\n"))
 	})
 
+	t.Run("a grant no call uses is caught", func(t *testing.T) {
+		// payments given dynamodb:Scan on the billing table, as if grant.go granted it.
+		role, table := l.roleARN("payments"), l.tableARN(s.Env.Config.BillingTable)
+		wide := &policyeval.Policies{Identity: maps.Clone(p.Identity), ResourcePolicies: p.ResourcePolicies}
+		wide.Identity[role] = append(slices.Clone(p.Identity[role]), policyeval.Statement{
+			Sid: "ScanBilling", Effect: "Allow", Action: []string{"dynamodb:Scan"}, Resource: []string{table}, Source: "test",
+		})
+		fails, _ := checkGrants(wide, l, seen)
+		want := "function payments is granted dynamodb:Scan on " + table
+		if len(fails) != 1 || !strings.HasPrefix(fails[0], want) {
+			t.Fatalf("failures %q, want one starting %q", fails, want)
+		}
+		t.Logf("caught: %s", fails[0])
+	})
+
 	t.Run("a new SDK call without its grant is caught", func(t *testing.T) {
 		// The invoices function reading the vault table: a call its role was never given.
 		rec := &stacktest.Recorder{}
@@ -617,4 +634,47 @@ func removeStatement(t *testing.T, tpls map[string]policyeval.Template, stack, s
 		t.Fatalf("no statement %s in %s", sid, stack)
 	}
 	return out
+}
+
+// unexercisedRows renders the reasons of stacks.Unexercised and stacks.RuntimeGrants as rows of the
+// table docs/compliance.md shows them in.
+func unexercisedRows() []string {
+	var rows []string
+	for p, reasons := range stacks.Unexercised {
+		for k, r := range reasons {
+			rows = append(rows, fmt.Sprintf("| %s | `%s` | %s |", p, k, r))
+		}
+	}
+	for k, r := range stacks.RuntimeGrants {
+		rows = append(rows, fmt.Sprintf("| Lambda runtime and CDK | `%s` | %s |", k, r))
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+// TestComplianceDocListsUnexercisedGrants keeps docs/compliance.md's list of the grants no recorded
+// call uses equal to the reasons beside the grants.
+func TestComplianceDocListsUnexercisedGrants(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "compliance.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, row := range unexercisedRows() {
+		if !strings.Contains(text, row+"\n") {
+			t.Errorf("docs/compliance.md must have the row\n%s", row)
+		}
+	}
+	// No stale row: every row of the section is a reason of today.
+	_, section, _ := strings.Cut(text, "## Grants no recorded call uses")
+	section, _, _ = strings.Cut(section, "\n## ")
+	want := map[string]bool{}
+	for _, row := range unexercisedRows() {
+		want[row] = true
+	}
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| permission ") && !want[line] {
+			t.Errorf("docs/compliance.md has a row no reason in infra/stacks gives:\n%s", line)
+		}
+	}
 }
