@@ -550,7 +550,7 @@ func TestLeastPrivilege(t *testing.T) {
 		r, _, _ := strings.Cut(k.resource, " ")
 		distinct[triple{k.fn, k.action, r}] = true
 	}
-	t.Logf("%d recorded calls: %d distinct (function, action, resource) triples (%d with distinct condition values) allowed; %d granted action × resource pairs checked",
+	t.Logf("%d recorded calls: %d distinct (function, action, resource) triples (%d with distinct condition values) checked against the policies; %d granted action × resource pairs checked",
 		len(calls), len(distinct), len(seen), granted)
 
 	t.Run("a grant removed from infra is caught", func(t *testing.T) {

@@ -91,15 +91,15 @@ type Stack struct {
 	// URL is the gateway's base URL when it serves HTTP.
 	URL string
 	// Audit runs the audit trail's stream consumer and digest schedule.
-	Audit *AuditWorkers
-	key   *rsa.PrivateKey
-	kid   string
-	// functionAWS is Options.FunctionAWS.
-	functionAWS func(fn string, cfg aws.Config) aws.Config
-	server      *http.Server
-	serveErr    chan error
+	Audit    *AuditWorkers
+	key      *rsa.PrivateKey
+	kid      string
+	server   *http.Server
+	serveErr chan error
 	// stopSchedules stops the background schedules, if they run.
 	stopSchedules func()
+	// functionAWS is Options.FunctionAWS.
+	functionAWS func(fn string, cfg aws.Config) aws.Config
 }
 
 // StateDir returns VAULTBILL_STATE or .vaultbill in the working directory (git-ignored).

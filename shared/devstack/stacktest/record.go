@@ -220,7 +220,6 @@ func describe(fn, service, op string, params, result any) []Call {
 					}
 				}
 			}
-			c.Object = ""
 		}
 	}
 	if service == "KMS" && c.Key == "" && result != nil {
