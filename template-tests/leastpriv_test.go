@@ -29,7 +29,7 @@ import (
 	"github.com/vaultbill/vaultbill/template-tests/policyeval"
 )
 
-// Least privilege, proven both ways (DESIGN §6): the emulator enforces no IAM, so the test records
+// Least privilege, proven both ways: the emulator enforces no IAM, so the test records
 // every AWS call each function makes in a representative end-to-end run of the local stack, and
 // evaluates the synthesized templates' policies (identity, key and bucket policies together) for
 // the function's role:
