@@ -409,7 +409,7 @@ func TestFunctionEnvironments(t *testing.T) {
 		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
 
-		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor),
+		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor, stacks.EnvStage),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -308,4 +309,88 @@ func (g *grants) apply(p Permission) {
 func (g *grants) listBackups(b awss3.Bucket) {
 	g.allow("ListBackupObjects", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
 		map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"backups/*"}}})
+}
+
+// Unexercised gives, for each permission, the reason for each grant that the local stack's
+// end-to-end run (template-tests/leastpriv_test.go) does not use, by one of its GrantKeys. The test
+// fails on any other grant no recorded call uses: remove the grant, exercise it, or say here why it
+// stays. docs/compliance.md lists these reasons (TestComplianceDocListsUnexercisedGrants).
+var Unexercised = map[Permission]map[string]string{
+	Idempotency: {
+		"IdempotencyRecords": "shared/endpoint keeps an idempotency record for any request with an Idempotency-Key in every API function " +
+			"(get, put, a condition check in the write's transaction, delete when the request fails); the run does not fail or replay " +
+			"in every function, and me and audit-query serve GET only, which keeps no record",
+		"IdempotencyRecordsTableKey": "the key use DynamoDB makes for the idempotency records (see IdempotencyRecords)",
+	},
+	ReadWriteBilling: {
+		"dynamodb:BatchGetItem":             "in the table read set (tableRead); no code reads billing items in batches today: a candidate for removal",
+		"dynamodb:ConditionCheckItem":       "shared/billingdb checks related items inside its transactions; credit-notes and payments take that path only on conflicts",
+		"dynamodb:DeleteItem on billing":    "in the table write set (tableWrite); only invoices deletes billing items (drafts): a candidate for removal in credit-notes and payments",
+		"dynamodb:Query on billing":         "in the table read set (tableRead); the billing lists query the indexes (gsi1, gsi2), not the table: a candidate for removal",
+		"dynamodb:Query on billing/index/*": "payments finds an invoice's payments through gsi1 (shared/billingdb/payments.go) when it retries; the run pays once",
+	},
+	ReadBilling: {
+		"dynamodb:BatchGetItem":             "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
+		"dynamodb:Query on billing":         "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
+		"dynamodb:Query on billing/index/*": "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
+	},
+	ReadWriteVault: {
+		"dynamodb:BatchGetItem":        "in the table read set (tableRead); no code reads tokens in batches: a candidate for removal",
+		"dynamodb:ConditionCheckItem":  "shared/tokens checks the token inside its transactions (tokens.go) when a card is stored again; the run stores one card",
+		"dynamodb:Query on vault":      "in the table read set (tableRead); the token list queries gsi1, not the table: a candidate for removal",
+		"dynamodb:UpdateItem on vault": "in the table write set (tableWrite); tokens puts and deletes tokens, it updates none: a candidate for removal",
+	},
+	SealCards: {
+		"UnwrapFingerprintKey": "shared/vault unwraps the stored fingerprint key at a cold start; the run's stack creates it (GenerateDataKey) and keeps it in memory",
+	},
+	StreamAudit: {
+		"dynamodb:ListStreams":    "CDK's stream grant (grantStreamRead) for the event source mapping; Lambda reads the stream the template names",
+		"kms:Decrypt on data":     "CDK's stream grant: Lambda decrypts the audit table's stream for the event source mapping, a service call the emulator does not make",
+		"kms:DescribeKey on data": "CDK's stream grant: Lambda describes the stream's key for the event source mapping, a service call the emulator does not make",
+	},
+	PublishAlerts: {
+		"PublishAlerts":    "the automated review publishes only on a finding, and the local stack has no alerts topic",
+		"PublishAlertsKey": "the key use SNS makes when the review publishes (see PublishAlerts)",
+	},
+	BackupTables: {
+		"AuditBackupPrune":   "the prune deletes native backups older than the retention period; a fresh stack has none",
+		"BillingBackupPrune": "the prune deletes native backups older than the retention period; a fresh stack has none",
+		"VaultBackupPrune":   "the prune deletes native backups older than the retention period; a fresh stack has none",
+	},
+	WriteBackups: {
+		"s3:DeleteObject": "the prune deletes exports older than the retention period; a fresh stack has none",
+	},
+}
+
+// RuntimeGrants gives the reason, by one of its GrantKeys, for the statements a function's role gets
+// from CDK and the Lambda runtime rather than from a Permission.
+var RuntimeGrants = map[string]string{
+	"WriteOwnLogs":                       "the Lambda runtime writes the function's output to its own log group",
+	"xray:PutTraceSegments":              "active tracing: the Lambda runtime sends the function's trace segments",
+	"xray:PutTelemetryRecords":           "active tracing: the Lambda runtime sends the function's trace telemetry",
+	"sqs:SendMessage on Failures":        "Lambda sends a failed asynchronous invocation to the encrypted failure queue with the function's role",
+	"sqs:GetQueueAttributes on Failures": "CDK's grant to send to the failure queue (queue.grantSendMessages)",
+	"sqs:GetQueueUrl on Failures":        "CDK's grant to send to the failure queue (queue.grantSendMessages)",
+	"kms:Decrypt on OpsKey":              "CDK's grant to send to the failure queue, encrypted under the ops key: SQS uses the key on the sender's behalf",
+	"kms:Encrypt on OpsKey":              "CDK's grant to send to the failure queue, encrypted under the ops key: SQS uses the key on the sender's behalf",
+	"kms:ReEncrypt* on OpsKey":           "CDK's grant to send to the failure queue, encrypted under the ops key: SQS uses the key on the sender's behalf",
+	"kms:GenerateDataKey* on OpsKey":     "CDK's grant to send to the failure queue, encrypted under the ops key: SQS uses the key on the sender's behalf",
+	"item actions on index/*": "CDK's table grant repeats every action on the table's indexes; DynamoDB authorizes only Query and Scan on an index, " +
+		"so the item actions grant nothing there",
+}
+
+// GrantKeys are the keys a reason for an action granted on a resource may have, most specific first:
+// the statement's Sid, the action on the resource ("dynamodb:Query on billing/index/*": on names the
+// resource by its shared/resources ID, or by its logical ID without the hash), and the action. An item
+// action on a table's indexes also has the key "item actions on index/*".
+func GrantKeys(sid, action, on string) []string {
+	var keys []string
+	if sid != "" {
+		keys = append(keys, sid)
+	}
+	keys = append(keys, action+" on "+on, action)
+	if strings.HasSuffix(on, "/index/*") && action != "dynamodb:Query" && action != "dynamodb:Scan" {
+		keys = append(keys, "item actions on index/*")
+	}
+	return keys
 }

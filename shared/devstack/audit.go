@@ -19,7 +19,6 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/auditops"
 	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // StreamsAPI is the DynamoDB Streams calls the local event source mapping makes.
@@ -71,18 +70,21 @@ type position struct {
 	seq string
 }
 
-func newAuditWorkers(env wiring.Env) (*AuditWorkers, error) {
-	shipper, err := auditops.Shipper(env)
+func newAuditWorkers(s *Stack) (*AuditWorkers, error) {
+	env, shipperEnv := s.Env, s.FunctionEnv("audit-shipper")
+	shipper, err := auditops.Shipper(shipperEnv)
 	if err != nil {
 		return nil, err
 	}
-	digest, err := auditops.NewDigest(env)
+	digest, err := auditops.NewDigest(s.FunctionEnv("audit-digest"))
 	if err != nil {
 		return nil, err
 	}
 	w := &AuditWorkers{
 		Shipper: shipper, Digest: digest,
-		Streams: dynamodbstreams.NewFromConfig(env.AWS), DB: dynamodb.NewFromConfig(env.AWS),
+		// The event source mapping reads the stream with the shipper's role; finding the stream
+		// (DescribeTable) is the local stand-in for the template naming it.
+		Streams: dynamodbstreams.NewFromConfig(shipperEnv.AWS), DB: dynamodb.NewFromConfig(env.AWS),
 		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, MaxRetries: 10, Log: env.Log,
 		positions: map[string]position{}, retries: map[string]int{},
 	}

@@ -81,6 +81,10 @@ type Options struct {
 	// BackupEvery and RestoreTestEvery (default daily and weekly).
 	Schedules                     bool
 	BackupEvery, RestoreTestEvery time.Duration
+	// FunctionAWS, if set, adapts the AWS configuration each function runs with, by the function's
+	// name in the function table (infra/stacks.Functions): tests record the calls each function makes
+	// (stacktest.Recorder). The stack's own provisioning and plumbing use the configuration as it is.
+	FunctionAWS func(fn string, cfg aws.Config) aws.Config
 }
 
 // Stack is a running local stack.
@@ -99,6 +103,8 @@ type Stack struct {
 	serveErr chan error
 	// stopSchedules stops the background schedules, if they run.
 	stopSchedules func()
+	// functionAWS is Options.FunctionAWS.
+	functionAWS func(fn string, cfg aws.Config) aws.Config
 }
 
 // StateDir returns VAULTBILL_STATE or .vaultbill in the working directory (git-ignored).
@@ -140,7 +146,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Emulator: emu, Names: o.Names}
+	s := &Stack{Emulator: emu, Names: o.Names, functionAWS: o.FunctionAWS}
 	if err := s.start(ctx, o); err != nil {
 		s.Stop()
 		return nil, err
@@ -170,7 +176,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	c.Region = cfg.Region
 	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log, Metrics: o.Metrics}
 
-	authz, err := authorizer.Build(s.Env)
+	authz, err := authorizer.Build(s.FunctionEnv("authorizer"))
 	if err != nil {
 		return err
 	}
@@ -183,13 +189,13 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		if !ok {
 			continue
 		}
-		svc, err := wiring.API(s.Env, fn, register)
+		svc, err := wiring.API(s.FunctionEnv(fn), fn, register)
 		if err != nil {
 			return err
 		}
 		s.Gateway.Functions[fn] = svc.Serve
 	}
-	if s.Audit, err = newAuditWorkers(s.Env); err != nil {
+	if s.Audit, err = newAuditWorkers(s); err != nil {
 		return err
 	}
 	if o.ConsumeAudit && o.AuditPoll >= 0 {
@@ -209,6 +215,16 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		return s.serve(o.Addr)
 	}
 	return nil
+}
+
+// FunctionEnv is the environment function fn runs with (its name in the function table): the
+// stack's, with the AWS configuration Options.FunctionAWS gives it.
+func (s *Stack) FunctionEnv(fn string) wiring.Env {
+	env := s.Env
+	if s.functionAWS != nil {
+		env.AWS = s.functionAWS(fn, env.AWS)
+	}
+	return env
 }
 
 func (s *Stack) serve(addr string) error {

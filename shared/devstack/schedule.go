@@ -18,11 +18,11 @@ const (
 // startSchedules runs the backup daily and the restore test weekly (or as often as o says) until
 // Stop. Each runs the same runner its Lambda function does.
 func (s *Stack) startSchedules(o Options) error {
-	b, err := backup.FromEnv(s.Env, backup.BackupPrincipal)
+	b, err := backup.FromEnv(s.FunctionEnv("backup"), backup.BackupPrincipal)
 	if err != nil {
 		return err
 	}
-	rt, err := backup.RestoreTestFromEnv(s.Env, backup.RestoreTestPrincipal)
+	rt, err := backup.RestoreTestFromEnv(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
 	if err != nil {
 		return err
 	}
