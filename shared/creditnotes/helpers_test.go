@@ -247,26 +247,7 @@ func refundedSum(list []processor.Refunded) int64 {
 // auditRecords returns every audit record of the stack.
 func (cs *cnStack) auditRecords() []audit.Record {
 	cs.t.Helper()
-	db := dynamodb.NewFromConfig(cs.s.Env.AWS)
-	in := &dynamodb.ScanInput{TableName: aws.String(cs.s.Env.Config.AuditTable)}
-	var out []audit.Record
-	for {
-		res, err := db.Scan(context.Background(), in)
-		if err != nil {
-			cs.t.Fatal(err)
-		}
-		for _, item := range res.Items {
-			rec, err := audit.Decode(item)
-			if err != nil {
-				cs.t.Fatal(err)
-			}
-			out = append(out, rec)
-		}
-		if res.LastEvaluatedKey == nil {
-			return out
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return stacktest.AuditRecords(cs.t, cs.s)
 }
 
 type problemBody struct {

@@ -1,15 +1,12 @@
 package invoices_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
@@ -92,33 +89,12 @@ func decodeProblem(t testing.TB, body string) problemBody {
 
 func scan(t testing.TB, s *devstack.Stack, table string) []map[string]types.AttributeValue {
 	t.Helper()
-	db := dynamodb.NewFromConfig(s.Env.AWS)
-	var out []map[string]types.AttributeValue
-	in := &dynamodb.ScanInput{TableName: aws.String(table)}
-	for {
-		res, err := db.Scan(context.Background(), in)
-		if err != nil {
-			t.Fatalf("scan %s: %v", table, err)
-		}
-		out = append(out, res.Items...)
-		if res.LastEvaluatedKey == nil {
-			return out
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return stacktest.Items(t, s, table)
 }
 
 func auditRecords(t testing.TB, s *devstack.Stack) []audit.Record {
 	t.Helper()
-	var out []audit.Record
-	for _, item := range scan(t, s, s.Env.Config.AuditTable) {
-		rec, err := audit.Decode(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
+	return stacktest.AuditRecords(t, s)
 }
 
 // billingItems returns the billing table's items except idempotency records.

@@ -211,26 +211,7 @@ func statuses(list []billing.Payment) map[billing.PaymentStatus]int {
 // auditRecords returns every audit record of the stack.
 func (ps *payStack) auditRecords() []audit.Record {
 	ps.t.Helper()
-	db := dynamodb.NewFromConfig(ps.s.Env.AWS)
-	in := &dynamodb.ScanInput{TableName: aws.String(ps.s.Env.Config.AuditTable)}
-	var out []audit.Record
-	for {
-		res, err := db.Scan(context.Background(), in)
-		if err != nil {
-			ps.t.Fatal(err)
-		}
-		for _, item := range res.Items {
-			rec, err := audit.Decode(item)
-			if err != nil {
-				ps.t.Fatal(err)
-			}
-			out = append(out, rec)
-		}
-		if res.LastEvaluatedKey == nil {
-			return out
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	return stacktest.AuditRecords(ps.t, ps.s)
 }
 
 type problemBody struct {
