@@ -176,6 +176,8 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		"audit-digest": {"AuditSigningKey": {"kms:GetPublicKey", "kms:Sign"}, "AuditTable": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
 			"AuditBucket": {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutObject"},
 			"DataKey":     {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}, "Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
+		// waf-audit appends the records of WAF blocks; its failed invocations go to the failure queue.
+		"waf-audit": {"AuditTable": appendAudit, "DataKey": tableKeyWrite, "OpsKey": sqsSend},
 		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": union(backupRead, appendAudit),
 			"DataKey": tableKeyWrite, "VaultKey": union(tableKeyRead, []string{"kms:GenerateDataKeyWithoutPlaintext"}),
 			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
@@ -404,6 +406,7 @@ func TestFunctionEnvironments(t *testing.T) {
 		routes.AuditQuery: api,
 		"audit-shipper":   append(common, config.EnvAuditTable, config.EnvAuditBucket, auditreview.EnvTopicARN),
 		"audit-digest":    append(common, config.EnvAuditTable, config.EnvAuditBucket, config.EnvAuditSigningKey, auditreview.EnvTopicARN),
+		"waf-audit":       append(common, config.EnvAuditTable),
 		"backup": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvBackupRetentionDays, config.EnvVaultKey),
 		"restore-test": append(common, config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable,

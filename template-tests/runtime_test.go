@@ -28,6 +28,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
@@ -245,6 +246,7 @@ var builders = map[string]func(wiring.Env) error{
 	"authorizer":    func(e wiring.Env) error { _, err := authorizer.Build(e); return err },
 	"audit-shipper": func(e wiring.Env) error { _, err := auditops.Shipper(e); return err },
 	"audit-digest":  func(e wiring.Env) error { _, err := auditops.NewDigest(e); return err },
+	"waf-audit":     func(e wiring.Env) error { _, err := wafaudit.Build(e); return err },
 	"backup":        func(e wiring.Env) error { _, err := backup.FromEnv(e, backup.BackupPrincipal); return err },
 	"restore-test": func(e wiring.Env) error {
 		_, err := backup.RestoreTestFromEnv(e, backup.RestoreTestPrincipal)

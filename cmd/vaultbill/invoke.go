@@ -15,6 +15,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
@@ -52,6 +53,18 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 			return nil, err
 		}
 		return r.HandleRestoreTest(ctx, ev)
+	},
+	// Locally there is no WAF: this feeds a WAF log subscription event to the function.
+	"waf-audit": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
+		var ev events.CloudwatchLogsEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, fmt.Errorf("event is not a CloudWatch Logs subscription event: %w", err)
+		}
+		a, err := wafaudit.Build(env)
+		if err != nil {
+			return nil, err
+		}
+		return nil, a.Handle(ctx, ev)
 	},
 }
 

@@ -56,6 +56,12 @@ func TestInvokeSampleEvents(t *testing.T) {
 			t.Errorf("%s summary: %s", fn, out.String())
 		}
 	}
+	// Redelivered, as CloudWatch Logs redelivers a failed batch: the records already written are kept.
+	for range 2 {
+		if err := invoke(context.Background(), []string{"waf-audit", "--event", "../../events/waf-audit/blocked-requests.json"}, &out); err != nil {
+			t.Fatalf("invoke waf-audit: %v", err)
+		}
+	}
 
 	err := invoke(context.Background(), []string{"authorizer", "--event", "../../events/authorizer/request-no-token.json"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "Unauthorized") {

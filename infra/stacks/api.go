@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogsdestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -72,7 +73,9 @@ type APIStack struct {
 	Alerts    awssns.Topic
 	Failures  awssqs.Queue
 	WebACL    awswafv2.CfnWebACL
-	data      *DataStack
+	// WAFLogs is the web ACL's log group: blocked requests only, subscribed by waf-audit.
+	WAFLogs awslogs.LogGroup
+	data    *DataStack
 }
 
 // Construct ids the template tests look for.
@@ -319,7 +322,10 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 	rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
 		Name:     jsii.String("RateLimitPerIP"),
 		Priority: jsii.Number(len(rules)),
-		Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: map[string]any{}},
+		// 429, as every other rate limit of the API answers (its audit record says rate_limited).
+		Action: &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{
+			CustomResponse: &awswafv2.CfnWebACL_CustomResponseProperty{ResponseCode: jsii.Number(429)},
+		}},
 		Statement: &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
 			Limit: jsii.Number(props.RateLimitPer5Min), AggregateKeyType: jsii.String("IP"),
 		}},
@@ -338,6 +344,9 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 		WebAclArn:   acl.AttrArn(),
 	})
 	// WAF only logs to groups named aws-waf-logs-*; the Authorization header is redacted (it is a JWT).
+	// Only blocks are logged: they are the refusals no function sees, and waf-audit turns each into an
+	// audit record (allowed requests are audited by the functions; the counted body-size rule's large
+	// bodies are refused and audited by them too).
 	wafLogs := awslogs.NewLogGroup(a.Stack, jsii.String("WafLogs"), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String("aws-waf-logs-" + *a.Stack.StackName()),
 		Retention:     props.LogRetention,
@@ -353,7 +362,15 @@ func (a *APIStack) newWebACL(props *APIStackProps) {
 		RedactedFields: &[]any{&awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{
 			SingleHeader: map[string]any{"Name": "authorization"},
 		}},
+		LoggingFilter: map[string]any{
+			"DefaultBehavior": "DROP",
+			"Filters": []any{map[string]any{
+				"Behavior": "KEEP", "Requirement": "MEETS_ANY",
+				"Conditions": []any{map[string]any{"ActionCondition": map[string]any{"Action": "BLOCK"}}},
+			}},
+		},
 	})
+	a.WAFLogs = wafLogs
 }
 
 // schedule is when a scheduled function runs (UTC).
@@ -392,6 +409,13 @@ func (a *APIStack) newTriggers() {
 					"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
 				})},
 			}))
+		case WAFBlocks:
+			// CloudWatch Logs invokes asynchronously: failures are retried, then go to the failure queue.
+			awslogs.NewSubscriptionFilter(a.Stack, jsii.String(FunctionID(f.Name)+"Subscription"), &awslogs.SubscriptionFilterProps{
+				LogGroup:      a.WAFLogs,
+				Destination:   awslogsdestinations.NewLambdaDestination(fn, nil),
+				FilterPattern: awslogs.FilterPattern_StringValue(jsii.String("$.action"), jsii.String("="), jsii.String("BLOCK")),
+			})
 		case Hourly, Daily, Weekly:
 			awsevents.NewRule(a.Stack, jsii.String(FunctionID(f.Name)+"Schedule"), &awsevents.RuleProps{
 				Description: jsii.String("Vaultbill " + f.Name + " (" + string(f.Trigger) + ")"),

@@ -90,6 +90,9 @@ const (
 	Hourly       Trigger = "hourly schedule"
 	Daily        Trigger = "daily schedule (03:00 UTC)"
 	Weekly       Trigger = "weekly schedule (Sunday 05:00 UTC)"
+
+	// WAFBlocks is the WAF log group's subscription filter: the requests the web ACL blocked.
+	WAFBlocks Trigger = "WAF log subscription (blocked requests)"
 )
 
 // Function is one row of the function table.
@@ -156,6 +159,10 @@ var Functions = []Function{
 	{Name: "audit-digest", MemoryMB: 512, Timeout: 5 * time.Minute, Reserved: 1, Trigger: Hourly,
 		// QueryAudit and ShipAuditLogs: each run first ships the outbox records the stream dropped.
 		Touches: []Permission{SignDigests, ReadAuditLogs, WriteDigests, QueryAudit, ShipAuditLogs, PublishAlerts}},
+	// waf-audit records the requests the web ACL blocked, which never reach another function. Its own
+	// function rather than a second trigger of one: it needs nothing but AppendAudit.
+	{Name: "waf-audit", MemoryMB: 256, Timeout: 30 * time.Second, Reserved: 2, Trigger: WAFBlocks,
+		Touches: []Permission{AppendAudit}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
 		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
