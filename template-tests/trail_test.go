@@ -11,7 +11,7 @@ import (
 // roles may put objects, nobody may delete, whatever IAM policies elsewhere allow; and those two
 // roles have the fixed names the policy names.
 func TestAuditTrailBucketPolicy(t *testing.T) {
-	const roleARN = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/vaultbill-"
+	roleARN := "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/" + stacks.APIStackName + "-"
 	want := map[string]string{
 		"AuditTrailWritersOnly": `Deny | {"AWS":"*"} | s3:PutObject | <AuditBucket.Arn>/AWSLogs/* | ` +
 			`{"ArnNotEquals":{"aws:PrincipalArn":["` + roleARN + `audit-shipper-<AWS::Region>","` + roleARN + `audit-digest-<AWS::Region>"]}}`,
@@ -40,7 +40,7 @@ func TestAuditTrailBucketPolicy(t *testing.T) {
 		_, f := function(t, fn)
 		roleID := get(f.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
 		name := text(get(api().Resources[roleID].Properties, "RoleName"))
-		if name != "vaultbill-"+fn+"-<AWS::Region>" {
+		if name != stacks.APIStackName+"-"+fn+"-<AWS::Region>" {
 			t.Errorf("role of %s is named %q, not the name the audit bucket's policy allows", fn, name)
 		}
 	}
