@@ -218,7 +218,7 @@ func condition(op string, vals, got []string, present bool) (bool, error) {
 	case "StringLike", "ArnLike", "ArnEquals":
 		// ArnEquals and ArnLike behave the same: both take wildcards.
 		match = func(p, r string) (bool, error) { return Glob(p, r), nil }
-	case "StringNotLike":
+	case "StringNotLike", "ArnNotLike", "ArnNotEquals":
 		match, negated = func(p, r string) (bool, error) { return Glob(p, r), nil }, true
 	case "Bool":
 		match = func(p, r string) (bool, error) { return strings.EqualFold(p, r), nil }

@@ -70,7 +70,7 @@ type Policies struct {
 
 // Operators are the condition operators the evaluator supports.
 var Operators = []string{
-	"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "ArnEquals", "ArnLike", "Bool",
+	"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool",
 	"NumericLessThan", "NumericLessThanEquals", "Null",
 	"ForAllValues:StringEquals", "ForAllValues:StringLike", "ForAnyValue:StringEquals", "ForAnyValue:StringLike",
 }

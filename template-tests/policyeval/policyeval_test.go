@@ -92,6 +92,10 @@ func TestEvaluate(t *testing.T) {
 	keyForRole := `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:GenerateDataKey","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:role/fn"}}}]}`
 	leading := `{"Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:BatchGetItem"],"Resource":{"Fn::ImportValue":"data:TableArn"},"Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["IDEM#*"]}}}]}`
 	notPlain := `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"false"}}}]}`
+	allowPut := `{"Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b1/*"}]}`
+	writersOnly := func(writer string) string {
+		return `{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b1/AWSLogs/*","Condition":{"ArnNotEquals":{"aws:PrincipalArn":["` + writer + `"]}}}]}`
+	}
 	for _, c := range []struct {
 		name              string
 		role, key, bucket string
@@ -140,6 +144,10 @@ func TestEvaluate(t *testing.T) {
 			Request{role, "dynamodb:BatchGetItem", tableArn, map[string][]string{"dynamodb:LeadingKeys": {"IDEM#1", "IDEM#2"}}}, true},
 		{"ForAllValues: one leading key does not", leading, noPolicy, noPolicy,
 			Request{role, "dynamodb:BatchGetItem", tableArn, map[string][]string{"dynamodb:LeadingKeys": {"IDEM#1", "CUS#2"}}}, false},
+		{"ArnNotEquals: the bucket denies every principal but the writer; the writer puts", allowPut, noPolicy, writersOnly(role),
+			Request{role, "s3:PutObject", "arn:aws:s3:::b1/AWSLogs/x", nil}, true},
+		{"ArnNotEquals: a role IAM allows is denied by the bucket when it is not the writer", allowPut, noPolicy, writersOnly(other),
+			Request{role, "s3:PutObject", "arn:aws:s3:::b1/AWSLogs/x", nil}, false},
 		{"Null false: the key must be present", notPlain, noPolicy, noPolicy,
 			Request{role, "s3:GetObject", "arn:aws:s3:::b1/x", map[string][]string{"s3:x-amz-server-side-encryption": {"aws:kms"}}}, true},
 		{"Null false: absent key", notPlain, noPolicy, noPolicy,
