@@ -116,7 +116,9 @@ func (f *fixture) me(token string) (int, string) {
 // nextSecond waits for the wall clock to pass the session epoch a revocation just wrote. Token times
 // are whole seconds, so a sign-in in the revocation's own second is refused by design (shared/sessions);
 // this is the emulator's clock resolution, not a timing assumption about the system under test.
-func nextSecond() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond))) }
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+}
 
 func TestLocalPoolMatchesDeployedSettings(t *testing.T) {
 	f := newFixture(t)
