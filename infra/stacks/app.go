@@ -115,7 +115,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		StageName:              "live",
 		ThrottleRate:           100,
 		ThrottleBurst:          200,
-		AuthorizerCacheSeconds: 300,
+		AuthorizerCacheSeconds: AuthorizerCacheSeconds,
 		RateLimitPer5Min:       1000,
 		DenialAlarmThreshold:   100,
 		AlarmEmail:             p.AlarmEmail,
