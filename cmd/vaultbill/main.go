@@ -22,6 +22,8 @@ commands:
   restore-test  restore the newest backups into scratch tables, verify them, delete them
   emulator  run a command with one AWS emulator (AWS_ENDPOINT_URL, or moto_server on a free port)
   tokens    "tokens import --file cards.csv --customer cus_...": load existing cards into the vault
+  login     sign in to the user pool (--email E): new password and TOTP at first; prints the ID token
+  users     "users invite --email E --role ROLE [--customer cus_...]": invite through the local API
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -38,6 +40,8 @@ var commands = map[string]command{
 	"restore-test": runRestoreTest,
 	"emulator":     runEmulator,
 	"tokens":       runTokens,
+	"login":        runLogin,
+	"users":        runUsers,
 }
 
 func main() {
