@@ -32,6 +32,9 @@ const (
 // loginOptions are `vaultbill login`'s flags.
 type loginOptions struct {
 	email, pool, client string
+	// username is what the user signs in with: the email (an alias in the deployed pool), or locally
+	// the pool's username for it, as the emulator does not resolve email aliases.
+	username string
 	// passwordStdin reads the password, and on first sign-in the new password, one a line from stdin.
 	passwordStdin bool
 	// totpSecretFile makes the CLI its own authenticator, for scripts and tests: the secret enrolled
@@ -60,6 +63,11 @@ func runLogin(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.username == "" {
+		if o.username, err = userpool.UsernameFor(ctx, api, o.pool, o.email); err != nil {
+			return fmt.Errorf("%s: %w", o.email, err)
+		}
+	}
 	tok, err := login(ctx, api, client, o, os.Stdin, os.Stderr)
 	if err != nil {
 		return err
@@ -76,6 +84,7 @@ func poolClient(ctx context.Context, o *loginOptions) (*cip.Client, string, erro
 		if err != nil {
 			return nil, "", err
 		}
+		o.username = o.email
 		return cip.NewFromConfig(env.AWS), o.client, nil
 	}
 	ep := emulator.Endpoint()
@@ -97,7 +106,7 @@ func login(ctx context.Context, api userpool.AuthAPI, client string, o loginOpti
 	if err != nil {
 		return userpool.Tokens{}, err
 	}
-	return userpool.Login(ctx, api, client, o.email, pw, p)
+	return userpool.Login(ctx, api, client, o.username, o.email, pw, p)
 }
 
 // cliPrompt asks on the terminal without echo, or reads stdin lines with --password-stdin. Nothing it

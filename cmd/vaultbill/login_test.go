@@ -24,12 +24,16 @@ func TestLoginNonInteractive(t *testing.T) {
 		t.Fatalf("invite: %d %s", resp.StatusCode, body)
 	}
 	api := cip.NewFromConfig(s.Env.AWS)
+	username, err := userpool.UsernameFor(context.Background(), api, s.Pool.ID, "cli@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	temp := userpool.TemporaryPassword()
-	if err := userpool.SetTemporaryPassword(context.Background(), api, s.Pool.ID, "cli@example.com", temp); err != nil {
+	if err := userpool.SetTemporaryPassword(context.Background(), api, s.Pool.ID, username, temp); err != nil {
 		t.Fatal(err)
 	}
 	const chosen = "Script-Chosen-Pass-42!"
-	o := loginOptions{email: "cli@example.com", passwordStdin: true, totpSecretFile: filepath.Join(t.TempDir(), "totp")}
+	o := loginOptions{email: "cli@example.com", username: username, passwordStdin: true, totpSecretFile: filepath.Join(t.TempDir(), "totp")}
 	for i, stdin := range []string{temp + "\n" + chosen + "\n", chosen + "\n"} {
 		var out bytes.Buffer
 		tok, err := login(context.Background(), api, s.Pool.ClientID, o, strings.NewReader(stdin), &out)

@@ -49,8 +49,12 @@ func runUsers(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	username, err := userpool.UsernameFor(ctx, api, o.pool, *email)
+	if err != nil {
+		return err
+	}
 	temp := userpool.TemporaryPassword()
-	if err := userpool.SetTemporaryPassword(ctx, api, o.pool, *email, temp); err != nil {
+	if err := userpool.SetTemporaryPassword(ctx, api, o.pool, username, temp); err != nil {
 		return err
 	}
 	fmt.Printf("invited %s as %s (id %s)\ntemporary password (valid 1 day, replaced at the first `vaultbill login --email %s`): %s\n",

@@ -89,7 +89,8 @@ func createPoolInput(def resources.UserPool, name string) *cip.CreateUserPoolInp
 	return &cip.CreateUserPoolInput{
 		PoolName:               aws.String(name),
 		AdminCreateUserConfig:  &ctypes.AdminCreateUserConfigType{AllowAdminCreateUserOnly: true},
-		UsernameAttributes:     []ctypes.UsernameAttributeType{ctypes.UsernameAttributeTypeEmail},
+		// As the deployed pool: users have their own usernames and sign in with their email as an alias.
+		AliasAttributes: []ctypes.AliasAttributeType{ctypes.AliasAttributeTypeEmail},
 		AutoVerifiedAttributes: []ctypes.VerifiedAttributeType{ctypes.VerifiedAttributeTypeEmail},
 		Policies: &ctypes.UserPoolPolicyType{PasswordPolicy: &ctypes.PasswordPolicyType{
 			MinimumLength:                 aws.Int32(int32(def.PasswordMinLength)),

@@ -2,6 +2,8 @@ package userpool
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	ctypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/vaultbill/vaultbill/shared/auth"
+	"github.com/vaultbill/vaultbill/shared/logging"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
 
@@ -28,6 +31,7 @@ type AdminAPI interface {
 	AdminDisableUser(ctx context.Context, in *cip.AdminDisableUserInput, opts ...func(*cip.Options)) (*cip.AdminDisableUserOutput, error)
 	AdminEnableUser(ctx context.Context, in *cip.AdminEnableUserInput, opts ...func(*cip.Options)) (*cip.AdminEnableUserOutput, error)
 	AdminUserGlobalSignOut(ctx context.Context, in *cip.AdminUserGlobalSignOutInput, opts ...func(*cip.Options)) (*cip.AdminUserGlobalSignOutOutput, error)
+	AdminDeleteUser(ctx context.Context, in *cip.AdminDeleteUserInput, opts ...func(*cip.Options)) (*cip.AdminDeleteUserOutput, error)
 }
 
 // AdminActions are the IAM action names of AdminAPI, for the users function's grant.
@@ -35,7 +39,7 @@ var AdminActions = []string{
 	"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:ListUsers",
 	"cognito-idp:ListUsersInGroup", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
 	"cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser",
-	"cognito-idp:AdminUserGlobalSignOut",
+	"cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDeleteUser",
 }
 
 // Status is a user's state as the API shows it.
@@ -85,20 +89,44 @@ func (d *Directory) Invite(ctx context.Context, email string, role auth.Role, cu
 	if customerID != "" {
 		attrs = append(attrs, ctypes.AttributeType{Name: aws.String(customerAttr), Value: aws.String(customerID)})
 	}
-	in := &cip.AdminCreateUserInput{UserPoolId: aws.String(d.PoolID), Username: aws.String(email), UserAttributes: attrs,
+	// A pool that signs users in by email alias refuses an email-shaped username, and an email can
+	// change: the username is random, the email an attribute, the id the pool's sub.
+	if _, err := d.UsernameFor(ctx, email); err == nil {
+		return User{}, ErrExists
+	} else if !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	in := &cip.AdminCreateUserInput{UserPoolId: aws.String(d.PoolID), Username: aws.String(newUsername()), UserAttributes: attrs,
 		DesiredDeliveryMediums: []ctypes.DeliveryMediumType{ctypes.DeliveryMediumTypeEmail}}
 	if tempPassword != "" {
 		in.TemporaryPassword = aws.String(tempPassword)
 	}
-	out, err := d.API.AdminCreateUser(ctx, in)
-	var exists *ctypes.UsernameExistsException
-	if errors.As(err, &exists) {
-		return User{}, ErrExists
+	var u User
+	for attempt := 0; ; attempt++ {
+		out, err := d.API.AdminCreateUser(ctx, in)
+		var exists *ctypes.UsernameExistsException
+		var alias *ctypes.AliasExistsException
+		if errors.As(err, &exists) || errors.As(err, &alias) {
+			return User{}, ErrExists
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		u = fromUser(out.User)
+		// The API refuses any URL, and the audit trail any record, holding a digit run that reads as
+		// a card number; a random sub can (its all-digit groups joined by dashes). Such a user could
+		// never be addressed, so it is replaced by one with another sub before anyone sees it.
+		if !logging.ContainsPAN(u.ID) {
+			break
+		}
+		if _, err := d.API.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(d.PoolID), Username: aws.String(u.Username)}); err != nil {
+			return User{}, fmt.Errorf("replace user with a card-number-like id: %w", err)
+		}
+		if attempt == 4 {
+			return User{}, errors.New("create user: every id drawn reads as a card number")
+		}
+		in.Username = aws.String(newUsername())
 	}
-	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
-	}
-	u := fromUser(out.User)
 	if err := d.addToGroup(ctx, u.Username, role); err != nil {
 		return User{}, err
 	}
@@ -113,6 +141,42 @@ func (d *Directory) addToGroup(ctx context.Context, username string, role auth.R
 		return fmt.Errorf("add user to group %s: %w", role, err)
 	}
 	return nil
+}
+
+// UsernameFor returns the username of the user whose email is email (ErrNotFound if none).
+func (d *Directory) UsernameFor(ctx context.Context, email string) (string, error) {
+	return UsernameFor(ctx, d.API, d.PoolID, email)
+}
+
+// Lister is the ListUsers call.
+type Lister interface {
+	ListUsers(ctx context.Context, in *cip.ListUsersInput, opts ...func(*cip.Options)) (*cip.ListUsersOutput, error)
+}
+
+// UsernameFor finds the username of the user with email in pool. The email must already be
+// validated: it goes into the pool's filter expression.
+func UsernameFor(ctx context.Context, api Lister, pool, email string) (string, error) {
+	if strings.ContainsAny(email, `"\`) {
+		return "", ErrNotFound
+	}
+	out, err := api.ListUsers(ctx, &cip.ListUsersInput{
+		UserPoolId: aws.String(pool), Filter: aws.String(`email = "` + email + `"`), Limit: aws.Int32(2),
+	})
+	if err != nil {
+		return "", fmt.Errorf("find user by email: %w", err)
+	}
+	for _, u := range out.Users {
+		if got := fromUser(&u); strings.EqualFold(got.Email, email) {
+			return got.Username, nil
+		}
+	}
+	return "", ErrNotFound
+}
+
+func newUsername() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "user-" + hex.EncodeToString(b[:])
 }
 
 // Get returns the user whose sub is id.

@@ -42,23 +42,32 @@ type Tokens struct {
 // Issuer is the name authenticator apps show for the TOTP entry.
 const Issuer = "Vaultbill"
 
-// Login signs email in with password through the USER_PASSWORD_AUTH flow, answering the pool's
-// challenges: NEW_PASSWORD_REQUIRED, MFA_SETUP (TOTP enrollment) and SOFTWARE_TOKEN_MFA.
-func Login(ctx context.Context, api AuthAPI, clientID, email, password string, p Prompt) (Tokens, error) {
+// Login signs a user in with password through the USER_PASSWORD_AUTH flow, answering the pool's
+// challenges: NEW_PASSWORD_REQUIRED, MFA_SETUP (TOTP enrollment) and SOFTWARE_TOKEN_MFA. login is
+// what the user signs in with (the email, an alias of the username in the deployed pool); email
+// names the TOTP entry.
+func Login(ctx context.Context, api AuthAPI, clientID, login, email, password string, p Prompt) (Tokens, error) {
 	out, err := api.InitiateAuth(ctx, &cip.InitiateAuthInput{
 		ClientId: aws.String(clientID), AuthFlow: ctypes.AuthFlowTypeUserPasswordAuth,
-		AuthParameters: map[string]string{"USERNAME": email, "PASSWORD": password},
+		AuthParameters: map[string]string{"USERNAME": login, "PASSWORD": password},
 	})
 	if err != nil {
 		return Tokens{}, fmt.Errorf("sign in: %w", err)
 	}
 	challenge, session, result := out.ChallengeName, out.Session, out.AuthenticationResult
+	// Challenge answers name the user by username, which Cognito returns for an alias sign-in.
+	username := login
+	if u := out.ChallengeParameters["USER_ID_FOR_SRP"]; u != "" {
+		username = u
+	} else if u := out.ChallengeParameters["USERNAME"]; u != "" {
+		username = u
+	}
 	enrolled := false
 	for step := 0; result == nil; step++ {
 		if step > 4 {
 			return Tokens{}, errors.New("sign in: too many challenges")
 		}
-		responses := map[string]string{"USERNAME": email}
+		responses := map[string]string{"USERNAME": username}
 		switch challenge {
 		case ctypes.ChallengeNameTypeNewPasswordRequired:
 			pw, err := p.NewPassword()
