@@ -87,10 +87,10 @@ func (s *Stack) UserPool(ctx context.Context, endpoint string) (Pool, error) {
 
 func createPoolInput(def resources.UserPool, name string) *cip.CreateUserPoolInput {
 	return &cip.CreateUserPoolInput{
-		PoolName:               aws.String(name),
-		AdminCreateUserConfig:  &ctypes.AdminCreateUserConfigType{AllowAdminCreateUserOnly: true},
+		PoolName:              aws.String(name),
+		AdminCreateUserConfig: &ctypes.AdminCreateUserConfigType{AllowAdminCreateUserOnly: true},
 		// As the deployed pool: users have their own usernames and sign in with their email as an alias.
-		AliasAttributes: []ctypes.AliasAttributeType{ctypes.AliasAttributeTypeEmail},
+		AliasAttributes:        []ctypes.AliasAttributeType{ctypes.AliasAttributeTypeEmail},
 		AutoVerifiedAttributes: []ctypes.VerifiedAttributeType{ctypes.VerifiedAttributeTypeEmail},
 		Policies: &ctypes.UserPoolPolicyType{PasswordPolicy: &ctypes.PasswordPolicyType{
 			MinimumLength:                 aws.Int32(int32(def.PasswordMinLength)),
