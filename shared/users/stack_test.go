@@ -217,6 +217,18 @@ func TestInviteLoginRevokeLifecycle(t *testing.T) {
 	if code, _ := f.me(third); code != 401 {
 		t.Errorf("token after sign-out: %d; want 401", code)
 	}
+	// Every change has its audit record, naming the user.
+	changes := map[string]int{}
+	for _, r := range f.auditRecords() {
+		if r.ErrorCode == "" && strings.Contains(recResources(r), "user:"+u.ID) && !r.ReadOnly {
+			changes[r.EventName]++
+		}
+	}
+	for _, op := range []string{"CreateUser", "UpdateUser", "DisableUser", "EnableUser", "SignOutUser"} {
+		if changes[op] != 1 {
+			t.Errorf("%d audit records of %s for the user; want 1 (all: %v)", changes[op], op, changes)
+		}
+	}
 }
 
 func dumpLogsOnFailure(t *testing.T) {
