@@ -41,7 +41,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 	for _, n := range []string{config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey,
 		config.EnvVaultKey, config.EnvAuditSigningKey, config.EnvBackupKey, config.EnvAuditBucket, config.EnvBackupBucket,
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
-		config.EnvMFAPoolIssuers,
+		config.EnvMFAPoolIssuers, config.EnvUserPoolID,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
 		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage} {
 		known[n] = true
@@ -159,7 +159,7 @@ func union(lists ...[]string) []string {
 // may not touch that resource at all (invoices has no statement on the vault table or vault key).
 func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 	want := map[string]access{
-		"authorizer":    {"AuditTable": appendAudit, "DataKey": tableKeyWrite},
+		"authorizer":    {"AuditTable": appendAudit, "BillingTable": {"dynamodb:GetItem"}, "DataKey": tableKeyWrite},
 		routes.Me:       {"AuditTable": appendAudit, "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		routes.Invoices: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		// Tokens updates only its RATE# card-attempt counters (TestCardAttemptCountersOnlyUnderTheirPrefix).
@@ -170,6 +170,8 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		// Refunds name a charge, never a card: no vault table, no vault key.
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
+		// users writes only SESSION# epochs (TestSessionEpochsOnlyUnderTheirPrefix); its pool grant is in users_test.go.
+		routes.Users: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read, []string{"dynamodb:UpdateItem"}), "DataKey": tableKeyWrite},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:PutItem"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -398,7 +400,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	common := []string{"LOG_LEVEL", config.EnvAccount}
 	api := append(common, config.EnvAuditTable, config.EnvBillingTable)
 	want := map[string][]string{
-		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers),
+		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers, config.EnvBillingTable),
 		routes.Me:         api,
 		routes.Invoices:   api,
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),
@@ -413,6 +415,7 @@ func TestFunctionEnvironments(t *testing.T) {
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
 
 		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor, stacks.EnvStage),
+		routes.Users:       append(api, config.EnvUserPoolID),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)
@@ -589,7 +592,7 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 
 func TestAuthorizer(t *testing.T) {
 	_, a := api().byPrefix(t, "AWS::ApiGateway::Authorizer", stacks.AuthorizerID)
-	want := map[string]any{"Type": "REQUEST", "AuthorizerResultTtlInSeconds": 0.0}
+	want := map[string]any{"Type": "REQUEST", "AuthorizerResultTtlInSeconds": float64(stacks.AuthorizerCacheSeconds)}
 	if src := a.Properties["IdentitySource"]; src != nil && src != "" {
 		t.Errorf("authorizer IdentitySource = %v: API Gateway would refuse a request without it unaudited", src)
 	}

@@ -23,6 +23,8 @@ commands:
   emulator  run a command with one AWS emulator (AWS_ENDPOINT_URL, or moto_server on a free port)
   tokens    "tokens import --file cards.csv --customer cus_...": load existing cards into the vault
   sam-env   write the --env-vars file of sam local invoke/start-api for the local stack
+  login     sign in to the user pool (--email E): new password and TOTP at first; prints the ID token
+  users     "users invite --email E --role ROLE [--customer cus_...]": invite through the local API
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -40,6 +42,8 @@ var commands = map[string]command{
 	"emulator":     runEmulator,
 	"tokens":       runTokens,
 	"sam-env":      runSAMEnv,
+	"login":        runLogin,
+	"users":        runUsers,
 }
 
 func main() {

@@ -473,7 +473,8 @@ func (a *APIStack) newAlarms(props *APIStackProps) {
 var AuditAlertRules = map[string][]string{
 	"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize,
 		auditreview.RuleNoMFA, auditreview.RulePipeline,
-		auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled},
+		auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled,
+		auditreview.RulePrivilegeElevation},
 	"audit-digest": {auditreview.RulePipeline},
 }
 

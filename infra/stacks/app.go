@@ -115,7 +115,7 @@ func Build(app awscdk.App, p AppProps) (Stacks, error) {
 		StageName:              "live",
 		ThrottleRate:           100,
 		ThrottleBurst:          200,
-		AuthorizerCacheSeconds: 0, // every request reaches the authorizer, so every refusal is audited
+		AuthorizerCacheSeconds: AuthorizerCacheSeconds, // 0: every request reaches the authorizer, so every refusal is audited
 		RateLimitPer5Min:       1000,
 		DenialAlarmThreshold:   100,
 		AlarmEmail:             p.AlarmEmail,

@@ -294,15 +294,16 @@ func (d *DataStack) newUserPool() {
 	pool := awscognito.NewUserPool(d.Stack, jsii.String(UserPoolID), &awscognito.UserPoolProps{
 		SelfSignUpEnabled: jsii.Bool(false),
 		SignInAliases:     &awscognito.SignInAliases{Email: jsii.Bool(true), Username: jsii.Bool(true)},
-		Mfa:               awscognito.Mfa_REQUIRED,
-		MfaSecondFactor:   &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
+		// The settings are resources.Users, which the local stack's pool on the emulator shares.
+		Mfa:             poolMFA(resources.Users),
+		MfaSecondFactor: &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(!resources.Users.TOTPOnly)},
 		PasswordPolicy: &awscognito.PasswordPolicy{
-			MinLength:            jsii.Number(14),
-			RequireLowercase:     jsii.Bool(true),
-			RequireUppercase:     jsii.Bool(true),
-			RequireDigits:        jsii.Bool(true),
-			RequireSymbols:       jsii.Bool(true),
-			TempPasswordValidity: awscdk.Duration_Days(jsii.Number(1)),
+			MinLength:            jsii.Number(resources.Users.PasswordMinLength),
+			RequireLowercase:     jsii.Bool(resources.Users.RequireLowercase),
+			RequireUppercase:     jsii.Bool(resources.Users.RequireUppercase),
+			RequireDigits:        jsii.Bool(resources.Users.RequireDigits),
+			RequireSymbols:       jsii.Bool(resources.Users.RequireSymbols),
+			TempPasswordValidity: awscdk.Duration_Days(jsii.Number(resources.Users.TempPasswordValidityDays)),
 			PasswordHistorySize:  jsii.Number(4),
 		},
 		AccountRecovery:              awscognito.AccountRecovery_EMAIL_ONLY,
@@ -311,7 +312,7 @@ func (d *DataStack) newUserPool() {
 		CustomAttributes: &map[string]awscognito.ICustomAttribute{
 			// Immutable: set by an administrator when the login is created, never by the user.
 			CustomerIDAttribute: awscognito.NewStringAttribute(&awscognito.StringAttributeProps{
-				Mutable: jsii.Bool(false), MinLen: jsii.Number(1), MaxLen: jsii.Number(64),
+				Mutable: jsii.Bool(false), MinLen: jsii.Number(1), MaxLen: jsii.Number(resources.Users.CustomerIDMaxLen),
 			}),
 		},
 		DeletionProtection: jsii.Bool(true),

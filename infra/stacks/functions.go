@@ -77,6 +77,13 @@ const (
 	SealVaultCanary Permission = "generate the vault backup's canary data key (vault key)"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
+	// ReadSessionEpochs: dynamodb:GetItem only on items whose partition key starts with SESSION# in the
+	// billing table (shared/sessions): the authorizer refuses tokens issued before a user's epoch.
+	ReadSessionEpochs Permission = "read session epochs in the billing table"
+	// RevokeSessions: dynamodb:UpdateItem only on SESSION# items of the billing table.
+	RevokeSessions Permission = "write session epochs in the billing table"
+	// AdministerUsers: the user pool actions of shared/userpool.AdminActions on the user pool only.
+	AdministerUsers Permission = "administer the user pool's users and groups"
 )
 
 // Trigger is what invokes a function other than the REST API.
@@ -140,7 +147,7 @@ const (
 // Functions is the function table: every Lambda function of the application.
 var Functions = []Function{
 	{Name: "authorizer", MemoryMB: 256, Timeout: 10 * time.Second, Trigger: APIAuthorize,
-		Touches: []Permission{AppendAudit, VerifyTokens}},
+		Touches: []Permission{AppendAudit, VerifyTokens, ReadSessionEpochs}},
 	{Name: routes.Me, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
 		Touches: apiTouches},
 	{Name: routes.Invoices, MemoryMB: 512, Timeout: 15 * time.Second, Trigger: API,
@@ -152,6 +159,9 @@ var Functions = []Function{
 	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
 	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
+	// users administers the pool; it reads the billing table only to check a customer user's customer.
+	{Name: routes.Users, MemoryMB: 256, Timeout: 15 * time.Second, Reserved: 5, Trigger: API,
+		Touches: append([]Permission{AdministerUsers, ReadBilling, RevokeSessions}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

@@ -17,6 +17,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/sessions"
+	"github.com/vaultbill/vaultbill/shared/userpool"
 )
 
 // EncryptionContextPurpose is the encryption context key every direct KMS call of the application
@@ -299,6 +301,19 @@ func (g *grants) apply(p Permission) {
 		// The pool requires MFA of every user and remembers no devices (template-tests/mfa_test.go), so
 		// its tokens prove MFA even when Cognito issues them without amr.
 		g.env[config.EnvMFAPoolIssuers] = issuer
+	case ReadSessionEpochs:
+		billing := d.Tables[resources.Billing.ID]
+		g.allow("ReadSessionEpochs", []string{"dynamodb:GetItem"}, []*string{billing.TableArn()},
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{sessions.KeyPrefix + "*"}}})
+		g.table("ReadSessionEpochs", resources.Billing.ID, false) // no actions: only the key use via DynamoDB
+	case RevokeSessions:
+		billing := d.Tables[resources.Billing.ID]
+		g.allow("RevokeSessions", []string{"dynamodb:UpdateItem"}, []*string{billing.TableArn()},
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{sessions.KeyPrefix + "*"}}})
+		g.table("RevokeSessions", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
+	case AdministerUsers:
+		g.allow("AdministerUsers", userpool.AdminActions, []*string{d.UserPool.UserPoolArn()}, nil)
+		g.env[config.EnvUserPoolID] = d.UserPool.UserPoolId()
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

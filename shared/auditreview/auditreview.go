@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -30,6 +31,8 @@ const (
 	RuleCardAttempts  = "card-attempt-volume"
 	RuleCardFailures  = "card-validation-failures"
 	RuleCardThrottled = "card-attempts-throttled"
+	// RulePrivilegeElevation fires on every successful grant of the admin role (PCI DSS 10.2.1.5).
+	RulePrivilegeElevation = "privilege-elevation"
 )
 
 // DetokenizeEvent is the eventName of the record written for every decryption of a card number.
@@ -163,7 +166,9 @@ const (
 	MetricCardFailures = "CardAttemptsRefused"
 	MetricThrottled    = "CardAttemptsThrottled"
 	MetricAlerts       = "Alerts"
-	Namespace          = "Vaultbill/Audit"
+	// MetricElevations counts grants of the admin role.
+	MetricElevations = "AdminRoleGrants"
+	Namespace        = "Vaultbill/Audit"
 )
 
 func (e *Engine) now() time.Time {
@@ -222,6 +227,18 @@ func cardRefused(code string) bool {
 		return true
 	}
 	return false
+}
+
+// userOperations are the users function's operations that can grant a role.
+var userOperations = map[string]bool{"CreateUser": true, "UpdateUser": true}
+
+// grantsAdmin reports whether a record is a successful invitation to, or change into, the admin role:
+// the users function names the admin role among the resources of such a record.
+func grantsAdmin(r *audit.Record) bool {
+	if !userOperations[r.EventName] || r.ErrorCode != "" {
+		return false
+	}
+	return slices.Contains(r.Resources, audit.Resource{Type: "role", ID: "admin"})
 }
 
 // group collects one batch's matches of a rule for one subject.
@@ -288,6 +305,10 @@ func (e *Engine) Shipped(ctx context.Context, _ string, recs []audit.Record) {
 				add(RuleCardThrottled, subject, r, t)
 			}
 		}
+		if grantsAdmin(r) {
+			e.counts[MetricElevations]++
+			add(RulePrivilegeElevation, subjectOf(r), r, t)
+		}
 		// Only requests to the API count: the service's own scheduled work (backups, digests) has no
 		// interactive session to carry MFA.
 		if r.EventType == audit.TypeAPICall && r.UserIdentity.Type != "Unknown" && r.UserIdentity.PrincipalID != "" &&
@@ -345,6 +366,8 @@ func (e *Engine) evaluate(g *group) (Alert, bool) {
 		summary = "access to card data denied"
 	case RuleNoMFA:
 		summary = "request without multi-factor authentication"
+	case RulePrivilegeElevation:
+		summary = "admin role granted to a user"
 	}
 	key := g.rule + "\x00" + g.subject
 	times := append(e.windows[key], g.times...)

@@ -46,6 +46,8 @@ const (
 	CreateCreditNotes Action = "credit_notes:create"
 	ReadPayments      Action = "payments:read"
 	ReadCreditNotes   Action = "credit_notes:read"
+	// ManageUsers is inviting, reading and changing the users of the user pool and their roles.
+	ManageUsers Action = "users:manage"
 )
 
 // Scope is how far an allowed action reaches.
@@ -75,6 +77,7 @@ var permissions = map[Action]map[Role]Scope{
 	CreateCreditNotes: anyOf(issueCreditNotes, refundInvoices),
 	ReadPayments:      {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
 	ReadCreditNotes:   {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
+	ManageUsers:       {Admin: All},
 }
 
 // The two rows behind the credit note route (see IssueCreditNotes).

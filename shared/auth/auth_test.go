@@ -26,6 +26,7 @@ func TestPermissionTable(t *testing.T) {
 		CreateCreditNotes: {Y, Y, Y, N, N},
 		ReadPayments:      {Y, Y, Y, Y, O},
 		ReadCreditNotes:   {Y, Y, Y, Y, O},
+		ManageUsers:       {Y, N, N, N, N},
 	}
 	for action, row := range want {
 		for i, role := range Roles {

@@ -22,6 +22,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/problem"
 	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/sessions"
 )
 
 // ErrUnauthorized is the exact error API Gateway turns into a 401 response.
@@ -37,6 +38,11 @@ type AuditWriter interface {
 	Put(ctx context.Context, rec audit.Record) error
 }
 
+// SessionEpochs returns the instant before which a user's tokens are revoked (shared/sessions).
+type SessionEpochs interface {
+	NotBefore(ctx context.Context, subject string) (time.Time, error)
+}
+
 // Authorizer decides on each request.
 type Authorizer struct {
 	Verifier Verifier
@@ -45,6 +51,9 @@ type Authorizer struct {
 	// that setting for the deployed pool), so their tokens prove MFA even without an amr claim, which
 	// Cognito does not always issue. Any other issuer proves MFA only by amr.
 	MFAPools []string
+	// Sessions, when set, refuses tokens issued before their user's session epoch: a disabled, signed
+	// out or re-roled user's earlier tokens stop working within API Gateway's authorizer cache TTL.
+	Sessions SessionEpochs
 	Account  string
 	Region   string
 	Log      *slog.Logger
@@ -70,6 +79,18 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	switch {
 	case claims.Subject == "":
 		return a.unauthorized(ctx, log, req, "token has no subject")
+	}
+	if a.Sessions != nil {
+		notBefore, err := a.Sessions.NotBefore(ctx, claims.Subject)
+		if err != nil { // fail closed: an unreadable epoch could hide a revocation
+			log.Error("session epoch read failed", "error", err)
+			return events.APIGatewayCustomAuthorizerResponse{}, err
+		}
+		if sessions.Revoked(claims.IssuedAt, notBefore) {
+			return a.unauthorized(ctx, log, req, "token revoked")
+		}
+	}
+	switch {
 	case !ok:
 		return a.deny(ctx, log, req, p, problem.Forbidden, "token carries no known role")
 	case role == auth.Customer && claims.CustomerID == "":

@@ -9,13 +9,14 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/jwt"
+	"github.com/vaultbill/vaultbill/shared/sessions"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // Build makes the authorizer from a function environment, once per cold start.
 func Build(env wiring.Env) (*Authorizer, error) {
 	c := env.Config
-	if err := c.Require(config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience); err != nil {
+	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable, config.EnvJWTIssuer, config.EnvJWTAudience); err != nil {
 		return nil, err
 	}
 	var src jwt.KeySource
@@ -32,9 +33,27 @@ func Build(env wiring.Env) (*Authorizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build token verifier: %w", err)
 	}
+	var verifier Verifier = v
+	if iss := c.Lookup(config.EnvPoolIssuer); iss != "" {
+		// The local stack's second issuer: the emulator's user pool, beside the local signing key.
+		if err := c.Require(config.EnvPoolJWKSURL, config.EnvUserPoolClientID); err != nil {
+			return nil, err
+		}
+		poolKeys, err := jwt.NewLoopbackKeySource(c.Lookup(config.EnvPoolJWKSURL))
+		if err != nil {
+			return nil, err
+		}
+		pv, err := jwt.NewVerifier(poolKeys, iss, c.Lookup(config.EnvUserPoolClientID), jwt.WithTokenUse("id"))
+		if err != nil {
+			return nil, fmt.Errorf("build pool token verifier: %w", err)
+		}
+		verifier = jwt.Issuers{c.JWTIssuer: v, iss: pv}
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
 	return &Authorizer{
-		Verifier: v,
-		Audit:    &audit.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
+		Verifier: verifier,
+		Sessions: &sessions.Store{DB: db, Table: c.BillingTable},
+		Audit:    &audit.Store{DB: db, Table: c.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
 		MFAPools: mfaPools(c.Lookup(config.EnvMFAPoolIssuers)),
 		Account:  c.Account, Region: c.Region, Log: env.Log,
 	}, nil

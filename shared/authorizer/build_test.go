@@ -27,7 +27,7 @@ func env(tb testing.TB, vars map[string]string) wiring.Env {
 }
 
 func TestBuildNamesMissingConfiguration(t *testing.T) {
-	_, err := Build(env(t, map[string]string{config.EnvAuditTable: "a", config.EnvJWTIssuer: "i", config.EnvJWTAudience: "a"}))
+	_, err := Build(env(t, map[string]string{config.EnvAuditTable: "a", config.EnvBillingTable: "b", config.EnvJWTIssuer: "i", config.EnvJWTAudience: "a"}))
 	if err == nil || !strings.Contains(err.Error(), config.EnvJWKSURL) {
 		t.Fatalf("got %v; want an error naming %s", err, config.EnvJWKSURL)
 	}

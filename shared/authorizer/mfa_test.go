@@ -34,6 +34,7 @@ func built(t *testing.T, key *rsa.PrivateKey, extra map[string]string) (*Authori
 	}
 	rec := &recorder{}
 	a.Audit = rec
+	a.Sessions = epochs{} // no user has been revoked
 	return a, rec
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/tokens"
+	"github.com/vaultbill/vaultbill/shared/users"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
@@ -51,6 +52,7 @@ var Functions = map[string]wiring.Register{
 	// Refunds in the local stack go to a sandbox of their own, which knows the refund-failing card
 	// by its charge id, as a separate Lambda would.
 	routes.CreditNotes: creditnotes.Register,
+	routes.Users:       users.Register,
 }
 
 // Options configure a local stack.
@@ -95,6 +97,8 @@ type Stack struct {
 	Emulator *emulator.Emulator
 	// URL is the gateway's base URL when it serves HTTP.
 	URL string
+	// Pool is the emulator's user pool, whose tokens the stack accepts beside locally minted ones.
+	Pool provision.Pool
 	// Audit runs the audit trail's stream consumer and digest schedule.
 	Audit    *AuditWorkers
 	key      *rsa.PrivateKey
@@ -127,7 +131,7 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
-	cfg.HTTPClient = newSerialDynamoDB(cfg.HTTPClient)
+	cfg.HTTPClient = cognitoChallenges{newSerialDynamoDB(cfg.HTTPClient)}
 	return cfg, nil
 }
 
@@ -164,6 +168,9 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	if err := p.Apply(ctx); err != nil {
 		return fmt.Errorf("provision local stack: %w", err)
 	}
+	if s.Pool, err = p.UserPool(ctx, o.Endpoint); err != nil {
+		return fmt.Errorf("provision local user pool: %w", err)
+	}
 	if s.key, s.kid, err = jwt.LoadOrCreateKey(o.StateDir); err != nil {
 		return fmt.Errorf("local signing key: %w", err)
 	}
@@ -172,6 +179,9 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		return fmt.Errorf("write local JWKS: %w", err)
 	}
 	env := config.Local(o.Names, Issuer, jwksFile)
+	for k, v := range poolEnv(s.Pool) {
+		env[k] = v
+	}
 	c := config.From(func(k string) string { return env[k] })
 	c.Region = cfg.Region
 	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log, Metrics: o.Metrics}

@@ -59,6 +59,9 @@ func Ensure(ctx context.Context, endpoint string, logw io.Writer) (*Emulator, er
 	}
 	cmd := exec.Command(bin, "-H", host, "-p", port)
 	cmd.Stdout, cmd.Stderr = logw, logw
+	// moto checks TOTP codes (against the one secret it hands every user) only when told to; without
+	// this any code would pass, and the local login would prove nothing about the second factor.
+	cmd.Env = append(os.Environ(), "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true")
 	// Its own process group, so a Ctrl-C aimed at us is handled by us, and Stop ends moto cleanly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -26,6 +27,8 @@ type Stack struct {
 	DynamoDB *dynamodb.Client
 	KMS      *kms.Client
 	S3       *s3.Client
+	Cognito  *cognitoidentityprovider.Client
+	Region   string
 	Names    resources.Names
 	// Progress, if set, is told about each resource as it is checked.
 	Progress func(kind, name string, created bool)
@@ -37,6 +40,8 @@ func New(cfg aws.Config, names resources.Names) *Stack {
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		KMS:      kms.NewFromConfig(cfg),
 		S3:       s3client.New(cfg),
+		Cognito:  cognitoidentityprovider.NewFromConfig(cfg),
+		Region:   cfg.Region,
 		Names:    names,
 	}
 }

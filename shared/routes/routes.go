@@ -37,6 +37,8 @@ const (
 	AuditQuery = "audit-query"
 	// CreditNotes issues credit notes and refunds them through the card processor; it has no vault access.
 	CreditNotes = "credit-notes"
+	// Users administers the user pool's users and their roles (admin only).
+	Users = "users"
 )
 
 // All is every route of the HTTP API v1.
@@ -71,6 +73,14 @@ var All = []Route{
 	{http.MethodPost, "/v1/invoices/{id}/credit-notes", CreditNotes, auth.CreateCreditNotes, "CreateCreditNote"},
 	{http.MethodGet, "/v1/credit-notes", CreditNotes, auth.ReadCreditNotes, "ListCreditNotes"},
 	{http.MethodGet, "/v1/credit-notes/{id}", CreditNotes, auth.ReadCreditNotes, "GetCreditNote"},
+
+	{http.MethodPost, "/v1/users", Users, auth.ManageUsers, "CreateUser"},
+	{http.MethodGet, "/v1/users", Users, auth.ManageUsers, "ListUsers"},
+	{http.MethodGet, "/v1/users/{id}", Users, auth.ManageUsers, "GetUser"},
+	{http.MethodPatch, "/v1/users/{id}", Users, auth.ManageUsers, "UpdateUser"},
+	{http.MethodPost, "/v1/users/{id}/disable", Users, auth.ManageUsers, "DisableUser"},
+	{http.MethodPost, "/v1/users/{id}/enable", Users, auth.ManageUsers, "EnableUser"},
+	{http.MethodPost, "/v1/users/{id}/sign-out", Users, auth.ManageUsers, "SignOutUser"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).
