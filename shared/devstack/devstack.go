@@ -26,6 +26,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
@@ -51,6 +52,7 @@ var Functions = map[string]wiring.Register{
 	// Refunds in the local stack go to a sandbox of their own, which knows the refund-failing card
 	// by its charge id, as a separate Lambda would.
 	routes.CreditNotes: creditnotes.Register,
+	routes.HostedPage:  hostedpage.Register,
 }
 
 // Options configure a local stack.
