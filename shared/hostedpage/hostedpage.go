@@ -190,7 +190,7 @@ func (p *Page) page(ctx context.Context, c *endpoint.Call) (*endpoint.Result, er
 		v.Notice = "This invoice is no longer open for payment."
 		v.NoticeDetail = "Contact " + p.Business + " if you think this is a mistake."
 	}
-	return p.html(http.StatusOK, v)
+	return p.html(http.StatusOK, c.PathParam("link"), v)
 }
 
 func invoiceOf(inv *billing.Invoice) *invoiceView {
@@ -255,19 +255,19 @@ func (p *Page) renderError(c *endpoint.Call, err error) (events.APIGatewayProxyR
 	default:
 		v.Notice, v.NoticeDetail = "This page is unavailable right now.", "Reload it in a moment."
 	}
-	res, rerr := p.html(problem.StatusOf(e.Code), v)
+	res, rerr := p.html(problem.StatusOf(e.Code), c.PathParam("link"), v)
 	if rerr != nil {
 		return events.APIGatewayProxyResponse{}, false
 	}
 	return *res.Response, true
 }
 
-func (p *Page) html(status int, v view) (*endpoint.Result, error) {
+func (p *Page) html(status int, link string, v view) (*endpoint.Result, error) {
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, v); err != nil {
 		return nil, err
 	}
-	h := SecurityHeaders()
+	h := SecurityHeaders(link)
 	h["Content-Type"] = "text/html; charset=utf-8"
 	return &endpoint.Result{Status: status, Response: &events.APIGatewayProxyResponse{StatusCode: status, Headers: h, Body: b.String()}}, nil
 }
@@ -289,21 +289,27 @@ func (p *Page) asset(_ context.Context, c *endpoint.Call) (*endpoint.Result, err
 	if err != nil {
 		return nil, problem.New(problem.NotFound, "No such asset.")
 	}
-	h := SecurityHeaders()
+	h := SecurityHeaders("")
+	delete(h, "Content-Security-Policy") // a script or stylesheet is governed by its page's policy
 	h["Content-Type"] = ct
 	return &endpoint.Result{Status: http.StatusOK, Response: &events.APIGatewayProxyResponse{StatusCode: http.StatusOK, Headers: h, Body: string(b)}}, nil
 }
 
 // CSP is the page's Content-Security-Policy: nothing but our own origin's stylesheet and script (each
 // also pinned by its Subresource Integrity hash in the page), no inline code, no framing, no form
-// submission; violations are reported to the link's report endpoint (a URL relative to the page).
+// submission. Violations are reported to the link's own report endpoint: LinkPlaceholder stands for
+// the link, and the URL is relative to the page (/pay/<link>), so it holds under any stage prefix.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'; report-uri csp-report"
+	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'; report-uri " + LinkPlaceholder + "/csp-report"
 
-// SecurityHeaders are the headers of every page response (PCI DSS 6.4.3; 11.6.1 watches them).
-func SecurityHeaders() map[string]string {
+// LinkPlaceholder stands for the page's link in CSP.
+const LinkPlaceholder = "{link}"
+
+// SecurityHeaders are the headers of every page response for the given link (PCI DSS 6.4.3; 11.6.1
+// watches them).
+func SecurityHeaders(link string) map[string]string {
 	return map[string]string{
-		"Content-Security-Policy":      CSP,
+		"Content-Security-Policy":      strings.ReplaceAll(CSP, LinkPlaceholder, link),
 		"Strict-Transport-Security":    "max-age=63072000; includeSubDomains",
 		"Referrer-Policy":              "no-referrer",
 		"X-Content-Type-Options":       "nosniff",

@@ -38,7 +38,7 @@ func TestLinkPaysInvoiceOnceThenIsSpent(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("page: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for k, v := range hostedpage.SecurityHeaders() {
+	for k, v := range hostedpage.SecurityHeaders(secret) {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
@@ -133,7 +133,7 @@ func TestLinksAreRefusedOutsideTheirGrant(t *testing.T) {
 		if resp.StatusCode != 404 || !strings.Contains(page, "This payment link is not valid") || strings.Contains(page, `id="pay"`) {
 			t.Errorf("GET %s: %d, want 404 with the refusal page:\n%s", path, resp.StatusCode, page)
 		}
-		if resp.Header.Get("Content-Security-Policy") != hostedpage.CSP {
+		if resp.Header.Get("Content-Security-Policy") != hostedpage.SecurityHeaders(strings.TrimPrefix(path, "/pay/"))["Content-Security-Policy"] {
 			t.Errorf("GET %s: the refusal page lacks the page's CSP", path)
 		}
 	}
