@@ -60,6 +60,9 @@ const (
 	WriteBackups Permission = "put, delete and list objects under backups/ in the backup bucket"
 	// ReadBackups: get and list objects under backups/ in the backup bucket.
 	ReadBackups Permission = "read and list backups/ in the backup bucket"
+	// WriteInvoiceLinks: dynamodb:PutItem only on items whose partition key starts with LINK# in the
+	// billing table (shared/hostedlink's hashed links).
+	WriteInvoiceLinks Permission = "put invoice links in the billing table"
 	// OpenBackups: kms:Decrypt on the backup key, for the backup purpose only.
 	OpenBackups Permission = "unwrap backup data keys (backup key)"
 	// RestoreTestTables: create, describe, write, scan and delete only tables named
@@ -147,6 +150,9 @@ var Functions = []Function{
 	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
 	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
+	// hosted-page serves the invoice page and makes its links: it reads invoices, never a card.
+	{Name: routes.HostedPage, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
+		Touches: append([]Permission{ReadBilling, WriteInvoiceLinks}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

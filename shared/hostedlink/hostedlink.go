@@ -46,8 +46,12 @@ const MaxTTL = 30 * 24 * time.Hour
 // than that it never existed; DynamoDB's TTL deletes it afterwards.
 const keepExpired = 7 * 24 * time.Hour
 
+// KeyPrefix starts the partition key of every link item; the hosted-page function may put items
+// under it and nowhere else in the billing table.
+const KeyPrefix = "LINK#"
+
 const (
-	linkPK = "LINK#"
+	linkPK = KeyPrefix
 	linkSK = "LINK"
 )
 

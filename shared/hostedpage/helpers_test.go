@@ -5,19 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+	"testing/fstest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/billing"
+	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/hostedlink"
 	"github.com/vaultbill/vaultbill/shared/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -110,8 +116,48 @@ func (e *env) auditItems() []string {
 	}
 }
 
-var _ = time.Second
-
 func devstackSpec(role, customerID string) devstack.TokenSpec {
 	return devstack.TokenSpec{Role: role, CustomerID: customerID, Subject: role + "-" + customerID}
 }
+
+// tamperedAssets is a copy of the page's assets with extra appended to one file.
+func tamperedAssets(t testing.TB, name, extra string) fs.FS {
+	t.Helper()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(hostedpage.Assets, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(hostedpage.Assets, p)
+		if p == name {
+			b = append(b, extra...)
+		}
+		out[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// replacePage rewires the stack's hosted-page function to serve assets.
+func (e *env) replacePage(assets fs.FS) {
+	e.t.Helper()
+	svc, err := wiring.Service(e.s.Env, routes.HostedPage)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(e.s.Env.AWS)
+	p := &hostedpage.Page{
+		Business: "Vaultbill", Assets: assets, Alert: &hostedpage.Alerter{},
+		Invoices: &billingdb.Store{DB: db, Table: e.s.Env.Config.BillingTable},
+		Links:    &hostedlink.Store{DB: db, Table: e.s.Env.Config.BillingTable},
+	}
+	p.Routes(svc)
+	e.s.Gateway.Functions[routes.HostedPage] = svc.Serve
+}
+
+func stacktestLogger(t testing.TB) *slog.Logger { return stacktest.Logger(t) }
+
+func logsText() string { return stacktest.Logs.String() }
