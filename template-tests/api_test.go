@@ -18,6 +18,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -43,7 +44,8 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
 		config.EnvMFAPoolIssuers,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
-		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage} {
+		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage,
+		hostedpage.EnvCheckURL} {
 		known[n] = true
 	}
 	for _, f := range stacks.Functions {
@@ -172,6 +174,7 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		// The hosted page puts only LINK# items (TestHostedPageFunctionPutsOnlyLinks); no vault, no vault key.
 		routes.HostedPage: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite},
+		stacks.PageCheck:  {"OpsKey": sqsSend}, // its schedule's dead-letter queue
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -401,6 +404,7 @@ func TestFunctionEnvironments(t *testing.T) {
 
 		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor),
 		routes.HostedPage:  api,
+		stacks.PageCheck:   append(common, hostedpage.EnvCheckURL),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

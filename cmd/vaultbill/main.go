@@ -22,6 +22,7 @@ commands:
   restore-test  restore the newest backups into scratch tables, verify them, delete them
   emulator  run a command with one AWS emulator (AWS_ENDPOINT_URL, or moto_server on a free port)
   tokens    "tokens import --file cards.csv --customer cus_...": load existing cards into the vault
+  page      "page check --url URL": check the live hosted invoice page against its released inventory
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"restore-test": runRestoreTest,
 	"emulator":     runEmulator,
 	"tokens":       runTokens,
+	"page":         runPage,
 }
 
 func main() {

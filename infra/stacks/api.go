@@ -238,6 +238,7 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 			Type:   awsapigateway.JsonSchemaType_OBJECT,
 		},
 	})
+	a.pageCheckURL(api)
 	integrations := map[string]awsapigateway.LambdaIntegration{}
 	for _, r := range routes.All {
 		fn, ok := a.Functions[r.Function]

@@ -162,6 +162,8 @@ var Functions = []Function{
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
 		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
+	// page-check fetches the live hosted invoice page over HTTPS; it touches no AWS resource.
+	{Name: PageCheck, MemoryMB: 256, Timeout: 30 * time.Second, Reserved: 1, Trigger: Weekly},
 	{Name: "restore-test", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Weekly,
 		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit}},
 }

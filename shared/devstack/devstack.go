@@ -78,6 +78,8 @@ type Options struct {
 	// BackupEvery and RestoreTestEvery (default daily and weekly).
 	Schedules                     bool
 	BackupEvery, RestoreTestEvery time.Duration
+	// PageCheckEvery is how often the hosted page is checked against its inventory (default weekly).
+	PageCheckEvery time.Duration
 }
 
 // Stack is a running local stack.

@@ -15,6 +15,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -262,7 +263,14 @@ func (p *Page) renderError(c *endpoint.Call, err error) (events.APIGatewayProxyR
 	return *res.Response, true
 }
 
+// linkShape is what a link in the path must look like to be echoed in the page's report-uri: a refused
+// path segment may be anything a client sent, even a card number, and is not repeated back.
+var linkShape = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 func (p *Page) html(status int, link string, v view) (*endpoint.Result, error) {
+	if !linkShape.MatchString(link) || logging.ContainsPAN(link) {
+		link = "invalid"
+	}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, v); err != nil {
 		return nil, err

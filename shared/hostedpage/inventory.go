@@ -207,6 +207,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // invoice page and needs no invoice.
 const CanaryPath = "/pay/page-check"
 
+// EnvCheckURL is the page the scheduled check fetches (the API's URL + CanaryPath).
+const EnvCheckURL = "PAGE_CHECK_URL"
+
 // Checker is the scheduled check of the live page (PCI DSS 11.6.1).
 type Checker struct {
 	Client *http.Client
