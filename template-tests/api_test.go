@@ -18,6 +18,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/routes"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -43,7 +44,8 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 		config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvAccount, config.EnvBackupRetentionDays,
 		config.EnvMFAPoolIssuers, config.EnvUserPoolID,
 		auditreview.EnvTopicARN, auditreview.EnvAuthFailures, auditreview.EnvAuthWindow, auditreview.EnvDetokenize,
-		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage} {
+		auditreview.EnvDetokenizeWindow, stacks.EnvPaymentProcessor, stacks.EnvStage,
+		hostedpage.EnvCheckURL} {
 		known[n] = true
 	}
 	for _, f := range stacks.Functions {
@@ -172,6 +174,9 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		// users writes only SESSION# epochs (TestSessionEpochsOnlyUnderTheirPrefix); its pool grant is in users_test.go.
 		routes.Users: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read, []string{"dynamodb:UpdateItem"}), "DataKey": tableKeyWrite},
+		// The hosted page puts only LINK# items (TestHostedPageFunctionPutsOnlyLinks); no vault, no vault key.
+		routes.HostedPage: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite},
+		stacks.PageCheck:  {"OpsKey": sqsSend}, // its schedule's dead-letter queue
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:PutItem"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -416,6 +421,8 @@ func TestFunctionEnvironments(t *testing.T) {
 
 		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor, stacks.EnvStage),
 		routes.Users:       append(api, config.EnvUserPoolID),
+		routes.HostedPage:  api,
+		stacks.PageCheck:   append(common, hostedpage.EnvCheckURL),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)
@@ -559,6 +566,9 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 		p := api().Resources[id].Properties
 		key := p["HttpMethod"].(string) + " " + paths[get(p, "ResourceId", "Ref").(string)]
 		got[key] = id
+		if r, ok := routes.Lookup(p["HttpMethod"].(string), paths[get(p, "ResourceId", "Ref").(string)]); ok && r.CapabilityChecked() {
+			continue // the hosted page's routes: hostedpage_test.go checks them
+		}
 		if p["AuthorizationType"] != "CUSTOM" || jsonOf(p["AuthorizerId"]) != jsonOf(ref(authorizerID)) {
 			t.Errorf("%s: AuthorizationType %v AuthorizerId %v; every method must use the REQUEST authorizer", key, p["AuthorizationType"], jsonOf(p["AuthorizerId"]))
 		}

@@ -25,6 +25,7 @@ commands:
   sam-env   write the --env-vars file of sam local invoke/start-api for the local stack
   login     sign in to the user pool (--email E): new password and TOTP at first; prints the ID token
   users     "users invite --email E --role ROLE [--customer cus_...]": invite through the local API
+  page      "page check --url URL": check the live hosted invoice page against its released inventory
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -44,6 +45,7 @@ var commands = map[string]command{
 	"sam-env":      runSAMEnv,
 	"login":        runLogin,
 	"users":        runUsers,
+	"page":         runPage,
 }
 
 func main() {

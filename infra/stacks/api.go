@@ -253,6 +253,7 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 			Type:   awsapigateway.JsonSchemaType_OBJECT,
 		},
 	})
+	a.pageCheckURL(api)
 	integrations := map[string]awsapigateway.LambdaIntegration{}
 	for _, r := range routes.All {
 		fn, ok := a.Functions[r.Function]
@@ -269,6 +270,11 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 			Authorizer:        authorizer,
 			RequestValidator:  validator,
 			OperationName:     jsii.String(r.Operation),
+		}
+		if r.CapabilityChecked() {
+			// The hosted invoice page: its visitor holds a link, not a token; the function that serves
+			// the route checks the link (the capability in the path) and audits the request.
+			opts.AuthorizationType, opts.Authorizer = awsapigateway.AuthorizationType_NONE, nil
 		}
 		params := map[string]*bool{}
 		for _, seg := range strings.Split(r.Path, "/") {

@@ -62,6 +62,9 @@ const (
 	WriteBackups Permission = "put, delete and list objects under backups/ in the backup bucket"
 	// ReadBackups: get and list objects under backups/ in the backup bucket.
 	ReadBackups Permission = "read and list backups/ in the backup bucket"
+	// WriteInvoiceLinks: dynamodb:PutItem only on items whose partition key starts with LINK# in the
+	// billing table (shared/hostedlink's hashed links).
+	WriteInvoiceLinks Permission = "put invoice links in the billing table"
 	// OpenBackups: kms:Decrypt on the backup key, for the backup purpose only.
 	OpenBackups Permission = "unwrap backup data keys (backup key)"
 	// RestoreTestTables: create, describe, write, scan and delete only tables named
@@ -162,6 +165,9 @@ var Functions = []Function{
 	// users administers the pool; it reads the billing table only to check a customer user's customer.
 	{Name: routes.Users, MemoryMB: 256, Timeout: 15 * time.Second, Reserved: 5, Trigger: API,
 		Touches: append([]Permission{AdministerUsers, ReadBilling, RevokeSessions}, apiTouches...)},
+	// hosted-page serves the invoice page and makes its links: it reads invoices, never a card.
+	{Name: routes.HostedPage, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
+		Touches: append([]Permission{ReadBilling, WriteInvoiceLinks}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,
@@ -176,6 +182,8 @@ var Functions = []Function{
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
 		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
+	// page-check fetches the live hosted invoice page over HTTPS; it touches no AWS resource.
+	{Name: PageCheck, MemoryMB: 256, Timeout: 30 * time.Second, Reserved: 1, Trigger: Weekly},
 	{Name: "restore-test", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Weekly,
 		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit}},
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/hostedlink"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/sessions"
@@ -154,6 +155,11 @@ func (g *grants) apply(p Permission) {
 		g.allow("CardAttemptCounters", []string{"dynamodb:UpdateItem"}, []*string{billing.TableArn()},
 			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ratelimit.Prefix + "*"}}})
 		g.table("CardAttemptCounters", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
+	case WriteInvoiceLinks:
+		billing := d.Tables[resources.Billing.ID]
+		g.allow("InvoiceLinks", []string{"dynamodb:PutItem"}, []*string{billing.TableArn()},
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{hostedlink.KeyPrefix + "*"}}})
+		g.table("InvoiceLinks", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case ReadWriteBilling:
 		g.table("ReadWriteBilling", resources.Billing.ID, true, append(tableRead, tableWrite...)...)
 	case ReadBilling:

@@ -218,7 +218,9 @@ func cardDataDenied(r *audit.Record) bool {
 
 // cardAttemptOperations are the routes that answer about a card number a client sends or names: the
 // attempts enumeration and card testing make (and shared/ratelimit counts).
-var cardAttemptOperations = map[string]bool{"CreateToken": true, "PayInvoice": true}
+var cardAttemptOperations = map[string]bool{"CreateToken": true, "PayInvoice": true,
+	// The same attempts from the hosted invoice page, whose principal is the link.
+	"CreateHostedPageToken": true, "PayHostedInvoice": true}
 
 // cardRefused reports whether a card attempt was refused for its card: invalid, or declined.
 func cardRefused(code string) bool {

@@ -26,6 +26,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/jwt"
 	"github.com/vaultbill/vaultbill/shared/me"
@@ -53,6 +54,7 @@ var Functions = map[string]wiring.Register{
 	// by its charge id, as a separate Lambda would.
 	routes.CreditNotes: creditnotes.Register,
 	routes.Users:       users.Register,
+	routes.HostedPage:  hostedpage.Register,
 }
 
 // Options configure a local stack.
@@ -87,6 +89,8 @@ type Options struct {
 	// name in the function table (infra/stacks.Functions): tests record the calls each function makes
 	// (stacktest.Recorder). The stack's own provisioning and plumbing use the configuration as it is.
 	FunctionAWS func(fn string, cfg aws.Config) aws.Config
+	// PageCheckEvery is how often the hosted page is checked against its inventory (default weekly).
+	PageCheckEvery time.Duration
 }
 
 // Stack is a running local stack.

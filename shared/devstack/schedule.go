@@ -7,13 +7,27 @@ import (
 	"time"
 
 	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 )
 
 // The local stand-ins for the EventBridge schedules of the backup and restore-test functions.
 const (
 	DefaultBackupEvery      = 24 * time.Hour
 	DefaultRestoreTestEvery = 7 * 24 * time.Hour
+	// DefaultPageCheckEvery is the hosted page check's (PCI DSS 11.6.1 asks for weekly at least).
+	DefaultPageCheckEvery = 7 * 24 * time.Hour
 )
+
+// checkPage fetches the stack's own hosted page and alerts on any difference from its inventory, as
+// the page-check function does in AWS.
+func (s *Stack) checkPage(ctx context.Context) error {
+	if s.URL == "" {
+		return nil // the gateway is not serving HTTP: there is no page to fetch
+	}
+	c := &hostedpage.Checker{URL: s.URL + hostedpage.CanaryPath, Log: s.Env.Log, Alert: &hostedpage.Alerter{Metrics: s.Env.Metrics}}
+	_, err := c.Run(ctx)
+	return err
+}
 
 // startSchedules runs the backup daily and the restore test weekly (or as often as o says) until
 // Stop. Each runs the same runner its Lambda function does.
@@ -35,6 +49,7 @@ func (s *Stack) startSchedules(o Options) error {
 	}{
 		{"backup", orDuration(o.BackupEvery, DefaultBackupEvery), func(ctx context.Context) error { _, err := b.Backup(ctx); return err }},
 		{"restore-test", orDuration(o.RestoreTestEvery, DefaultRestoreTestEvery), func(ctx context.Context) error { _, err := rt.RestoreTest(ctx); return err }},
+		{"page-check", orDuration(o.PageCheckEvery, DefaultPageCheckEvery), s.checkPage},
 	} {
 		t := time.NewTicker(job.every)
 		wg.Go(func() {

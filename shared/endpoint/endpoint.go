@@ -37,7 +37,20 @@ type Handler func(ctx context.Context, c *Call) (*Result, error)
 type Result struct {
 	Status int
 	Body   any
+	// Response, when set, is sent as is instead of Body as JSON: the hosted page's HTML and assets.
+	Response *events.APIGatewayProxyResponse
 }
+
+// Grant is what a hosted invoice link allows: acting as the invoice's customer on that one invoice.
+type Grant struct {
+	Principal auth.Principal
+	// LinkID names the link in audit records; the link itself is a secret and is never recorded.
+	LinkID    string
+	InvoiceID string
+}
+
+// LinkIdentity is the audit userIdentity type of a request made with a hosted invoice link.
+const LinkIdentity = "HostedInvoiceLink"
 
 // Service is the runtime shared by a function's routes.
 type Service struct {
@@ -54,6 +67,13 @@ type Service struct {
 	// its Idempotency-Key. A function whose bodies hold card numbers sets a keyed hash: a plain SHA-256
 	// of a body with a card number in it is an unkeyed hash of the number (PCI DSS 3.5.1.1).
 	RequestHash func(ctx context.Context, method, path string, body []byte) (string, error)
+	// Capability resolves the link of a capability-checked route (routes.Route.CapabilityChecked) into
+	// its grant; nil refuses every such route that carries a link. The operation is passed so that a
+	// spent link can still show its paid page while every payment route refuses it.
+	Capability func(ctx context.Context, operation, link string) (Grant, error)
+	// RenderError, when set, renders a refusal on a capability-checked route for a browser (an HTML page
+	// instead of problem+json); ok false keeps the problem+json response.
+	RenderError func(c *Call, err error) (resp events.APIGatewayProxyResponse, ok bool)
 	handlers    map[string]Handler
 }
 
@@ -183,6 +203,13 @@ func (s *Service) Serve(ctx context.Context, req events.APIGatewayProxyRequest) 
 		}
 	case err != nil:
 		resp = httpapi.Error(err, requestID, headers)
+		if s.RenderError != nil && route.CapabilityChecked() {
+			if page, ok := s.RenderError(c, err); ok {
+				resp = withHeaders(page, headers)
+			}
+		}
+	case result.Response != nil:
+		resp = withHeaders(*result.Response, headers)
 	default:
 		if resp, err = httpapi.JSON(result.Status, result.Body, headers); err != nil {
 			resp = httpapi.Error(err, requestID, headers)
@@ -194,7 +221,22 @@ func (s *Service) Serve(ctx context.Context, req events.APIGatewayProxyRequest) 
 	return s.finish(ctx, c, resp, err), nil
 }
 
+func withHeaders(resp events.APIGatewayProxyResponse, headers map[string]string) events.APIGatewayProxyResponse {
+	out := map[string]string{}
+	for k, v := range resp.Headers {
+		out[k] = v
+	}
+	for k, v := range headers {
+		out[k] = v
+	}
+	resp.Headers = out
+	return resp
+}
+
 func (s *Service) run(ctx context.Context, c *Call, h Handler) (*Result, error) {
+	if c.Route.CapabilityChecked() {
+		return s.runLink(ctx, c, h)
+	}
 	p, err := auth.FromContext(c.Request.RequestContext.Authorizer)
 	if err != nil {
 		return nil, err
@@ -208,6 +250,50 @@ func (s *Service) run(ctx context.Context, c *Call, h Handler) (*Result, error) 
 		return nil, c.inputErr
 	}
 	if c.Request.HTTPMethod == http.MethodPost {
+		if err := s.beginIdempotent(ctx, c); err != nil || c.responded != nil {
+			return nil, err
+		}
+	}
+	return h(ctx, c)
+}
+
+// linkMark stands for a hosted invoice link in the audit record until it resolves to its id: the link
+// is a bearer secret and is never recorded.
+const linkMark = "[link]"
+
+// runLink serves a capability-checked route: no authorizer ran, so the principal is the one the link in
+// the path grants (the invoice's customer, for that invoice only), and the invoice id the handlers read
+// is the link's, whatever else the request says. A route without a link (a static asset) runs with no
+// principal at all.
+func (s *Service) runLink(ctx context.Context, c *Call, h Handler) (*Result, error) {
+	c.record.UserIdentity = audit.UserIdentity{Type: LinkIdentity, SessionContext: mfa(false)}
+	link, hasLink := c.Request.PathParameters["link"]
+	if hasLink {
+		c.record.RequestParameters["link"] = linkMark
+	}
+	if c.inputErr != nil {
+		return nil, c.inputErr
+	}
+	if hasLink {
+		if s.Capability == nil {
+			return nil, problem.New(problem.NotFound, "No such link.")
+		}
+		g, err := s.Capability(ctx, c.Route.Operation, link)
+		if err != nil {
+			return nil, err
+		}
+		c.Principal = g.Principal
+		c.record.UserIdentity.PrincipalID = g.LinkID
+		c.record.RequestParameters["link"] = g.LinkID
+		params := map[string]string{"id": g.InvoiceID}
+		for k, v := range c.Request.PathParameters {
+			if k != "id" {
+				params[k] = v
+			}
+		}
+		c.Request.PathParameters = params
+	}
+	if c.Request.HTTPMethod == http.MethodPost && hasLink {
 		if err := s.beginIdempotent(ctx, c); err != nil || c.responded != nil {
 			return nil, err
 		}

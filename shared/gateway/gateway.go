@@ -75,24 +75,36 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := proxyEvent(r, route, params, body, requestID)
+	if !route.CapabilityChecked() && !g.authorize(w, r, &ev, requestID) {
+		return
+	}
+	g.invoke(w, r, route, ev, requestID)
+}
 
-	authResp, err := g.Authorizer(r.Context(), g.authorizerEvent(ev))
+// authorize runs the authorizer as API Gateway does before a route that has one; it writes the
+// refusal and returns false when the request may not go on.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, ev *events.APIGatewayProxyRequest, requestID string) bool {
+	authResp, err := g.Authorizer(r.Context(), g.authorizerEvent(*ev))
 	switch {
 	case err != nil && err.Error() == "Unauthorized":
 		writeRaw(w, http.StatusUnauthorized, ProblemContentType, unauthorizedBody(requestID), requestID)
-		return
+		return false
 	case err != nil:
 		g.Log.Error("authorizer failed", "request_id", requestID, "error", err)
 		writeRaw(w, http.StatusInternalServerError, "application/json", msgInternal, requestID)
-		return
+		return false
 	case !allows(authResp.PolicyDocument):
 		writeRaw(w, http.StatusForbidden, ProblemContentType, deniedBody(authResp.Context, requestID), requestID)
-		return
+		return false
 	}
 	ev.RequestContext.Authorizer = map[string]any{"principalId": authResp.PrincipalID}
 	for k, v := range authResp.Context {
 		ev.RequestContext.Authorizer[k] = v
 	}
+	return true
+}
+
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, route routes.Route, ev events.APIGatewayProxyRequest, requestID string) {
 
 	fn := g.Functions[route.Function]
 	if fn == nil {
@@ -202,6 +214,9 @@ func proxyEvent(r *http.Request, route routes.Route, params map[string]string, b
 	for k, vs := range r.Header {
 		ev.Headers[k] = vs[len(vs)-1] // API Gateway keeps the last value in the single-value map
 		ev.MultiValueHeaders[k] = vs
+	}
+	if r.Host != "" { // net/http moves Host out of the header map; API Gateway's event has it
+		ev.Headers["Host"], ev.MultiValueHeaders["Host"] = r.Host, []string{r.Host}
 	}
 	if q := r.URL.Query(); len(q) > 0 {
 		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = map[string]string{}, map[string][]string{}

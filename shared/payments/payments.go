@@ -111,6 +111,7 @@ func Routes(svc *endpoint.Service, d Deps) *Handlers {
 	}
 	h := &Handlers{Deps: d, svc: svc, Now: time.Now, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("PayInvoice", h.pay)
+	svc.Handle("PayHostedInvoice", h.pay)
 	return h
 }
 

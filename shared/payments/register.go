@@ -6,6 +6,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/hostedlink"
 	"github.com/vaultbill/vaultbill/shared/processor"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/vault"
@@ -29,6 +30,8 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 	if err != nil {
 		return err
 	}
+	// The hosted invoice page pays here, with its link instead of a token.
+	svc.Capability = hostedlink.Resolver(&hostedlink.Store{DB: db, Table: c.BillingTable}, &billingdb.Store{DB: db, Table: c.BillingTable})
 	Routes(svc, Deps{
 		Attempts:  limiter,
 		Store:     &billingdb.Store{DB: db, Table: c.BillingTable},

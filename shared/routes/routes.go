@@ -39,7 +39,18 @@ const (
 	CreditNotes = "credit-notes"
 	// Users administers the user pool's users and their roles (admin only).
 	Users = "users"
+	// HostedPage serves the hosted invoice page and creates its links; it never sees a card number.
+	HostedPage = "hosted-page"
 )
+
+// LinkPrefix starts the paths of the hosted invoice page. Routes under it are served without the
+// authorizer: the page's visitor holds a link (a capability in the path), not a token, and the
+// function serving the route checks that capability itself (shared/hostedlink).
+const LinkPrefix = "/pay/"
+
+// CapabilityChecked reports whether the route is served without the authorizer (see LinkPrefix).
+// The local gateway and the CDK app both ask this, so the two cannot disagree on which routes are open.
+func (r Route) CapabilityChecked() bool { return strings.HasPrefix(r.Path, LinkPrefix) }
 
 // All is every route of the HTTP API v1.
 var All = []Route{
@@ -81,6 +92,14 @@ var All = []Route{
 	{http.MethodPost, "/v1/users/{id}/disable", Users, auth.ManageUsers, "DisableUser"},
 	{http.MethodPost, "/v1/users/{id}/enable", Users, auth.ManageUsers, "EnableUser"},
 	{http.MethodPost, "/v1/users/{id}/sign-out", Users, auth.ManageUsers, "SignOutUser"},
+	// The hosted invoice page. Its own routes (under LinkPrefix) are capability-checked; their Action
+	// is what the link's principal (the invoice's customer) is then checked against by the handlers.
+	{http.MethodPost, "/v1/invoices/{id}/link", HostedPage, auth.WriteInvoices, "CreateInvoiceLink"},
+	{http.MethodGet, "/pay/{link}", HostedPage, auth.ReadInvoices, "GetHostedInvoicePage"},
+	{http.MethodGet, "/pay/assets/{name}", HostedPage, auth.ReadInvoices, "GetHostedPageAsset"},
+	{http.MethodPost, "/pay/{link}/csp-report", HostedPage, auth.ReadInvoices, "ReportHostedPageViolation"},
+	{http.MethodPost, "/pay/{link}/tokens", Tokens, auth.WriteTokens, "CreateHostedPageToken"},
+	{http.MethodPost, "/pay/{link}/pay", Payments, auth.PayInvoices, "PayHostedInvoice"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).

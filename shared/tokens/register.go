@@ -3,8 +3,10 @@ package tokens
 import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/hostedlink"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -23,5 +25,7 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 		return err
 	}
 	Routes(svc, Deps{Vault: vault.FromEnv(env, db), Attempts: limiter, Customers: db, BillingTable: c.BillingTable})
+	// The hosted invoice page sends the card here, with its link instead of a token.
+	svc.Capability = hostedlink.Resolver(&hostedlink.Store{DB: db, Table: c.BillingTable}, &billingdb.Store{DB: db, Table: c.BillingTable})
 	return nil
 }

@@ -108,6 +108,7 @@ func Routes(svc *endpoint.Service, d Deps) {
 	h := handlers{d}
 	svc.RequestHash = d.Vault.RequestHash
 	svc.Handle("CreateToken", h.create)
+	svc.Handle("CreateHostedPageToken", h.create)
 	svc.Handle("GetToken", h.get)
 	svc.Handle("ListCustomerTokens", h.list)
 	svc.Handle("DeleteToken", h.delete)

@@ -1,0 +1,11 @@
+// Command hosted-page serves the hosted invoice page: the page, its assets, its CSP violation reports,
+// and the links that open it. The card form on the page posts to the tokens function, never here.
+package main
+
+import (
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+)
+
+func main() { wiring.RunAPI(routes.HostedPage, hostedpage.Register) }

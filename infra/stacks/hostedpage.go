@@ -1,0 +1,33 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/routes"
+)
+
+// hostedPageReason is why the hosted invoice page's methods have no authorizer.
+const hostedPageReason = "The hosted invoice page's routes (/pay/...) are for customers without an account: the credential is the link in the path, a 256-bit capability stored hashed, checked by the function that serves each route against its invoice's status on every request, audited and rate limited like every request. Every other method uses the REQUEST authorizer (template test TestHostedPageRoutesAreOpenAndNothingElseIs)."
+
+// PageCheck is the function that checks the live hosted page against its inventory (PCI DSS 11.6.1).
+const PageCheck = "page-check"
+
+// pageCheckURL tells the page check where the live page is: the stage's URL of the canary path.
+func (a *APIStack) pageCheckURL(api awsapigateway.RestApi) {
+	if fn, ok := a.Functions[PageCheck]; ok {
+		fn.AddEnvironment(jsii.String(hostedpage.EnvCheckURL), api.UrlForPath(jsii.String(hostedpage.CanaryPath)), nil)
+	}
+}
+
+func init() {
+	for _, r := range routes.All {
+		if r.CapabilityChecked() {
+			Suppressions = append(Suppressions, Suppression{
+				Stack: APIStackName, Path: "/VaultbillApi/Api/Default" + r.Path + "/" + r.Method + "/Resource",
+				Rule: "AwsSolutions-APIG4", Reason: hostedPageReason,
+			})
+		}
+	}
+}
