@@ -386,7 +386,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	want := map[string][]string{
 		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers),
 		routes.Me:         api,
-		routes.Invoices:   api,
+		routes.Invoices:   append(slices.Clip(api), config.EnvDataKey),
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),
 		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor, stacks.EnvStage),
 		routes.AuditQuery: api,

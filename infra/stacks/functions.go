@@ -75,6 +75,9 @@ const (
 	SealVaultCanary Permission = "generate the vault backup's canary data key (vault key)"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
+	// SealCustomerData: kms:GenerateDataKey and kms:Decrypt on the data key for the customer-data
+	// purpose only: each customer's own data key (shared/customerkeys).
+	SealCustomerData Permission = "generate and unwrap customer data keys (data key)"
 )
 
 // Trigger is what invokes a function other than the REST API.
@@ -139,7 +142,7 @@ var Functions = []Function{
 	{Name: routes.Me, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
 		Touches: apiTouches},
 	{Name: routes.Invoices, MemoryMB: 512, Timeout: 15 * time.Second, Trigger: API,
-		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
+		Touches: append([]Permission{ReadWriteBilling, SealCustomerData}, apiTouches...)},
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,

@@ -14,6 +14,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
@@ -89,6 +90,8 @@ const (
 	PurposeFingerprint = "card-fingerprint"
 	PurposeBackup      = backup.Purpose
 	PurposeCanary      = backup.CanaryPurpose
+	// PurposeCustomerData is shared/customerkeys.Purpose: the per-customer keys of personal data.
+	PurposeCustomerData = customerkeys.Purpose
 )
 
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
@@ -288,6 +291,8 @@ func (g *grants) apply(p Permission) {
 		// The pool requires MFA of every user and remembers no devices (template-tests/mfa_test.go), so
 		// its tokens prove MFA even when Cognito issues them without amr.
 		g.env[config.EnvMFAPoolIssuers] = issuer
+	case SealCustomerData:
+		g.directKey("SealCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:GenerateDataKey", "kms:Decrypt")
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

@@ -115,6 +115,9 @@ type DB interface {
 type Store struct {
 	DB    DB
 	Table string
+	// Keys seal and open customers' personal data (personal.go); a store without them refuses to
+	// read or write a customer.
+	Keys CustomerKeys
 }
 
 // Key prefixes and constant sort keys.
@@ -163,7 +166,7 @@ func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer,
 	if item == nil {
 		return nil, notFound("customer")
 	}
-	return decodeCustomer(item)
+	return st.openCustomer(ctx, item)
 }
 
 // Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
@@ -240,34 +243,6 @@ func decodeInvoice(item map[string]types.AttributeValue) (*billing.Invoice, erro
 		inv.Lines = []billing.Line{}
 	}
 	return &inv, nil
-}
-
-// CreateCustomerItem is the put of a new customer; the condition makes an id collision fail rather
-// than overwrite.
-func (st *Store) CreateCustomerItem(c *billing.Customer) (types.TransactWriteItem, error) {
-	item, err := customerItem(c)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(st.Table), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}, nil
-}
-
-// UpdateCustomerItem is the put of a changed customer, conditioned on the version that was read
-// (prevVersion); c.Version must already be the next one.
-func (st *Store) UpdateCustomerItem(c *billing.Customer, prevVersion int64) (types.TransactWriteItem, error) {
-	item, err := customerItem(c)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(st.Table), Item: item,
-		ConditionExpression:       aws.String("#v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
 }
 
 func customerItem(c *billing.Customer) (map[string]types.AttributeValue, error) {

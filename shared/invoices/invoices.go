@@ -14,6 +14,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -83,12 +84,13 @@ func (h *Handlers) createCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 	if err != nil {
 		return nil, err
 	}
-	item, err := h.Store.CreateCustomerItem(cus)
+	items, err := h.Store.CreateCustomerItems(ctx, cus)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	c.Touch(resCustomer, cus.ID)
-	return c.Commit(ctx, http.StatusCreated, cus, item)
+	c.SealOutcomeFor(cus.ID)
+	return c.Commit(ctx, http.StatusCreated, cus, items...)
 }
 
 // readCustomer loads a customer the caller may see with action; another customer's is not_found.
@@ -98,7 +100,7 @@ func (h *Handlers) readCustomer(ctx context.Context, c *endpoint.Call, id string
 	}
 	cus, err := h.Store.GetCustomer(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	touch(c, resCustomer, cus.ID)
 	return cus, nil
@@ -133,7 +135,7 @@ func (h *Handlers) listCustomers(ctx context.Context, c *endpoint.Call) (*endpoi
 	}
 	list, err := h.Store.ListCustomers(ctx, page)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	return &endpoint.Result{Status: http.StatusOK, Body: list}, nil
 }
@@ -153,10 +155,11 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 			return nil, err
 		}
 		cus.Version++
-		item, err := h.Store.UpdateCustomerItem(cus, prev)
+		item, err := h.Store.UpdateCustomerItem(ctx, cus, prev)
 		if err != nil {
-			return nil, err
+			return nil, keysUnavailable(err)
 		}
+		c.SealOutcomeFor(cus.ID)
 		return c.Commit(ctx, http.StatusOK, cus, item)
 	})
 }
@@ -374,6 +377,16 @@ func (h *Handlers) retry(ctx context.Context, err error, items, attempt int) err
 	}
 	h.backoff(ctx, attempt)
 	return errRetry
+}
+
+// keysUnavailable marks a KMS fault on a customer key: the client sees 503 and may retry; nothing was
+// stored or returned.
+func keysUnavailable(err error) error {
+	var ke *envelope.KMSError
+	if errors.As(err, &ke) {
+		return problem.Wrap(problem.ServiceUnavailable, err, "Customer data cannot be opened right now; nothing was changed. Retry shortly.")
+	}
+	return err
 }
 
 // translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.
