@@ -170,6 +170,9 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.AuditQuery: {"AuditTable": union(appendAudit, []string{"dynamodb:Query"}), "BillingTable": idempotency, "DataKey": tableKeyWrite},
 		// Refunds name a charge, never a card: no vault table, no vault key.
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
+		// Exports and erasures: token metadata and token deletion, never a card (no direct vault key use).
+		routes.DataRights: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
+			"VaultTable": readWrite, "VaultKey": tableKeyWrite},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -207,7 +210,9 @@ func TestOnlyTokensAndPaymentsReachTheVaultFromTheAPI(t *testing.T) {
 		got, _ := policyOf(t, f.Name)
 		_, vaultTable := got["VaultTable"]
 		_, vaultKey := got["VaultKey"]
-		allowed := map[string]bool{routes.Tokens: true, routes.Payments: true, "backup": true, "restore-test": true}
+		allowed := map[string]bool{routes.Tokens: true, routes.Payments: true, "backup": true, "restore-test": true,
+			// Token metadata for exports and token deletion on erasure, through DynamoDB only (no card data key).
+			routes.DataRights: true}
 		if (vaultTable || vaultKey) && !allowed[f.Name] {
 			t.Errorf("%s may not touch the vault table or vault key", f.Name)
 		}
@@ -398,6 +403,7 @@ func TestFunctionEnvironments(t *testing.T) {
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
 
 		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor),
+		routes.DataRights:  append(slices.Clip(api), config.EnvDataKey, config.EnvVaultTable),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

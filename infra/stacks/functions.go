@@ -78,6 +78,8 @@ const (
 	// SealCustomerData: kms:GenerateDataKey and kms:Decrypt on the data key for the customer-data
 	// purpose only: each customer's own data key (shared/customerkeys).
 	SealCustomerData Permission = "generate and unwrap customer data keys (data key)"
+	// OpenCustomerData: kms:Decrypt on the data key for the customer-data purpose only.
+	OpenCustomerData Permission = "unwrap customer data keys (data key)"
 )
 
 // Trigger is what invokes a function other than the REST API.
@@ -150,6 +152,9 @@ var Functions = []Function{
 	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
 	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
+	// data-rights exports a customer's data: customer keys (unwrap only), billing and vault tables (no vault key use but the table's).
+	{Name: routes.DataRights, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 5, Trigger: API,
+		Touches: append([]Permission{ReadWriteBilling, OpenCustomerData, ReadWriteVault}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

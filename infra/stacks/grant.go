@@ -293,6 +293,8 @@ func (g *grants) apply(p Permission) {
 		g.env[config.EnvMFAPoolIssuers] = issuer
 	case SealCustomerData:
 		g.directKey("SealCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:GenerateDataKey", "kms:Decrypt")
+	case OpenCustomerData:
+		g.directKey("OpenCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:Decrypt")
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

@@ -46,6 +46,10 @@ const (
 	CreateCreditNotes Action = "credit_notes:create"
 	ReadPayments      Action = "payments:read"
 	ReadCreditNotes   Action = "credit_notes:read"
+	// ExportCustomers is a customer's data export (GDPR articles 15 and 20); EraseCustomers its
+	// crypto-shredding erasure (article 17).
+	ExportCustomers Action = "customers:export"
+	EraseCustomers  Action = "customers:erase"
 )
 
 // Scope is how far an allowed action reaches.
@@ -75,6 +79,8 @@ var permissions = map[Action]map[Role]Scope{
 	CreateCreditNotes: anyOf(issueCreditNotes, refundInvoices),
 	ReadPayments:      {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
 	ReadCreditNotes:   {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
+	ExportCustomers:   {Admin: All, Customer: Own},
+	EraseCustomers:    {Admin: All},
 }
 
 // The two rows behind the credit note route (see IssueCreditNotes).

@@ -26,6 +26,8 @@ func TestPermissionTable(t *testing.T) {
 		CreateCreditNotes: {Y, Y, Y, N, N},
 		ReadPayments:      {Y, Y, Y, Y, O},
 		ReadCreditNotes:   {Y, Y, Y, Y, O},
+		ExportCustomers:   {Y, N, N, N, O},
+		EraseCustomers:    {Y, N, N, N, N},
 	}
 	for action, row := range want {
 		for i, role := range Roles {

@@ -24,6 +24,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/awsconfig"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/datarights"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
 	"github.com/vaultbill/vaultbill/shared/invoices"
@@ -51,6 +52,7 @@ var Functions = map[string]wiring.Register{
 	// Refunds in the local stack go to a sandbox of their own, which knows the refund-failing card
 	// by its charge id, as a separate Lambda would.
 	routes.CreditNotes: creditnotes.Register,
+	routes.DataRights:  datarights.Register,
 }
 
 // Options configure a local stack.

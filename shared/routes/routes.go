@@ -37,6 +37,9 @@ const (
 	AuditQuery = "audit-query"
 	// CreditNotes issues credit notes and refunds them through the card processor; it has no vault access.
 	CreditNotes = "credit-notes"
+	// DataRights exports and erases a customer's data: it reads the billing and vault tables and
+	// opens customer keys, so invoices stays out of the vault and tokens away from personal data.
+	DataRights = "data-rights"
 )
 
 // All is every route of the HTTP API v1.
@@ -71,6 +74,8 @@ var All = []Route{
 	{http.MethodPost, "/v1/invoices/{id}/credit-notes", CreditNotes, auth.CreateCreditNotes, "CreateCreditNote"},
 	{http.MethodGet, "/v1/credit-notes", CreditNotes, auth.ReadCreditNotes, "ListCreditNotes"},
 	{http.MethodGet, "/v1/credit-notes/{id}", CreditNotes, auth.ReadCreditNotes, "GetCreditNote"},
+
+	{http.MethodGet, "/v1/customers/{id}/export", DataRights, auth.ExportCustomers, "ExportCustomer"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).
