@@ -403,7 +403,7 @@ func TestFunctionEnvironments(t *testing.T) {
 			config.EnvBackupBucket, config.EnvBackupKey, config.EnvDataKey, config.EnvVaultKey),
 
 		routes.CreditNotes: append(api, stacks.EnvPaymentProcessor),
-		routes.DataRights:  append(slices.Clip(api), config.EnvDataKey, config.EnvVaultTable),
+		routes.DataRights:  append(slices.Clip(api), config.EnvDataKey, config.EnvVaultTable, config.EnvBackupBucket),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

@@ -22,6 +22,8 @@ commands:
   restore-test  restore the newest backups into scratch tables, verify them, delete them
   emulator  run a command with one AWS emulator (AWS_ENDPOINT_URL, or moto_server on a free port)
   tokens    "tokens import --file cards.csv --customer cus_...": load existing cards into the vault
+  erasures  "erasures reapply --billing-table T [--vault-table T]": erase again, in tables restored by PITR
+            or AWS Backup, every customer of the erasure ledger
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -38,6 +40,7 @@ var commands = map[string]command{
 	"restore-test": runRestoreTest,
 	"emulator":     runEmulator,
 	"tokens":       runTokens,
+	"erasures":     runErasures,
 }
 
 func main() {

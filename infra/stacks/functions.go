@@ -80,6 +80,8 @@ const (
 	SealCustomerData Permission = "generate and unwrap customer data keys (data key)"
 	// OpenCustomerData: kms:Decrypt on the data key for the customer-data purpose only.
 	OpenCustomerData Permission = "unwrap customer data keys (data key)"
+	// RecordErasures: s3:PutObject under erasures/ in the backup bucket (the erasure ledger).
+	RecordErasures Permission = "put erasure ledger entries under erasures/ in the backup bucket"
 )
 
 // Trigger is what invokes a function other than the REST API.
@@ -154,7 +156,7 @@ var Functions = []Function{
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
 	// data-rights exports a customer's data: customer keys (unwrap only), billing and vault tables (no vault key use but the table's).
 	{Name: routes.DataRights, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 5, Trigger: API,
-		Touches: append([]Permission{ReadWriteBilling, OpenCustomerData, ReadWriteVault}, apiTouches...)},
+		Touches: append([]Permission{ReadWriteBilling, OpenCustomerData, ReadWriteVault, RecordErasures}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

@@ -15,6 +15,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/erasures"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
@@ -295,6 +296,11 @@ func (g *grants) apply(p Permission) {
 		g.directKey("SealCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:GenerateDataKey", "kms:Decrypt")
 	case OpenCustomerData:
 		g.directKey("OpenCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:Decrypt")
+	case RecordErasures:
+		b := d.Buckets[resources.BackupBucket]
+		g.allow("RecordErasures", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String(erasures.Prefix + "*"))}, nil)
+		g.bucketKey("RecordErasuresKey", b, resources.BackupKey, "kms:GenerateDataKey")
+		g.env[config.EnvBackupBucket] = b.BucketName()
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

@@ -274,11 +274,12 @@ func invoiceItem(inv *billing.Invoice) (map[string]types.AttributeValue, error) 
 	return item, nil
 }
 
-// customerExists is the condition check that an invoice's customer exists, committed with the invoice.
+// customerExists is the condition check that an invoice's customer exists and was not erased,
+// committed with the invoice.
 func (st *Store) customerExists(customerID string) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: aws.String(st.Table), Key: customerKey(customerID),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(erased_at)"),
 	}}
 }
 

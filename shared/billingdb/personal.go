@@ -158,3 +158,21 @@ func (st *Store) UpdateCustomerItem(ctx context.Context, c *billing.Customer, pr
 }
 
 func strp(v string) *string { return &v }
+
+// ErasedCustomerItem is the put of an erased customer (c.Erase applied, c.Version the next one):
+// ids and times only, no personal data sealed or clear, conditioned on the version read.
+func (st *Store) ErasedCustomerItem(c *billing.Customer, prevVersion int64) (types.TransactWriteItem, error) {
+	item, err := customerItem(c)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	for _, a := range personalAttrs {
+		delete(item, a)
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: &st.Table, Item: item,
+		ConditionExpression:       strp("#v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
+	}}, nil
+}

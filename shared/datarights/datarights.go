@@ -35,6 +35,8 @@ type Tokens interface {
 type Handlers struct {
 	Store  *billingdb.Store
 	Tokens Tokens
+	// Erase is what erasures need.
+	Erase Eraser
 	// Now is the clock (replaced in tests).
 	Now func() time.Time
 }
@@ -56,6 +58,7 @@ func Routes(svc *endpoint.Service, h *Handlers) *Handlers {
 		h.Now = time.Now
 	}
 	svc.Handle("ExportCustomer", h.export)
+	svc.Handle("EraseCustomer", h.erase)
 	return h
 }
 

@@ -48,8 +48,15 @@ type obj struct {
 	ID string `json:"id"`
 }
 
+// history is what customerWithHistory made.
+type history struct {
+	open, draft, token string
+}
+
+var last history
+
 // customerWithHistory makes a customer with a paid invoice (its token and payment), an open invoice
-// with a credit note, and a draft; it returns the customer's id.
+// with a credit note, and a draft; it returns the customer's id (and leaves the rest in last).
 func customerWithHistory(t *testing.T, s *devstack.Stack, name, email string) (id string, card string) {
 	t.Helper()
 	bill, pay := as(t, s, "billing", ""), as(t, s, "payments", "")
@@ -61,7 +68,7 @@ func customerWithHistory(t *testing.T, s *devstack.Stack, name, email string) (i
 		return inv.ID
 	}
 	paid, open := invoice(), invoice()
-	invoice() // a draft
+	draft := invoice()
 	bill.must(200, "POST", "/v1/invoices/"+paid+"/finalize", "", nil)
 	bill.must(200, "POST", "/v1/invoices/"+open+"/finalize", "", nil)
 	bill.must(201, "POST", "/v1/invoices/"+open+"/credit-notes", `{"amount":1000,"reason":"order_change"}`, nil)
@@ -69,6 +76,7 @@ func customerWithHistory(t *testing.T, s *devstack.Stack, name, email string) (i
 	card = "4242424242424242"
 	pay.must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2040,"name":%q}}`, cus.ID, card, name), &tok)
 	pay.must(200, "POST", "/v1/invoices/"+paid+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
+	last = history{open: open, draft: draft, token: tok.ID}
 	return cus.ID, card
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/erasures"
+	"github.com/vaultbill/vaultbill/shared/s3client"
 	"github.com/vaultbill/vaultbill/shared/vault"
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
@@ -17,13 +19,16 @@ import (
 // never seals or opens a card.
 func Register(env wiring.Env, svc *endpoint.Service) error {
 	c := env.Config
-	if err := c.Require(config.EnvDataKey, config.EnvVaultTable); err != nil {
+	if err := c.Require(config.EnvDataKey, config.EnvVaultTable, config.EnvBackupBucket); err != nil {
 		return err
 	}
 	db := dynamodb.NewFromConfig(env.AWS)
 	keys := customerkeys.New(kms.NewFromConfig(env.AWS), db, c.BillingTable, c.DataKeyID)
 	// The vault is used for token metadata only (List makes no KMS call), so it gets no key id.
 	v := vault.New(vault.Config{DB: db, Table: c.VaultTable})
-	Routes(svc, &Handlers{Store: &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys}, Tokens: v})
+	// The erasure ledger lives in the backup bucket, outside every backed-up table (shared/erasures).
+	ledger := &erasures.Ledger{S3: s3client.New(env.AWS), Bucket: c.BackupBucket}
+	Routes(svc, &Handlers{Store: &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys}, Tokens: v,
+		Erase: Eraser{Ledger: ledger, Keys: keys, DB: db, VaultTable: c.VaultTable}})
 	return nil
 }

@@ -150,6 +150,9 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 		if err != nil {
 			return nil, err
 		}
+		if cus.Erased {
+			return nil, billing.ErrErased()
+		}
 		prev := cus.Version
 		if err := cus.ApplyPatch(p, billing.FormatTime(h.now())); err != nil {
 			return nil, err
@@ -235,9 +238,17 @@ func (h *Handlers) createInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 	c.Touch(resCustomer, inv.CustomerID)
 	res, err := c.Commit(ctx, http.StatusCreated, inv, items...)
 	if billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) {
-		return nil, unknownCustomer(err)
+		return nil, h.unknownOrErased(ctx, inv.CustomerID, err)
 	}
 	return res, err
+}
+
+// unknownOrErased explains a failed customer condition: the customer does not exist, or was erased.
+func (h *Handlers) unknownOrErased(ctx context.Context, customerID string, cause error) error {
+	if cus, err := h.Store.GetCustomer(ctx, customerID); err == nil && cus.Erased {
+		return billing.ErrErased()
+	}
+	return unknownCustomer(cause)
 }
 
 func unknownCustomer(cause error) error {
@@ -267,7 +278,7 @@ func (h *Handlers) updateInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 		}
 		res, err := c.Commit(ctx, http.StatusOK, inv, items...)
 		if billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) {
-			return nil, unknownCustomer(err)
+			return nil, h.unknownOrErased(ctx, inv.CustomerID, err)
 		}
 		return res, err
 	})

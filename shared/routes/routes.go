@@ -76,6 +76,7 @@ var All = []Route{
 	{http.MethodGet, "/v1/credit-notes/{id}", CreditNotes, auth.ReadCreditNotes, "GetCreditNote"},
 
 	{http.MethodGet, "/v1/customers/{id}/export", DataRights, auth.ExportCustomers, "ExportCustomer"},
+	{http.MethodPost, "/v1/customers/{id}/erase", DataRights, auth.EraseCustomers, "EraseCustomer"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).
