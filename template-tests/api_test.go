@@ -172,7 +172,9 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		routes.CreditNotes: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite},
 		// Exports and erasures: token metadata and token deletion, never a card (no direct vault key use).
 		routes.DataRights: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
-			"VaultTable": readWrite, "VaultKey": tableKeyWrite},
+			"VaultTable": readWrite, "VaultKey": tableKeyWrite,
+			// The erasure ledger: erasures/ objects in the backup bucket, SSE-KMS under the backup key.
+			"BackupBucket": {"s3:PutObject"}, "BackupKey": {"kms:GenerateDataKey"}},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},

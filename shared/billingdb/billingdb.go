@@ -69,11 +69,14 @@
 // The runtime adds one PutItem for the audit record of every read or refusal (changes carry their
 // record in the transaction), and one PutItem to claim an Idempotency-Key when a POST sends one.
 //
-//	CreateCustomer          1 TransactWriteItems (customer put, audit, idempotent outcome)
-//	GetCustomer             1 GetItem + 1 audit PutItem
+//	CreateCustomer          1 TransactWriteItems (customer key put, customer put, audit, idempotent
+//	                        outcome); KMS: 1 GenerateDataKey (the customer's own key)
+//	GetCustomer             1 GetItem + 1 audit PutItem (+1 GetItem of the key item and 1 KMS Decrypt
+//	                        when the customer's key is not cached: shared/customerkeys)
 //	ListCustomers           1 Query + 1 audit PutItem   (a customer's own list: 1 GetItem)
 //	UpdateCustomer          1 GetItem + 1 TransactWriteItems
-//	CreateInvoice           1 TransactWriteItems (customer condition check, invoice put, audit, outcome)
+//	CreateInvoice           1 TransactWriteItems (customer condition check, invoice put, audit, outcome);
+//	                        a failed customer check adds 1 GetItem (unknown or erased customer)
 //	GetInvoice              1 GetItem + 1 audit PutItem
 //	ListInvoices            1 Query (by customer or status; more only when a status filter thins a
 //	                        customer's page) or 5 Queries (no filter) + 1 audit PutItem
