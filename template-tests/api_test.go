@@ -177,6 +177,11 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		// The hosted page puts only LINK# items (TestHostedPageFunctionPutsOnlyLinks); no vault, no vault key.
 		routes.HostedPage: {"AuditTable": appendAudit, "BillingTable": union(idempotency, read), "DataKey": tableKeyWrite},
 		stacks.PageCheck:  {"OpsKey": sqsSend}, // its schedule's dead-letter queue
+		// Exports and erasures: token metadata and token deletion, never a card (no direct vault key use).
+		routes.DataRights: {"AuditTable": appendAudit, "BillingTable": union(idempotency, readWrite), "DataKey": tableKeyWrite,
+			"VaultTable": readWrite, "VaultKey": tableKeyWrite,
+			// The erasure ledger: erasures/ objects in the backup bucket, SSE-KMS under the backup key.
+			"BackupBucket": {"s3:PutObject"}, "BackupKey": {"kms:GenerateDataKey"}},
 		"audit-shipper": {"AuditTable": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:PutItem"},
 			"AuditBucket": {"s3:PutObject"}, "DataKey": {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"},
 			"Alerts": publish, "OpsKey": union(sqsSend, snsKey)},
@@ -217,7 +222,9 @@ func TestOnlyTokensAndPaymentsReachTheVaultFromTheAPI(t *testing.T) {
 		got, _ := policyOf(t, f.Name)
 		_, vaultTable := got["VaultTable"]
 		_, vaultKey := got["VaultKey"]
-		allowed := map[string]bool{routes.Tokens: true, routes.Payments: true, "backup": true, "restore-test": true}
+		allowed := map[string]bool{routes.Tokens: true, routes.Payments: true, "backup": true, "restore-test": true,
+			// Token metadata for exports and token deletion on erasure, through DynamoDB only (no card data key).
+			routes.DataRights: true}
 		if (vaultTable || vaultKey) && !allowed[f.Name] {
 			t.Errorf("%s may not touch the vault table or vault key", f.Name)
 		}
@@ -407,7 +414,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	want := map[string][]string{
 		"authorizer":      append(common, config.EnvAuditTable, config.EnvJWTIssuer, config.EnvJWTAudience, config.EnvJWKSURL, config.EnvMFAPoolIssuers, config.EnvBillingTable),
 		routes.Me:         api,
-		routes.Invoices:   api,
+		routes.Invoices:   append(slices.Clip(api), config.EnvDataKey),
 		routes.Tokens:     append(api, config.EnvVaultTable, config.EnvVaultKey),
 		routes.Payments:   append(api, config.EnvVaultTable, config.EnvVaultKey, stacks.EnvPaymentProcessor, stacks.EnvStage),
 		routes.AuditQuery: api,
@@ -423,6 +430,7 @@ func TestFunctionEnvironments(t *testing.T) {
 		routes.Users:       append(api, config.EnvUserPoolID),
 		routes.HostedPage:  api,
 		stacks.PageCheck:   append(common, hostedpage.EnvCheckURL),
+		routes.DataRights:  append(slices.Clip(api), config.EnvDataKey, config.EnvVaultTable, config.EnvBackupBucket),
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)

@@ -26,6 +26,8 @@ commands:
   login     sign in to the user pool (--email E): new password and TOTP at first; prints the ID token
   users     "users invite --email E --role ROLE [--customer cus_...]": invite through the local API
   page      "page check --url URL": check the live hosted invoice page against its released inventory
+  erasures  "erasures reapply --billing-table T [--vault-table T]": erase again, in tables restored by PITR
+            or AWS Backup, every customer of the erasure ledger
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -46,6 +48,7 @@ var commands = map[string]command{
 	"login":        runLogin,
 	"users":        runUsers,
 	"page":         runPage,
+	"erasures":     runErasures,
 }
 
 func main() {

@@ -87,6 +87,13 @@ const (
 	RevokeSessions Permission = "write session epochs in the billing table"
 	// AdministerUsers: the user pool actions of shared/userpool.AdminActions on the user pool only.
 	AdministerUsers Permission = "administer the user pool's users and groups"
+	// SealCustomerData: kms:GenerateDataKey and kms:Decrypt on the data key for the customer-data
+	// purpose only: each customer's own data key (shared/customerkeys).
+	SealCustomerData Permission = "generate and unwrap customer data keys (data key)"
+	// OpenCustomerData: kms:Decrypt on the data key for the customer-data purpose only.
+	OpenCustomerData Permission = "unwrap customer data keys (data key)"
+	// RecordErasures: s3:PutObject under erasures/ in the backup bucket (the erasure ledger).
+	RecordErasures Permission = "put erasure ledger entries under erasures/ in the backup bucket"
 )
 
 // Trigger is what invokes a function other than the REST API.
@@ -154,7 +161,7 @@ var Functions = []Function{
 	{Name: routes.Me, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
 		Touches: apiTouches},
 	{Name: routes.Invoices, MemoryMB: 512, Timeout: 15 * time.Second, Trigger: API,
-		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},
+		Touches: append([]Permission{ReadWriteBilling, SealCustomerData}, apiTouches...)},
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
@@ -168,6 +175,9 @@ var Functions = []Function{
 	// hosted-page serves the invoice page and makes its links: it reads invoices, never a card.
 	{Name: routes.HostedPage, MemoryMB: 256, Timeout: 10 * time.Second, Trigger: API,
 		Touches: append([]Permission{ReadBilling, WriteInvoiceLinks}, apiTouches...)},
+	// data-rights exports a customer's data: customer keys (unwrap only), billing and vault tables (no vault key use but the table's).
+	{Name: routes.DataRights, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 5, Trigger: API,
+		Touches: append([]Permission{ReadWriteBilling, OpenCustomerData, ReadWriteVault, RecordErasures}, apiTouches...)},
 	{Name: routes.AuditQuery, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 10, Trigger: API,
 		Touches: append([]Permission{QueryAudit}, apiTouches...)},
 	{Name: "audit-shipper", MemoryMB: 512, Timeout: ShipperTimeout, Reserved: 5, Trigger: AuditStream,

@@ -15,6 +15,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audittrail"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/erasures"
 	"github.com/vaultbill/vaultbill/shared/hostedlink"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/resources"
@@ -93,6 +95,8 @@ const (
 	PurposeFingerprint = "card-fingerprint"
 	PurposeBackup      = backup.Purpose
 	PurposeCanary      = backup.CanaryPurpose
+	// PurposeCustomerData is shared/customerkeys.Purpose: the per-customer keys of personal data.
+	PurposeCustomerData = customerkeys.Purpose
 )
 
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
@@ -320,6 +324,15 @@ func (g *grants) apply(p Permission) {
 	case AdministerUsers:
 		g.allow("AdministerUsers", userpool.AdminActions, []*string{d.UserPool.UserPoolArn()}, nil)
 		g.env[config.EnvUserPoolID] = d.UserPool.UserPoolId()
+	case SealCustomerData:
+		g.directKey("SealCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:GenerateDataKey", "kms:Decrypt")
+	case OpenCustomerData:
+		g.directKey("OpenCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:Decrypt")
+	case RecordErasures:
+		b := d.Buckets[resources.BackupBucket]
+		g.allow("RecordErasures", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String(erasures.Prefix + "*"))}, nil)
+		g.bucketKey("RecordErasuresKey", b, resources.BackupKey, "kms:GenerateDataKey")
+		g.env[config.EnvBackupBucket] = b.BucketName()
 	default:
 		panic(fmt.Sprintf("permission %q has no grant", p))
 	}

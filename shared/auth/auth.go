@@ -48,6 +48,10 @@ const (
 	ReadCreditNotes   Action = "credit_notes:read"
 	// ManageUsers is inviting, reading and changing the users of the user pool and their roles.
 	ManageUsers Action = "users:manage"
+	// ExportCustomers is a customer's data export (GDPR articles 15 and 20); EraseCustomers its
+	// crypto-shredding erasure (article 17).
+	ExportCustomers Action = "customers:export"
+	EraseCustomers  Action = "customers:erase"
 )
 
 // Scope is how far an allowed action reaches.
@@ -78,6 +82,8 @@ var permissions = map[Action]map[Role]Scope{
 	ReadPayments:      {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
 	ReadCreditNotes:   {Admin: All, Billing: All, Payments: All, Auditor: All, Customer: Own},
 	ManageUsers:       {Admin: All},
+	ExportCustomers:   {Admin: All, Customer: Own},
+	EraseCustomers:    {Admin: All},
 }
 
 // The two rows behind the credit note route (see IssueCreditNotes).

@@ -27,6 +27,8 @@ func TestPermissionTable(t *testing.T) {
 		ReadPayments:      {Y, Y, Y, Y, O},
 		ReadCreditNotes:   {Y, Y, Y, Y, O},
 		ManageUsers:       {Y, N, N, N, N},
+		ExportCustomers:   {Y, N, N, N, O},
+		EraseCustomers:    {Y, N, N, N, N},
 	}
 	for action, row := range want {
 		for i, role := range Roles {

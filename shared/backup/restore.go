@@ -122,6 +122,9 @@ func (r *Runner) restore(ctx context.Context, req RestoreRequest) (res RestoreRe
 			return res, fmt.Errorf("enable TTL on %s: %w", req.Table, err)
 		}
 	}
+	if _, err := r.reapplyErasures(ctx, req); err != nil {
+		return res, err
+	}
 	res.Items, res.Bytes, res.Parts, res.Duration = m.ItemCount, m.Bytes, len(m.Parts), time.Since(start)
 	res.manifest = m
 	r.log().Info("table restored", "source", req.Source, "backup_id", id, "table", req.Table, "items", m.ItemCount, "duration_ms", res.Duration.Milliseconds())

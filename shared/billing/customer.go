@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -33,6 +34,34 @@ type Customer struct {
 	UpdatedAt string   `json:"updated_at" dynamodbav:"updated_at"`
 	// Version increases with every stored change; writes are conditional on it.
 	Version int64 `json:"-" dynamodbav:"version"`
+	// Erased and ErasedAt mark a customer whose personal data was destroyed (crypto-shredding): it
+	// reads with null personal fields and can no longer be changed, invoiced or tokenized for.
+	Erased   bool    `json:"erased" dynamodbav:"erased,omitempty"`
+	ErasedAt *string `json:"erased_at" dynamodbav:"erased_at,omitempty"`
+}
+
+// MarshalJSON renders an erased customer's name and email as null, like its other personal fields.
+func (c Customer) MarshalJSON() ([]byte, error) {
+	type plain Customer
+	if !c.Erased {
+		return json.Marshal(plain(c))
+	}
+	return json.Marshal(struct {
+		plain
+		Name  *string `json:"name"`
+		Email *string `json:"email"`
+	}{plain: plain(c)})
+}
+
+// Erase destroys c's personal data in memory and marks it erased at now.
+func (c *Customer) Erase(now string) {
+	c.Name, c.Email, c.Address, c.TaxID = "", "", nil, nil
+	c.Erased, c.ErasedAt, c.UpdatedAt = true, &now, now
+}
+
+// ErrErased is the refusal of a change for an erased customer.
+func ErrErased() error {
+	return problem.New(problem.CustomerErased, "The customer was erased; it cannot be changed, invoiced or tokenized for.")
 }
 
 // CustomerInput is the body of POST /v1/customers.

@@ -69,11 +69,14 @@
 // The runtime adds one PutItem for the audit record of every read or refusal (changes carry their
 // record in the transaction), and one PutItem to claim an Idempotency-Key when a POST sends one.
 //
-//	CreateCustomer          1 TransactWriteItems (customer put, audit, idempotent outcome)
-//	GetCustomer             1 GetItem + 1 audit PutItem
+//	CreateCustomer          1 TransactWriteItems (customer key put, customer put, audit, idempotent
+//	                        outcome); KMS: 1 GenerateDataKey (the customer's own key)
+//	GetCustomer             1 GetItem + 1 audit PutItem (+1 GetItem of the key item and 1 KMS Decrypt
+//	                        when the customer's key is not cached: shared/customerkeys)
 //	ListCustomers           1 Query + 1 audit PutItem   (a customer's own list: 1 GetItem)
 //	UpdateCustomer          1 GetItem + 1 TransactWriteItems
-//	CreateInvoice           1 TransactWriteItems (customer condition check, invoice put, audit, outcome)
+//	CreateInvoice           1 TransactWriteItems (customer condition check, invoice put, audit, outcome);
+//	                        a failed customer check adds 1 GetItem (unknown or erased customer)
 //	GetInvoice              1 GetItem + 1 audit PutItem
 //	ListInvoices            1 Query (by customer or status; more only when a status filter thins a
 //	                        customer's page) or 5 Queries (no filter) + 1 audit PutItem
@@ -115,6 +118,9 @@ type DB interface {
 type Store struct {
 	DB    DB
 	Table string
+	// Keys seal and open customers' personal data (personal.go); a store without them refuses to
+	// read or write a customer.
+	Keys CustomerKeys
 }
 
 // Key prefixes and constant sort keys.
@@ -163,7 +169,7 @@ func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer,
 	if item == nil {
 		return nil, notFound("customer")
 	}
-	return decodeCustomer(item)
+	return st.openCustomer(ctx, item)
 }
 
 // Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
@@ -242,34 +248,6 @@ func decodeInvoice(item map[string]types.AttributeValue) (*billing.Invoice, erro
 	return &inv, nil
 }
 
-// CreateCustomerItem is the put of a new customer; the condition makes an id collision fail rather
-// than overwrite.
-func (st *Store) CreateCustomerItem(c *billing.Customer) (types.TransactWriteItem, error) {
-	item, err := customerItem(c)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(st.Table), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}, nil
-}
-
-// UpdateCustomerItem is the put of a changed customer, conditioned on the version that was read
-// (prevVersion); c.Version must already be the next one.
-func (st *Store) UpdateCustomerItem(c *billing.Customer, prevVersion int64) (types.TransactWriteItem, error) {
-	item, err := customerItem(c)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(st.Table), Item: item,
-		ConditionExpression:       aws.String("#v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
-}
-
 func customerItem(c *billing.Customer) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(c)
 	if err != nil {
@@ -299,11 +277,12 @@ func invoiceItem(inv *billing.Invoice) (map[string]types.AttributeValue, error) 
 	return item, nil
 }
 
-// customerExists is the condition check that an invoice's customer exists, committed with the invoice.
+// customerExists is the condition check that an invoice's customer exists and was not erased,
+// committed with the invoice.
 func (st *Store) customerExists(customerID string) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: aws.String(st.Table), Key: customerKey(customerID),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(erased_at)"),
 	}}
 }
 

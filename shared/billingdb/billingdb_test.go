@@ -7,10 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
@@ -30,14 +32,15 @@ func TestMarkPaidItem(t *testing.T) {
 	s := stacktest.New(t)
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(s.Env.AWS)
-	st := &billingdb.Store{DB: db, Table: s.Env.Config.BillingTable}
+	st := &billingdb.Store{DB: db, Table: s.Env.Config.BillingTable,
+		Keys: customerkeys.New(kms.NewFromConfig(s.Env.AWS), db, s.Env.Config.BillingTable, s.Env.Config.DataKeyID)}
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 
 	cus, err := billing.NewCustomer(billing.NewID(billing.CustomerPrefix), billing.CustomerInput{Name: "Payer", Email: "p@example.com"}, billing.FormatTime(now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cusItem, _ := st.CreateCustomerItem(cus)
+	cusItems, _ := st.CreateCustomerItems(ctx, cus)
 	qty, unit := int64(2), int64(2500)
 	inv, err := billing.NewInvoice(billing.NewID(billing.InvoicePrefix), billing.InvoiceInput{
 		CustomerID: cus.ID, Currency: "EUR", Lines: []billing.LineInput{{Description: "Plan", Quantity: &qty, UnitAmount: &unit}},
@@ -46,7 +49,7 @@ func TestMarkPaidItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	invItems, _ := st.CreateInvoiceItems(inv)
-	if err := commit(t, db, cusItem); err != nil {
+	if err := commit(t, db, cusItems...); err != nil {
 		t.Fatal(err)
 	}
 	if err := commit(t, db, invItems...); err != nil {

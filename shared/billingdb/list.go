@@ -114,7 +114,7 @@ func (st *Store) ListCustomers(ctx context.Context, p Page) (List[*billing.Custo
 	}
 	out := make([]*billing.Customer, 0, len(items))
 	for _, it := range items {
-		c, err := decodeCustomer(it)
+		c, err := st.openCustomer(ctx, it)
 		if err != nil {
 			return List[*billing.Customer]{}, err
 		}

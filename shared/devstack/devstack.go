@@ -24,6 +24,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/datarights"
 	"github.com/vaultbill/vaultbill/shared/emulator"
 	"github.com/vaultbill/vaultbill/shared/gateway"
 	"github.com/vaultbill/vaultbill/shared/hostedpage"
@@ -55,6 +56,7 @@ var Functions = map[string]wiring.Register{
 	routes.CreditNotes: creditnotes.Register,
 	routes.Users:       users.Register,
 	routes.HostedPage:  hostedpage.Register,
+	routes.DataRights:  datarights.Register,
 }
 
 // Options configure a local stack.

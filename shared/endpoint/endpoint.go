@@ -75,6 +75,9 @@ type Service struct {
 	// instead of problem+json); ok false keeps the problem+json response.
 	RenderError func(c *Call, err error) (resp events.APIGatewayProxyResponse, ok bool)
 	handlers    map[string]Handler
+
+	// Outcomes seals kept responses that hold personal data (see Call.SealOutcomeFor, outcome.go).
+	Outcomes OutcomeCipher
 }
 
 // Handle registers h for the route with the given operation name. It panics on an unknown operation,
@@ -114,6 +117,9 @@ type Call struct {
 	responded *events.APIGatewayProxyResponse
 	// inputErr refuses a malformed path or query parameter once the caller is authorized.
 	inputErr error
+
+	// outcomeSubject, when set, is whose personal data the response holds (SealOutcomeFor).
+	outcomeSubject string
 }
 
 // Decode parses the request body strictly into v.
@@ -149,8 +155,12 @@ func (c *Call) Commit(ctx context.Context, status int, body any, items ...types.
 	}
 	all := append(items[:len(items):len(items)], rec)
 	if c.claim != nil {
+		kept, err := c.svc.storedBody(ctx, c, resp.Body)
+		if err != nil {
+			return nil, err
+		}
 		all = append(all, c.svc.Idempotency.CompleteItem(c.claim, idempotency.Response{
-			Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
+			Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: kept,
 		}))
 	}
 	if _, err := c.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all}); err != nil {
@@ -329,10 +339,14 @@ func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
 		return err
 	}
 	if saved != nil {
+		body, err := s.replayBody(ctx, saved.Body)
+		if err != nil {
+			return err
+		}
 		c.responded = &events.APIGatewayProxyResponse{
 			StatusCode: saved.Status,
 			Headers:    map[string]string{"Content-Type": saved.ContentType, "Idempotent-Replayed": "true"},
-			Body:       saved.Body,
+			Body:       body,
 		}
 		c.record.ResponseElements = map[string]string{"idempotentReplay": "true"}
 		return nil
@@ -382,8 +396,12 @@ func (s *Service) commitOutcome(ctx context.Context, c *Call, rec audit.Record, 
 	if err != nil {
 		return err
 	}
+	kept, err := s.storedBody(ctx, c, resp.Body)
+	if err != nil {
+		return err
+	}
 	outcome := s.Idempotency.CompleteItem(c.claim, idempotency.Response{
-		Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: resp.Body,
+		Status: resp.StatusCode, ContentType: resp.Headers["Content-Type"], Body: kept,
 	})
 	if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{item, outcome}}); err != nil {
 		return fmt.Errorf("write audit record and idempotent outcome of %s: %w", c.Route.Operation, err)

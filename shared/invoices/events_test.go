@@ -10,10 +10,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/invoices"
 	"github.com/vaultbill/vaultbill/shared/routes"
@@ -81,17 +82,17 @@ func TestSampleEvents(t *testing.T) {
 func seedSamples(t *testing.T, env wiring.Env) {
 	t.Helper()
 	db := dynamodb.NewFromConfig(env.AWS)
-	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable}
+	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable,
+		Keys: customerkeys.New(kms.NewFromConfig(env.AWS), db, env.Config.BillingTable, env.Config.DataKeyID)}
 	now := time.Now()
 	cus, err := billing.NewCustomer(sampleCustomer, billing.CustomerInput{Name: "Sample Customer", Email: "sample@example.com"}, billing.FormatTime(now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	item, err := st.CreateCustomerItem(cus)
+	items, err := st.CreateCustomerItems(context.Background(), cus)
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := []types.TransactWriteItem{item}
 	for _, id := range []string{sampleDraft, sampleDeleted} {
 		q, u := int64(1), int64(1000)
 		inv, err := billing.NewInvoice(id, billing.InvoiceInput{CustomerID: sampleCustomer, Currency: "EUR",

@@ -14,6 +14,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
+	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/problem"
 )
 
@@ -83,12 +84,13 @@ func (h *Handlers) createCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 	if err != nil {
 		return nil, err
 	}
-	item, err := h.Store.CreateCustomerItem(cus)
+	items, err := h.Store.CreateCustomerItems(ctx, cus)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	c.Touch(resCustomer, cus.ID)
-	return c.Commit(ctx, http.StatusCreated, cus, item)
+	c.SealOutcomeFor(cus.ID)
+	return c.Commit(ctx, http.StatusCreated, cus, items...)
 }
 
 // readCustomer loads a customer the caller may see with action; another customer's is not_found.
@@ -98,7 +100,7 @@ func (h *Handlers) readCustomer(ctx context.Context, c *endpoint.Call, id string
 	}
 	cus, err := h.Store.GetCustomer(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	touch(c, resCustomer, cus.ID)
 	return cus, nil
@@ -133,7 +135,7 @@ func (h *Handlers) listCustomers(ctx context.Context, c *endpoint.Call) (*endpoi
 	}
 	list, err := h.Store.ListCustomers(ctx, page)
 	if err != nil {
-		return nil, err
+		return nil, keysUnavailable(err)
 	}
 	return &endpoint.Result{Status: http.StatusOK, Body: list}, nil
 }
@@ -148,15 +150,19 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 		if err != nil {
 			return nil, err
 		}
+		if cus.Erased {
+			return nil, billing.ErrErased()
+		}
 		prev := cus.Version
 		if err := cus.ApplyPatch(p, billing.FormatTime(h.now())); err != nil {
 			return nil, err
 		}
 		cus.Version++
-		item, err := h.Store.UpdateCustomerItem(cus, prev)
+		item, err := h.Store.UpdateCustomerItem(ctx, cus, prev)
 		if err != nil {
-			return nil, err
+			return nil, keysUnavailable(err)
 		}
+		c.SealOutcomeFor(cus.ID)
 		return c.Commit(ctx, http.StatusOK, cus, item)
 	})
 }
@@ -232,9 +238,17 @@ func (h *Handlers) createInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 	c.Touch(resCustomer, inv.CustomerID)
 	res, err := c.Commit(ctx, http.StatusCreated, inv, items...)
 	if billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) {
-		return nil, unknownCustomer(err)
+		return nil, h.unknownOrErased(ctx, inv.CustomerID, err)
 	}
 	return res, err
+}
+
+// unknownOrErased explains a failed customer condition: the customer does not exist, or was erased.
+func (h *Handlers) unknownOrErased(ctx context.Context, customerID string, cause error) error {
+	if cus, err := h.Store.GetCustomer(ctx, customerID); err == nil && cus.Erased {
+		return billing.ErrErased()
+	}
+	return unknownCustomer(cause)
 }
 
 func unknownCustomer(cause error) error {
@@ -264,7 +278,7 @@ func (h *Handlers) updateInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 		}
 		res, err := c.Commit(ctx, http.StatusOK, inv, items...)
 		if billingdb.Failed(err, 0, billingdb.ReasonConditionFailed) {
-			return nil, unknownCustomer(err)
+			return nil, h.unknownOrErased(ctx, inv.CustomerID, err)
 		}
 		return res, err
 	})
@@ -374,6 +388,16 @@ func (h *Handlers) retry(ctx context.Context, err error, items, attempt int) err
 	}
 	h.backoff(ctx, attempt)
 	return errRetry
+}
+
+// keysUnavailable marks a KMS fault on a customer key: the client sees 503 and may retry; nothing was
+// stored or returned.
+func keysUnavailable(err error) error {
+	var ke *envelope.KMSError
+	if errors.As(err, &ke) {
+		return problem.Wrap(problem.ServiceUnavailable, err, "Customer data cannot be opened right now; nothing was changed. Retry shortly.")
+	}
+	return err
 }
 
 // translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.

@@ -31,6 +31,8 @@ const (
 	// ServiceUnavailable is a dependency fault (KMS, DynamoDB throttling): nothing was stored, retry later.
 	ServiceUnavailable Code = "service_unavailable"
 	Internal           Code = "internal"
+	// CustomerErased refuses a change, an invoice or a token for an erased customer.
+	CustomerErased Code = "customer_erased"
 )
 
 // statuses is the one place codes map to HTTP statuses.
@@ -50,6 +52,7 @@ var statuses = map[Code]int{
 	RateLimited:          http.StatusTooManyRequests,
 	ServiceUnavailable:   http.StatusServiceUnavailable,
 	Internal:             http.StatusInternalServerError,
+	CustomerErased:       http.StatusConflict,
 }
 
 // titles are the short human summaries sent as problem+json "title".
@@ -69,6 +72,7 @@ var titles = map[Code]string{
 	RateLimited:          "Too many requests",
 	ServiceUnavailable:   "Service unavailable",
 	Internal:             "Internal error",
+	CustomerErased:       "Customer erased",
 }
 
 // FieldError names one invalid input field.

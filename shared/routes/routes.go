@@ -41,6 +41,9 @@ const (
 	Users = "users"
 	// HostedPage serves the hosted invoice page and creates its links; it never sees a card number.
 	HostedPage = "hosted-page"
+	// DataRights exports and erases a customer's data: it reads the billing and vault tables and
+	// opens customer keys, so invoices stays out of the vault and tokens away from personal data.
+	DataRights = "data-rights"
 )
 
 // LinkPrefix starts the paths of the hosted invoice page. Routes under it are served without the
@@ -100,6 +103,8 @@ var All = []Route{
 	{http.MethodPost, "/pay/{link}/csp-report", HostedPage, auth.ReadInvoices, "ReportHostedPageViolation"},
 	{http.MethodPost, "/pay/{link}/tokens", Tokens, auth.WriteTokens, "CreateHostedPageToken"},
 	{http.MethodPost, "/pay/{link}/pay", Payments, auth.PayInvoices, "PayHostedInvoice"},
+	{http.MethodGet, "/v1/customers/{id}/export", DataRights, auth.ExportCustomers, "ExportCustomer"},
+	{http.MethodPost, "/v1/customers/{id}/erase", DataRights, auth.EraseCustomers, "EraseCustomer"},
 }
 
 // Lookup finds the route for a method and resource path (not the concrete URL path).

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/auth"
+	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/card"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/problem"
@@ -147,10 +148,12 @@ func (h handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resul
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := h.customerExists(ctx, req.CustomerID); err != nil {
+	if item, err := h.customerItem(ctx, req.CustomerID); err != nil {
 		return nil, err
-	} else if !ok {
+	} else if item == nil {
 		return nil, notFound("customer")
+	} else if _, erased := item["erased_at"]; erased {
+		return nil, billing.ErrErased()
 	}
 
 	t, err := h.Vault.Tokenize(ctx, req.CustomerID, cd)
@@ -268,21 +271,28 @@ func customerKey(id string) map[string]types.AttributeValue {
 }
 
 func (h handlers) customerExists(ctx context.Context, id string) (bool, error) {
+	item, err := h.customerItem(ctx, id)
+	return item != nil, err
+}
+
+// customerItem reads a customer's id and erasure mark only (never its personal data), or nil.
+func (h handlers) customerItem(ctx context.Context, id string) (map[string]types.AttributeValue, error) {
 	out, err := h.Customers.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.BillingTable), Key: customerKey(id),
-		ProjectionExpression: aws.String(resources.PK), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String(resources.PK + ", erased_at"), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return false, fmt.Errorf("read customer %s: %w", id, err)
+		return nil, fmt.Errorf("read customer %s: %w", id, err)
 	}
-	return out.Item != nil, nil
+	return out.Item, nil
 }
 
 // customerCondition makes the new token's transaction fail if the customer has gone meanwhile.
 func (h handlers) customerCondition(id string) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: aws.String(h.BillingTable), Key: customerKey(id),
-		ConditionExpression: aws.String("attribute_exists(" + resources.PK + ")"),
+		// An erasure committed meanwhile fails it too.
+		ConditionExpression: aws.String("attribute_exists(" + resources.PK + ") AND attribute_not_exists(erased_at)"),
 	}}
 }
 

@@ -31,6 +31,29 @@ import (
 // attributes, the millisecond timestamps of EMF lines: times and amounts).
 func CardNumbersAtRest(tb testing.TB, s *devstack.Stack) []string {
 	tb.Helper()
+	return AtRest(tb, s, func(text string) bool { return hasPAN(emfTimestamp.ReplaceAllString(text, "")) })
+}
+
+// StringsAtRest is AtRest for plaintext values that must be stored nowhere (a customer's name and
+// email): it returns where any of them appears, case-insensitively.
+func StringsAtRest(tb testing.TB, s *devstack.Stack, values ...string) []string {
+	tb.Helper()
+	return AtRest(tb, s, func(text string) bool {
+		lower := strings.ToLower(text)
+		for _, v := range values {
+			if strings.Contains(lower, strings.ToLower(v)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// AtRest scans everything s stores (every item of every table and every version of every object in
+// every bucket whose name carries the stack's prefix, gzip bodies decompressed) and the logs of the
+// test binary, and returns where match reports a hit (item attributes, object keys and bodies, lines).
+func AtRest(tb testing.TB, s *devstack.Stack, match func(text string) bool) []string {
+	tb.Helper()
 	ctx := context.Background()
 	var found []string
 	db := dynamodb.NewFromConfig(s.Env.AWS)
@@ -40,7 +63,7 @@ func CardNumbersAtRest(tb testing.TB, s *devstack.Stack) []string {
 	}
 	for _, table := range tables.TableNames {
 		if strings.HasPrefix(table, s.Names.Prefix) {
-			found = append(found, cardNumbersInTable(tb, db, table)...)
+			found = append(found, matchesInTable(tb, db, table, match)...)
 		}
 	}
 	s3c := s3client.New(s.Env.AWS)
@@ -50,18 +73,18 @@ func CardNumbersAtRest(tb testing.TB, s *devstack.Stack) []string {
 	}
 	for _, b := range buckets.Buckets {
 		if name := aws.ToString(b.Name); strings.HasPrefix(name, s.Names.Prefix) {
-			found = append(found, cardNumbersInBucket(tb, s3c, name)...)
+			found = append(found, matchesInBucket(tb, s3c, name, match)...)
 		}
 	}
 	for i, line := range strings.Split(Logs.String(), "\n") {
-		if hasPAN(emfTimestamp.ReplaceAllString(line, "")) {
+		if match(line) {
 			found = append(found, fmt.Sprintf("log line %d", i+1))
 		}
 	}
 	return found
 }
 
-func cardNumbersInTable(tb testing.TB, db *dynamodb.Client, table string) []string {
+func matchesInTable(tb testing.TB, db *dynamodb.Client, table string, match func(string) bool) []string {
 	tb.Helper()
 	var found []string
 	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
@@ -72,7 +95,7 @@ func cardNumbersInTable(tb testing.TB, db *dynamodb.Client, table string) []stri
 		}
 		for i, item := range out.Items {
 			for name, v := range item {
-				if attributeHasPAN(v) {
+				if attributeMatches(v, match) {
 					found = append(found, fmt.Sprintf("table %s item %d attribute %s", table, i, name))
 				}
 			}
@@ -84,23 +107,23 @@ func cardNumbersInTable(tb testing.TB, db *dynamodb.Client, table string) []stri
 	}
 }
 
-func attributeHasPAN(v types.AttributeValue) bool {
+func attributeMatches(v types.AttributeValue, match func(string) bool) bool {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		return hasPAN(v.Value)
+		return match(v.Value)
 	case *types.AttributeValueMemberB:
-		return hasPAN(string(v.Value))
+		return match(string(v.Value))
 	case *types.AttributeValueMemberSS:
-		return hasPAN(strings.Join(v.Value, "\n"))
+		return match(strings.Join(v.Value, "\n"))
 	case *types.AttributeValueMemberL:
 		for _, e := range v.Value {
-			if attributeHasPAN(e) {
+			if attributeMatches(e, match) {
 				return true
 			}
 		}
 	case *types.AttributeValueMemberM:
 		for k, e := range v.Value {
-			if hasPAN(k) || attributeHasPAN(e) {
+			if match(k) || attributeMatches(e, match) {
 				return true
 			}
 		}
@@ -108,7 +131,7 @@ func attributeHasPAN(v types.AttributeValue) bool {
 	return false
 }
 
-func cardNumbersInBucket(tb testing.TB, c *s3.Client, bucket string) []string {
+func matchesInBucket(tb testing.TB, c *s3.Client, bucket string, match func(string) bool) []string {
 	tb.Helper()
 	ctx := context.Background()
 	var found []string
@@ -120,7 +143,7 @@ func cardNumbersInBucket(tb testing.TB, c *s3.Client, bucket string) []string {
 		}
 		for _, v := range out.Versions {
 			key := aws.ToString(v.Key)
-			if hasPAN(key) {
+			if match(key) {
 				found = append(found, fmt.Sprintf("s3://%s key %s", bucket, logging.Redact(key)))
 			}
 			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId})
@@ -132,7 +155,7 @@ func cardNumbersInBucket(tb testing.TB, c *s3.Client, bucket string) []string {
 			if err != nil {
 				tb.Fatalf("read s3://%s/%s: %v", bucket, key, err)
 			}
-			if hasPAN(string(maybeGunzip(body))) {
+			if match(string(maybeGunzip(body))) {
 				found = append(found, fmt.Sprintf("s3://%s/%s version %s", bucket, logging.Redact(key), aws.ToString(v.VersionId)))
 			}
 		}
