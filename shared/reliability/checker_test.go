@@ -26,7 +26,7 @@ const checkerSeed = 20
 func TestMoneyInvariants(t *testing.T) {
 	soak, _ := time.ParseDuration(os.Getenv("SOAK_TIME"))
 	if soak <= 0 {
-		runChecker(t, seed(t, checkerSeed), 8, 10)
+		runChecker(t, seed(t, checkerSeed), 8, 14)
 		return
 	}
 	deadline := time.Now().Add(soak)
@@ -60,9 +60,9 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 	card := decode[struct{ ID string }](t, body).ID
 
 	fs.faults.Set(
-		stacktest.FaultRule{Service: "DynamoDB", P: 0.06},
-		stacktest.FaultRule{Service: "KMS", P: 0.15},
-		stacktest.FaultRule{Service: "S3", P: 0.15},
+		stacktest.FaultRule{Service: "DynamoDB", P: 0.3},
+		stacktest.FaultRule{Service: "KMS", P: 0.4},
+		stacktest.FaultRule{Service: "S3", P: 0.4},
 	)
 	fs.crash.set(0.3, seed)
 	fs.crashCN.set(0.3, seed+1)
@@ -89,6 +89,8 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 				t.Errorf("%s answered %d %s, want 503 service_unavailable for a dependency fault", o, status, body)
 			}
 			failed = append(failed, r)
+		case status == 409 && o.Code == "idempotency_key_in_use":
+			failed = append(failed, r) // its claim outlived a failed release: retried after the lease
 		case status < 300:
 			answers[r.key] = append(answers[r.key], body)
 		}
@@ -116,17 +118,17 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 				mu.Unlock()
 				key := fmt.Sprintf("c%d-%d", c, n)
 				var r request
-				switch k := rng.IntN(10); {
-				case inv == "" || (k == 0 && size < 5):
+				switch k := rng.IntN(20); {
+				case inv == "" || (k == 0 && size < 4):
 					r = create(c, n)
-				case k <= 2:
-					r = request{kind: "finalize", method: "POST", path: "/v1/invoices/" + inv + "/finalize", token: billingTok}
 				case k <= 4:
+					r = request{kind: "finalize", method: "POST", path: "/v1/invoices/" + inv + "/finalize", token: billingTok}
+				case k <= 10:
 					r = request{kind: "pay", method: "POST", path: "/v1/invoices/" + inv + "/pay", token: payTok, body: fmt.Sprintf(`{"token":%q}`, card)}
-				case k <= 6:
+				case k <= 15:
 					r = request{kind: "credit", method: "POST", path: "/v1/invoices/" + inv + "/credit-notes", token: adminTok,
 						body: fmt.Sprintf(`{"amount":%d,"reason":"order_change"}`, 1+rng.IntN(1500))}
-				case k == 7:
+				case k == 16:
 					r = request{kind: "void", method: "POST", path: "/v1/invoices/" + inv + "/void", token: billingTok}
 				default:
 					if len(mine) == 0 {
@@ -152,6 +154,7 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 	}
 	wg.Wait()
 
+	opsDone := len(h.ops)
 	// Recovery: no more faults, every lease over, and every interrupted request retried with its key.
 	fs.faults.Off()
 	fs.crash.set(0, seed)
@@ -183,8 +186,8 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 			}
 		}
 	}
-	t.Logf("seed %d: %d operations by %d clients over %d invoices; %d crashes after the processor answered; faults: %s",
-		seed, len(h.ops), clients, len(pool), crashes, faults)
+	t.Logf("seed %d: %d operations (%d recovery retries) by %d clients over %d invoices; %d crashes after the processor answered; faults: %s",
+		seed, len(h.ops), len(h.ops)-opsDone, clients, len(pool), crashes, faults)
 	if len(broken) > 0 || t.Failed() {
 		t.Errorf("invariants broken (replay with VAULTBILL_SEED=%d):\n%s\nhistory:\n%s", seed, strings.Join(broken, "\n"), h.String())
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/idempotency"
 	"github.com/vaultbill/vaultbill/shared/processor"
 )
 
@@ -23,9 +25,9 @@ func TestFlowsUnderFaults(t *testing.T) {
 			sd := seed(t, 100+uint64(i))
 			fs := newFaultStack(t, sd)
 			fs.faults.Set(
-				stacktest.FaultRule{Service: "DynamoDB", P: 0.2, Faults: []stacktest.Fault{fault}},
-				stacktest.FaultRule{Service: "KMS", P: 0.3, Faults: []stacktest.Fault{fault}},
-				stacktest.FaultRule{Service: "S3", P: 0.3, Faults: []stacktest.Fault{fault}},
+				stacktest.FaultRule{Service: "DynamoDB", P: 0.4, Faults: []stacktest.Fault{fault}},
+				stacktest.FaultRule{Service: "KMS", P: 0.5, Faults: []stacktest.Fault{fault}},
+				stacktest.FaultRule{Service: "S3", P: 0.5, Faults: []stacktest.Fault{fault}},
 			)
 			f := &flow{fs: fs, billing: fs.token("billing"), pay: fs.token("payments"), admin: fs.token("admin")}
 			cus := decode[billing.Customer](t, f.step(201, f.billing, "/v1/customers", `{"name":"Ada","email":"ada@example.com"}`)).ID
@@ -47,7 +49,7 @@ func TestFlowsUnderFaults(t *testing.T) {
 			f.step(201, f.admin, "/v1/invoices/"+c.ID+"/credit-notes", `{"amount":500,"reason":"order_change"}`)
 			f.step(200, f.pay, "/v1/invoices/"+c.ID+"/pay", payBody)
 			fs.faults.Off()
-			t.Logf("seed %d: %d requests, %d answered 503; faults: %s", sd, f.requests, f.unavailable, fs.faults.Summary())
+			t.Logf("seed %d: %d requests, %d answered 503, %d answered 409 idempotency_key_in_use; faults: %s", sd, f.requests, f.unavailable, f.inUse, fs.faults.Summary())
 			if fs.faults.Total() == 0 {
 				t.Fatalf("no %s fault injected", fault)
 			}
@@ -88,6 +90,7 @@ type flow struct {
 	billing, pay, admin   string
 	n                     int
 	requests, unavailable int
+	inUse                 int
 	done                  []doneStep
 }
 
@@ -112,6 +115,13 @@ func (f *flow) step(want int, token, path, body string) string {
 			return answer
 		}
 		p := decode[struct{ Code string }](t, answer)
+		if status == 409 && p.Code == "idempotency_key_in_use" {
+			// The claim of an attempt that failed could not be released (the release failed too): the
+			// key is the attempt's until the claim's lease ends. The client retries after it.
+			f.inUse++
+			f.fs.clock.Advance(idempotency.Lease + time.Second)
+			continue
+		}
 		if status != 503 || p.Code != "service_unavailable" {
 			t.Fatalf("POST %s (key %s): %d %s; want %d, or 503 service_unavailable for a dependency fault\n%s", path, key, status, answer, want, logOf(answer))
 		}

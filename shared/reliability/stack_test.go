@@ -88,6 +88,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 		if err != nil {
 			t.Fatal(err)
 		}
+		svc.Idempotency.Now = fs.clock.Now
 		s.Gateway.Functions[fn] = svc.Serve
 	}
 	db := dynamodb.NewFromConfig(cfg)
@@ -97,6 +98,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.Idempotency.Now = fs.clock.Now
 	fs.crash = &crashDB{DB: svc.DB, crashes: settlesPaid}
 	svc.DB = fs.crash
 	limiter, err := ratelimit.FromEnv(env, db)
@@ -111,6 +113,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.Idempotency.Now = fs.clock.Now
 	fs.crashCN = &crashDB{DB: svc.DB, crashes: issuesRefund}
 	svc.DB = fs.crashCN
 	ch := creditnotes.Routes(svc, creditnotes.Deps{Store: store, Processor: fs.sandbox})
