@@ -33,7 +33,7 @@ func TestMoneyInvariants(t *testing.T) {
 	for i := 0; time.Now().Before(deadline); i++ {
 		s := rand.Uint64() >> 1
 		t.Logf("soak run %d: VAULTBILL_SEED=%d", i, s)
-		if !t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runChecker(t, s, 8, 16) }) {
+		if !t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runChecker(t, s, 8, 14) }) {
 			return
 		}
 	}
