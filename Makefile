@@ -157,3 +157,11 @@ $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator:
 	@rm -rf $(RENOVATE_DIR).tmp && mkdir -p $(RENOVATE_DIR).tmp && \
 	  npm install --prefix $(RENOVATE_DIR).tmp --no-audit --no-fund --ignore-scripts --loglevel=error --save-exact renovate@$(RENOVATE_VERSION) && \
 	  rm -rf $(RENOVATE_DIR) && mv $(RENOVATE_DIR).tmp $(RENOVATE_DIR)
+
+# ---- Soak (README "Faults and money invariants") ----
+.PHONY: soak
+SOAK_TIME ?= 5m
+## soak: the money-invariant checker with fresh random seeds for SOAK_TIME (default 5m); each seed is printed,
+## and VAULTBILL_SEED=<seed> go test -run TestMoneyInvariants ./shared/reliability/ replays a failing one
+soak: deps check-moto
+	SOAK_TIME=$(SOAK_TIME) $(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 0 -run TestMoneyInvariants ./shared/reliability/

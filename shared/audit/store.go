@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -127,6 +128,13 @@ func (s *Store) Put(ctx context.Context, rec Record) error {
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
 	})
+	// The SDK retries a put whose answer was lost (a connection reset after DynamoDB wrote it); the
+	// retry then meets the record the first attempt wrote. Event IDs are 128 random bits, so a record
+	// already there under this ID is this one: it is written once, which is what the caller asked.
+	var exists *types.ConditionalCheckFailedException
+	if errors.As(err, &exists) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("write audit record %s to %s: %w", rec.EventID, s.Table, err)
 	}

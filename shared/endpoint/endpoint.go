@@ -204,6 +204,7 @@ func (s *Service) Serve(ctx context.Context, req events.APIGatewayProxyRequest) 
 	c.record = s.newRecord(&req, route, bad)
 
 	result, err := s.run(ctx, c, h)
+	err = unavailable(err)
 	var resp events.APIGatewayProxyResponse
 	switch {
 	case c.responded != nil: // committed, or an idempotent replay
@@ -358,7 +359,8 @@ func (s *Service) beginIdempotent(ctx context.Context, c *Call) error {
 // finish writes what the handler did not commit: the audit record of a read, a denial or a failure,
 // and the idempotent outcome. The two commit in one transaction, so an outcome is never kept (and
 // replayed to the client's retry) without its record. If the audit record cannot be written the
-// client gets a 500, never a response without its record, and the key is freed for the retry.
+// client gets a 503 (a dependency fault) or a 500, never a response without its record, and the key is
+// freed for the retry.
 func (s *Service) finish(ctx context.Context, c *Call, resp events.APIGatewayProxyResponse, err error) events.APIGatewayProxyResponse {
 	if c.committed {
 		return resp
@@ -378,6 +380,7 @@ func (s *Service) finish(ctx context.Context, c *Call, resp events.APIGatewayPro
 	} else {
 		aerr = s.Audit.Put(ctx, rec)
 	}
+	aerr = unavailable(aerr)
 	if c.claim != nil && (aerr != nil || !replayable(resp.StatusCode)) {
 		if rerr := s.Idempotency.Release(ctx, c.claim); rerr != nil {
 			c.Log().Error("release idempotency key", "error", rerr)

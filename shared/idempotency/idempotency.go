@@ -8,6 +8,7 @@ package idempotency
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -60,6 +61,9 @@ type Response struct {
 // Claim is the hold on one key for the request being served.
 type Claim struct {
 	pk, hash string
+	// owner is random per claim: it tells this claim's own write, applied by an attempt whose answer
+	// was lost, from another request's.
+	owner string
 }
 
 const (
@@ -103,7 +107,9 @@ func ValidateKey(key string) error {
 // to replay, or a problem error: idempotency_key_reused (another request) or idempotency_key_in_use.
 func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (*Claim, *Response, error) {
 	now := s.now()
-	c := &Claim{pk: "IDEM#" + principal + "#" + key, hash: fingerprint}
+	var owner [16]byte
+	_, _ = rand.Read(owner[:])
+	c := &Claim{pk: "IDEM#" + principal + "#" + key, hash: fingerprint, owner: hex.EncodeToString(owner[:])}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table),
 		Item: map[string]types.AttributeValue{
@@ -111,6 +117,7 @@ func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (
 			resources.SK:        str(sortKey),
 			"state":             str(stateInFlight),
 			"requestHash":       str(fingerprint),
+			"owner":             str(c.owner),
 			"leaseUntil":        num(now.Add(Lease).Unix()),
 			resources.ExpiresAt: num(now.Add(Window).Unix()),
 		},
@@ -143,6 +150,10 @@ func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (
 	}
 	if getS(out.Item, "requestHash") != fingerprint {
 		return nil, nil, problem.New(problem.IdempotencyKeyReused, "This Idempotency-Key was used with a different request.")
+	}
+	if getS(out.Item, "state") == stateInFlight && getS(out.Item, "owner") == c.owner {
+		// The SDK retried this put after its answer was lost, and the first attempt had claimed the key.
+		return c, nil, nil
 	}
 	if getS(out.Item, "state") != stateDone {
 		return nil, nil, problem.New(problem.IdempotencyKeyInUse, "A request with this Idempotency-Key is in progress; retry shortly.")
