@@ -294,14 +294,19 @@ func TestKMSFailureStoresNothing(t *testing.T) {
 // (The emulator copies every table on each transaction, so 1 000 handler calls would take minutes.)
 func TestKMSEconomy(t *testing.T) {
 	s := stacktest.New(t)
-	seedCustomer(t, s, "cus_aliceaaaaaaaaaaaaaaaaaaaaa")
+	// Two customers, 25 cards each through the handler, one principal per card: the card-attempt limit
+	// (30 per principal and per customer) is not what this measures.
+	customers := []string{"cus_aliceaaaaaaaaaaaaaaaaaaaaa", "cus_bobaaaaaaaaaaaaaaaaaaaaaaa"}
+	for _, id := range customers {
+		seedCustomer(t, s, id)
+	}
 	client, calls := countingKMS(s)
 	svc, v := serviceWith(t, s, client)
 	ctx := context.Background()
 	for i := range 50 {
 		staff := paymentsUser
-		staff.ID += strconv.Itoa(i) // one attempt each: the card-attempt limit is not what this measures
-		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, staff, createBody("cus_aliceaaaaaaaaaaaaaaaaaaaaa", cardNumber(i), "123")))
+		staff.ID += strconv.Itoa(i)
+		resp, err := svc.Serve(ctx, event("POST", "/v1/tokens", "/v1/tokens", nil, staff, createBody(customers[i%2], cardNumber(i), "123")))
 		if err != nil || resp.StatusCode != 201 {
 			t.Fatalf("tokenization %d: %d %s %v", i, resp.StatusCode, resp.Body, err)
 		}
