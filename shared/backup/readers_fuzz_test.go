@@ -77,7 +77,7 @@ func fuzzManifest(tb testing.TB) (*Manifest, []byte) {
 }
 
 // FuzzManifest checks the manifest reader: whatever sits under a manifest key, it is accepted only
-// when its content is exactly the manifest the backup authenticated (the same fields, the same MAC);
+// when its content is exactly the manifest the backup authenticated (the same fields, under a MAC);
 // any change to a field, the MAC or the wrapped key is refused.
 func FuzzManifest(f *testing.F) {
 	good, stored := fuzzManifest(f)
@@ -105,14 +105,17 @@ func FuzzManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !reflect.DeepEqual(m, good) {
+		// The MAC's nonce is random, so each run seals its own; the content must be the authenticated one.
+		got, want := *m, *good
+		got.MAC, want.MAC = nil, nil
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("a manifest other than the authenticated one verifies: %+v", m)
 		}
 	})
 }
 
-// FuzzPart checks the part reader: a sealed part opens only when it is byte for byte the one sealed
-// for its key, and every line of an opened part that decodes re-encodes to the same item.
+// FuzzPart checks the part reader: a sealed part opens only to the plaintext sealed for its object
+// key, and every line of an opened part that decodes re-encodes to the same item.
 func FuzzPart(f *testing.F) {
 	k := fuzzDataKey(f)
 	const key = "backups/billing/20260102T030405Z/part-0000.ndjson.gz.enc"
@@ -136,7 +139,8 @@ func FuzzPart(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(b, sealed) || !bytes.Equal(pt, plain.Bytes()) {
+		// Sealing draws a random nonce, so each run seals its own copy: only what was sealed opens.
+		if !bytes.Equal(pt, plain.Bytes()) {
 			t.Fatalf("a part other than the sealed one opens")
 		}
 	})
