@@ -10,6 +10,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/vaultbill/vaultbill/shared/audittrail"
+	"github.com/vaultbill/vaultbill/shared/erasures"
 )
 
 // Wildcard is a "*" in an IAM Allow statement that is there on purpose, with the reason.
@@ -35,6 +36,7 @@ var Wildcards = []Wildcard{
 	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/*", Reason: "The audit digest reads this account's log and digest files under AWSLogs/<this account>/ of the audit bucket (to hash them and chain to the previous digest)."},
 	{ResourceSuffix: "/backup/*", Reason: "The backup function deletes expired native backups of its own three tables only (table/<name>/backup/*)."},
 	{ResourceSuffix: "/backups/*", Reason: "Objects under the backups/ prefix of the backup bucket only."},
+	{ResourceSuffix: "/" + erasures.Prefix + "*", Reason: "The data-rights function puts erasure ledger entries under the erasures/ prefix of the backup bucket only (one object per erasure, named by customer id and time)."},
 	{ResourceSuffix: ":table/" + RestoreTestTablePrefix + "*", Reason: "The restore test creates a fresh table per run; it may only touch tables with this fixed prefix."},
 }
 

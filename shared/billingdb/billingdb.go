@@ -172,6 +172,23 @@ func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer,
 	return st.openCustomer(ctx, item)
 }
 
+// GetCustomerRecord returns a customer without its personal data (id, status fields, erasure), or
+// not_found, without opening the customer's key: for functions that only need to know the customer
+// exists (users checks a customer user's customer) and hold no customer key.
+func (st *Store) GetCustomerRecord(ctx context.Context, id string) (*billing.Customer, error) {
+	if !billing.ValidID(billing.CustomerPrefix, id) {
+		return nil, notFound("customer")
+	}
+	item, err := st.get(ctx, customerKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	if item == nil {
+		return nil, notFound("customer")
+	}
+	return decodeCustomer(item)
+}
+
 // Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
 // conditional write must match. The payments function reads the invoice it charges with it.
 func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {

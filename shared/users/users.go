@@ -42,9 +42,9 @@ type Directory interface {
 	SignOut(ctx context.Context, u userpool.User) error
 }
 
-// Customers reads the customer a customer user is tied to.
+// Customers reads the customer a customer user is tied to; its personal data is never needed here.
 type Customers interface {
-	GetCustomer(ctx context.Context, id string) (*billing.Customer, error)
+	GetCustomerRecord(ctx context.Context, id string) (*billing.Customer, error)
 }
 
 // Epochs writes session epochs (one DynamoDB transaction).
@@ -158,7 +158,7 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 		return nil, problem.Invalid(bad...)
 	}
 	if role == auth.Customer {
-		if _, err := h.Customers.GetCustomer(ctx, customerID); problem.CodeOf(err) == problem.NotFound {
+		if _, err := h.Customers.GetCustomerRecord(ctx, customerID); problem.CodeOf(err) == problem.NotFound {
 			return nil, problem.Invalid(problem.FieldError{Field: "customer_id", Message: "no such customer"})
 		} else if err != nil {
 			return nil, err
