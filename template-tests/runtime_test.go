@@ -27,6 +27,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/emulator"
+	"github.com/vaultbill/vaultbill/shared/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/resources"
 	"github.com/vaultbill/vaultbill/shared/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -74,8 +75,9 @@ func startRuntime(tb testing.TB, extra ...string) *runtimeStack {
 		tb.Fatal(err)
 	}
 	tb.Logf("built %d bootstraps and the emulator in %s", len(h.bootstraps), time.Since(start).Round(time.Millisecond))
+	// The gateway serves HTTP so that a stage URL in the template (the page check's) maps to it.
 	s, err := devstack.Start(ctx, devstack.Options{
-		Endpoint: ep, StateDir: tb.TempDir(), Names: resources.Names{Prefix: stacktest.UniquePrefix()}, AuditPoll: -1,
+		Endpoint: ep, Addr: "127.0.0.1:0", StateDir: tb.TempDir(), Names: resources.Names{Prefix: stacktest.UniquePrefix()}, AuditPoll: -1,
 	})
 	if err != nil {
 		tb.Fatalf("start local stack: %v", err)
@@ -247,7 +249,9 @@ var builders = map[string]func(wiring.Env) error{
 	"audit-shipper": func(e wiring.Env) error { _, err := auditops.Shipper(e); return err },
 	"audit-digest":  func(e wiring.Env) error { _, err := auditops.NewDigest(e); return err },
 	"waf-audit":     func(e wiring.Env) error { _, err := wafaudit.Build(e); return err },
-	"backup":        func(e wiring.Env) error { _, err := backup.FromEnv(e, backup.BackupPrincipal); return err },
+	// page-check's main requires only the page's URL.
+	"page-check": func(e wiring.Env) error { return e.Config.Require(hostedpage.EnvCheckURL) },
+	"backup":     func(e wiring.Env) error { _, err := backup.FromEnv(e, backup.BackupPrincipal); return err },
 	"restore-test": func(e wiring.Env) error {
 		_, err := backup.RestoreTestFromEnv(e, backup.RestoreTestPrincipal)
 		return err
@@ -265,7 +269,7 @@ func TestConfigurationReads(t *testing.T) {
 	}
 	l := lambdaruntime.Local{Names: resources.LocalNames, Region: "us-east-1", Account: "000000000000",
 		Issuer: devstack.Issuer, Audience: config.LocalAudience, JWKSFile: filepath.Join(t.TempDir(), "jwks.json"),
-		Topics: map[string]string{}}
+		Topics: map[string]string{}, UserPoolID: "us-east-1_local", URL: "http://127.0.0.1:3000"}
 	for _, id := range ts.Topics() {
 		l.Topics[id] = "arn:aws:sns:us-east-1:000000000000:" + id
 	}

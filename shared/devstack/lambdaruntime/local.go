@@ -19,6 +19,7 @@ func ForStack(ctx context.Context, s *devstack.Stack, ts Templates) (Local, erro
 	l := Local{
 		Names: s.Names, Endpoint: s.Emulator.Endpoint, Region: c.Region, Account: c.Account,
 		Issuer: c.JWTIssuer, Audience: c.JWTAudience, JWKSFile: c.JWKSFile, Topics: map[string]string{},
+		UserPoolID: s.Pool.ID, URL: s.URL,
 	}
 	client := sns.NewFromConfig(s.Env.AWS)
 	for _, id := range ts.Topics() {

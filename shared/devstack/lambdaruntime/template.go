@@ -94,6 +94,10 @@ type Local struct {
 	Issuer, Audience, JWKSFile string
 	// Topics maps an SNS topic's logical ID (without CDK's hash) to the ARN of its local counterpart.
 	Topics map[string]string
+	// UserPoolID is the local stack's user pool (the template's UserPool); empty when it has none.
+	UserPoolID string
+	// URL is the local gateway's base URL, what a stage's URL maps to; empty when it serves no HTTP.
+	URL string
 }
 
 // Function is one function as the template defines it, its environment mapped to the local stack.
@@ -197,6 +201,12 @@ func (ts Templates) resolve(t Template, v any, l Local) (string, error) {
 		if a, ok := x["Fn::Join"].([]any); ok && len(a) == 2 {
 			sep, _ := a[0].(string)
 			parts, _ := a[1].([]any)
+			if rest, ok := stageURL(t, sep, parts); ok {
+				if l.URL == "" {
+					return "", fmt.Errorf("no local counterpart for a stage URL: the local stack serves no HTTP")
+				}
+				parts = append([]any{strings.TrimSuffix(l.URL, "/")}, rest...)
+			}
 			var out []string
 			for _, p := range parts {
 				s, err := ts.resolve(t, p, l)
@@ -250,6 +260,8 @@ func (ts Templates) resource(t Template, id, attr string, l Local) (string, erro
 		return l.Issuer, nil
 	case id == "UserPoolClient" && attr == "":
 		return l.Audience, nil
+	case id == "UserPool" && attr == "" && l.UserPoolID != "":
+		return l.UserPoolID, nil
 	}
 	if r, ok := t.Resources[id]; ok && r.Type == "AWS::SNS::Topic" && attr == "" {
 		if arn := l.Topics[trimHash(id)]; arn != "" {
@@ -257,6 +269,33 @@ func (ts Templates) resource(t Template, id, attr string, l Local) (string, erro
 		}
 	}
 	return "", fmt.Errorf("no local counterpart for %s", what)
+}
+
+// stageURL recognizes the URL of a REST API stage as CDK joins it (RestApi.urlForPath):
+// "https://", the API's Ref, ".execute-api.<region>.", the URL suffix, "/", the stage's Ref, then the
+// path. It returns the parts after the stage, which the local gateway serves under its own URL: the
+// local stack has no stage, its routes carry the same paths.
+func stageURL(t Template, sep string, parts []any) (rest []any, ok bool) {
+	refType := func(p any) string {
+		m, _ := p.(map[string]any)
+		id, _ := m["Ref"].(string)
+		if len(m) != 1 || id == "" {
+			return ""
+		}
+		return t.Resources[id].Type
+	}
+	if sep != "" || len(parts) < 4 || parts[0] != "https://" || refType(parts[1]) != "AWS::ApiGateway::RestApi" {
+		return nil, false
+	}
+	if host, _ := parts[2].(string); !strings.HasPrefix(host, ".execute-api.") {
+		return nil, false
+	}
+	for i := 3; i < len(parts); i++ {
+		if refType(parts[i]) == "AWS::ApiGateway::Stage" {
+			return parts[i+1:], parts[i-1] == "/"
+		}
+	}
+	return nil, false
 }
 
 func trimHash(id string) string {
