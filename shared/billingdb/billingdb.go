@@ -172,6 +172,23 @@ func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer,
 	return st.openCustomer(ctx, item)
 }
 
+// GetCustomerSealed returns a customer without opening its personal data (Name, Email, Address and
+// TaxID stay empty), or not_found: for a function that only checks a customer exists and holds no
+// customer key (users, when it ties a customer user to its customer).
+func (st *Store) GetCustomerSealed(ctx context.Context, id string) (*billing.Customer, error) {
+	if !billing.ValidID(billing.CustomerPrefix, id) {
+		return nil, notFound("customer")
+	}
+	item, err := st.get(ctx, customerKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	if item == nil {
+		return nil, notFound("customer")
+	}
+	return decodeCustomer(item)
+}
+
 // Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
 // conditional write must match. The payments function reads the invoice it charges with it.
 func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {

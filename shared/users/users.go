@@ -42,9 +42,10 @@ type Directory interface {
 	SignOut(ctx context.Context, u userpool.User) error
 }
 
-// Customers reads the customer a customer user is tied to.
+// Customers reads the customer a customer user is tied to. Its personal data stays sealed: the
+// function holds no customer key.
 type Customers interface {
-	GetCustomer(ctx context.Context, id string) (*billing.Customer, error)
+	GetCustomerSealed(ctx context.Context, id string) (*billing.Customer, error)
 }
 
 // Epochs writes session epochs (one DynamoDB transaction).
@@ -158,7 +159,7 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 		return nil, problem.Invalid(bad...)
 	}
 	if role == auth.Customer {
-		if _, err := h.Customers.GetCustomer(ctx, customerID); problem.CodeOf(err) == problem.NotFound {
+		if _, err := h.Customers.GetCustomerSealed(ctx, customerID); problem.CodeOf(err) == problem.NotFound {
 			return nil, problem.Invalid(problem.FieldError{Field: "customer_id", Message: "no such customer"})
 		} else if err != nil {
 			return nil, err
