@@ -362,17 +362,21 @@ var Unexercised = map[Permission]map[string]string{
 		"dynamodb:DeleteItem on billing":    "in the table write set (tableWrite); only invoices deletes billing items (drafts): a candidate for removal in credit-notes and payments",
 		"dynamodb:Query on billing":         "in the table read set (tableRead); the billing lists query the indexes (gsi1, gsi2), not the table: a candidate for removal",
 		"dynamodb:Query on billing/index/*": "payments finds an invoice's payments through gsi1 (shared/billingdb/payments.go) when it retries; the run pays once",
+		"dynamodb:UpdateItem on billing":    "in the table write set (tableWrite); data-rights writes the erased customer whole (a put, shared/billingdb ErasedCustomerItem): a candidate for removal in data-rights",
 	},
 	ReadBilling: {
 		"dynamodb:BatchGetItem":             "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
 		"dynamodb:Query on billing":         "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
 		"dynamodb:Query on billing/index/*": "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
+		"dynamodb:ConditionCheckItem":       "tokens checks the customer inside its token's transaction; users and hosted-page read single items only: a candidate for removal in those two",
 	},
 	ReadWriteVault: {
 		"dynamodb:BatchGetItem":        "in the table read set (tableRead); no code reads tokens in batches: a candidate for removal",
 		"dynamodb:ConditionCheckItem":  "shared/tokens checks the token inside its transactions (tokens.go) when a card is stored again; the run stores one card",
 		"dynamodb:Query on vault":      "in the table read set (tableRead); the token list queries gsi1, not the table: a candidate for removal",
 		"dynamodb:UpdateItem on vault": "in the table write set (tableWrite); tokens puts and deletes tokens, it updates none: a candidate for removal",
+		"dynamodb:GetItem on vault":    "in the table read set (tableRead); data-rights finds a customer's tokens through gsi1 and reads no single token: a candidate for removal in data-rights",
+		"dynamodb:PutItem on vault":    "in the table write set (tableWrite); data-rights only deletes tokens: a candidate for removal in data-rights",
 	},
 	SealCards: {
 		"UnwrapFingerprintKey": "shared/vault unwraps the stored fingerprint key at a cold start; the run's stack creates it (GenerateDataKey) and keeps it in memory",
@@ -393,6 +397,13 @@ var Unexercised = map[Permission]map[string]string{
 	},
 	WriteBackups: {
 		"s3:DeleteObject": "the prune deletes exports older than the retention period; a fresh stack has none",
+	},
+	AdministerUsers: {
+		"cognito-idp:AdminDeleteUser": "shared/userpool deletes an invited user whose random sub reads as a card number and invites it again; no sub of the run does",
+	},
+	ReadAuditLogs: {
+		"s3:GetObjectVersion": "the digest and the reconciler read a log file by its version only when the shipper's ledger has no record of it " +
+			"(a shipper stopped between the file and its ledger item); the run's shipper records every file it writes",
 	},
 }
 

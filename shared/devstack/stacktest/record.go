@@ -39,6 +39,7 @@ type Call struct {
 	Prefix    *string `json:"prefix,omitempty"`
 	Topic     string  `json:"topic,omitempty"`
 	Queue     string  `json:"queue,omitempty"`
+	UserPool  string  `json:"userPool,omitempty"` // a Cognito user pool id
 	// Request values IAM condition keys read.
 	EncryptionContext map[string]string `json:"encryptionContext,omitempty"`
 	SigningAlgorithm  string            `json:"signingAlgorithm,omitempty"`
@@ -65,7 +66,13 @@ func (r *Recorder) Tag(fn string, cfg aws.Config) aws.Config {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("recordCalls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				out, md, err := next.HandleInitialize(ctx, in)
-				calls := describe(fn, awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters, out.Result)
+				svc, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+				if svc == "" || op == "" {
+					// Clients that register their service metadata after this middleware runs (the
+					// Cognito client) name it only in the operation's context.
+					svc, op = middleware.GetServiceID(ctx), middleware.GetOperationName(ctx)
+				}
+				calls := describe(fn, svc, op, in.Parameters, out.Result)
 				r.followStreams(calls, in.Parameters, out.Result)
 				r.add(calls)
 				return out, md, err
@@ -204,6 +211,7 @@ func describe(fn, service, op string, params, result any) []Call {
 		}
 		c.Topic = str(v, "TopicArn")
 		c.Queue = str(v, "QueueUrl")
+		c.UserPool = str(v, "UserPoolId")
 		c.SigningAlgorithm = str(v, "SigningAlgorithm")
 		c.MessageType = str(v, "MessageType")
 		if f := v.FieldByName("EncryptionContext"); f.IsValid() && f.Kind() == reflect.Map && f.Len() > 0 {
