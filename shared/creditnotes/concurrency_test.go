@@ -106,10 +106,10 @@ func TestConcurrentRefundsWithCrash(t *testing.T) {
 	cus := cs.customer("Ada")
 	inv, pay := cs.paid(cus, processor.TestVisa)
 
-	cs.db.failWhen(first(3, issuesRefund))
+	cs.db.FailWhen(first(3, issuesRefund))
 	statuses := refundAtOnce(cs, inv.ID, 8, 1000, "crash")
-	if cs.db.failed.Load() != 3 {
-		t.Fatalf("%d injected faults, want 3", cs.db.failed.Load())
+	if cs.db.Failed.Load() != 3 {
+		t.Fatalf("%d injected faults, want 3", cs.db.Failed.Load())
 	}
 	// A request that recovers another's note may itself hit a fault (503) before its own refund.
 	if statuses[503] == 0 || statuses[201] > 4 || statuses[422] > 4 || statuses[201]+statuses[503] < 4 {

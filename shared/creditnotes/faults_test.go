@@ -158,7 +158,7 @@ func TestDynamoDBFailsAfterRefund(t *testing.T) {
 	cs := newCNStack(t)
 	cus := cs.customer("Ada")
 	inv, pay := cs.paid(cus, processor.TestVisa)
-	cs.db.failWhen(first(1, issuesRefund))
+	cs.db.FailWhen(first(1, issuesRefund))
 	status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "crash-1")
 	if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" || strings.Contains(body, "injected") {
 		t.Fatalf("refund whose commit fails: %d %s", status, body)
@@ -201,13 +201,13 @@ func TestCrashKeepsLease(t *testing.T) {
 	cs := newCNStack(t)
 	cus := cs.customer("Ada")
 	inv, pay := cs.paid(cus, processor.TestVisa)
-	cs.db.failWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
+	cs.db.FailWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
 		return issuesRefund(in) || (len(in.TransactItems) == 1 && in.TransactItems[0].Update != nil && in.TransactItems[0].Update.ExpressionAttributeValues[":from"] != nil)
 	})
 	if status, body := cs.pay.credit(inv.ID, 4000); status != 503 {
 		t.Fatalf("refund that dies: %d %s", status, body)
 	}
-	cs.db.failWhen(nil)
+	cs.db.FailWhen(nil)
 	// The lease is live: the reservation holds, nothing is recovered.
 	if status, body := cs.pay.credit(inv.ID, 1000); status != 422 {
 		t.Errorf("refund beyond what the live reservation leaves: %d %s", status, body)

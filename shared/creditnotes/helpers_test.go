@@ -20,7 +20,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/endpoint"
 	"github.com/vaultbill/vaultbill/shared/payments"
 	"github.com/vaultbill/vaultbill/shared/processor"
 	"github.com/vaultbill/vaultbill/shared/ratelimit"
@@ -250,53 +249,17 @@ func (cs *cnStack) auditRecords() []audit.Record {
 	return stacktest.AuditRecords(cs.t, cs.s)
 }
 
-type problemBody struct {
-	Status int    `json:"status"`
-	Code   string `json:"code"`
-	Reason string `json:"reason"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field string `json:"field"`
-	} `json:"errors"`
-}
+type problemBody = stacktest.Problem
 
 func decode[T any](t testing.TB, body string) T {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Fatalf("body is not the expected JSON: %v: %s", err, body)
-	}
-	return v
+	return stacktest.Decode[T](t, body)
 }
 
-// faultyDB is the credit-notes function's DynamoDB client with injected faults: while fail says so, a
-// TransactWriteItems call fails as a DynamoDB outage would, before anything is written.
-type faultyDB struct {
-	endpoint.DB
-	mu     sync.Mutex
-	fail   func(in *dynamodb.TransactWriteItemsInput) bool
-	failed atomic.Int64
-}
+// faultyDB is the function's DynamoDB client with injected faults (stacktest.FaultyDB).
+type faultyDB = stacktest.FaultyDB
 
-var errInjected = &types.InternalServerError{Message: aws.String("injected DynamoDB fault")}
-
-func (f *faultyDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	f.mu.Lock()
-	fail := f.fail != nil && f.fail(in)
-	f.mu.Unlock()
-	if fail {
-		f.failed.Add(1)
-		return nil, errInjected
-	}
-	return f.DB.TransactWriteItems(ctx, in, opts...)
-}
-
-// failWhen installs a fault predicate (nil: no faults).
-func (f *faultyDB) failWhen(p func(in *dynamodb.TransactWriteItemsInput) bool) {
-	f.mu.Lock()
-	f.fail = p
-	f.mu.Unlock()
-}
+var errInjected = stacktest.ErrInjected
 
 // issuesRefund reports whether a transaction issues a refunded credit note: the commit after the
 // processor accepted a refund.

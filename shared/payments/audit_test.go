@@ -37,7 +37,7 @@ func TestEveryPayIsAudited(t *testing.T) {
 		{"another customer's token", inv.ID, othersTok, 404, "not_found", 0, nil},
 		{"paid", inv.ID, good, 200, "", 1, nil},
 		{"already paid", inv.ID, good, 409, "invalid_state", 0, nil},
-		{"commit fails after the charge", crashed.ID, good, 503, "service_unavailable", 1, func() { ps.db.failWhen(once(settlesPaid)) }},
+		{"commit fails after the charge", crashed.ID, good, 503, "service_unavailable", 1, func() { ps.db.FailWhen(once(settlesPaid)) }},
 		{"recovery", crashed.ID, good, 200, "", 1, nil},
 	}
 	ids := make([]string, len(requests))

@@ -64,7 +64,7 @@ func TestCallsPerPay(t *testing.T) {
 		{"replayed pay", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, calls{"DynamoDB PutItem": 2, "DynamoDB GetItem": 1}},
 		{"declined", invs[3], declined, nil, nil, 402, pay},
 		{"refused: already paid", invs[1], tok, nil, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB TransactWriteItems": 1, "DynamoDB PutItem": 1}},
-		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.failWhen(once(settlesPaid)) }, 503,
+		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.FailWhen(once(settlesPaid)) }, 503,
 			// The failed commit never reaches DynamoDB (the fault is injected before it); the lease cut
 			// does, and the request's audit record is then written on its own.
 			with(pay, calls{"DynamoDB PutItem": 1})},

@@ -39,13 +39,13 @@ func TestEveryClaimWriteCommitsWithItsRecord(t *testing.T) {
 
 	// A new attempt whose card cannot be decrypted: claim, then abandon.
 	ps.wire(failingKMS{KMS: kms.NewFromConfig(ps.s.Env.AWS)})
-	ps.db.failWhen(record(nil))
+	ps.db.FailWhen(record(nil))
 	if status, body := ps.pay.do("POST", "/v1/invoices/"+kmsDown.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with KMS down: %d %s", status, body)
 	}
 	// A charge whose commit fails: claim, then the lease cut short; the retry takes the claim over.
 	ps.wire(nil)
-	ps.db.failWhen(record(once(settlesPaid)))
+	ps.db.FailWhen(record(once(settlesPaid)))
 	if status, body := ps.pay.do("POST", "/v1/invoices/"+crashed.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with the commit failing: %d %s", status, body)
 	}

@@ -63,15 +63,15 @@ func TestConcurrentPayWithCrashChargesOnce(t *testing.T) {
 	cus := ps.customer("Ada")
 	inv := ps.open(cus)
 	tok := ps.tokenize(cus, processor.TestVisa)
-	ps.db.failWhen(once(settlesPaid))
+	ps.db.FailWhen(once(settlesPaid))
 
 	counts := payConcurrently(t, ps, inv.ID, tok, 20)
 	t.Logf("burst answers by status: %v", counts)
 	if counts[503] != 1 || counts[200] > 1 || counts[200]+counts[409]+counts[503] != 20 {
 		t.Errorf("answers by status: %v; want one 503 (the crash), at most one 200, the rest 409", counts)
 	}
-	if ps.db.failed.Load() != 1 {
-		t.Fatalf("the injected fault was hit %d times, want 1", ps.db.failed.Load())
+	if ps.db.Failed.Load() != 1 {
+		t.Fatalf("the injected fault was hit %d times, want 1", ps.db.Failed.Load())
 	}
 	// A retry (a client that got a 503 or a 409) settles the invoice if the burst did not.
 	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "retry")

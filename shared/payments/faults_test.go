@@ -132,14 +132,14 @@ func TestDynamoDBFailureAfterCharge(t *testing.T) {
 			cus := ps.customer("Ada")
 			inv := ps.open(cus)
 			tok := ps.tokenize(cus, processor.TestVisa)
-			ps.db.failWhen(once(settlesPaid))
+			ps.db.FailWhen(once(settlesPaid))
 
 			status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "same-key")
 			if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" {
 				t.Fatalf("pay with the commit failing: %d %s", status, body)
 			}
-			if ps.db.failed.Load() != 1 || len(ps.sandbox.Accepted()) != 1 {
-				t.Fatalf("fault not hit (%d) or charge not made (%d)", ps.db.failed.Load(), len(ps.sandbox.Accepted()))
+			if ps.db.Failed.Load() != 1 || len(ps.sandbox.Accepted()) != 1 {
+				t.Fatalf("fault not hit (%d) or charge not made (%d)", ps.db.Failed.Load(), len(ps.sandbox.Accepted()))
 			}
 			held := ps.invoice(inv.ID)
 			if held.Status != billing.Open || held.ClaimPaymentID == "" {
@@ -175,7 +175,7 @@ func TestRecoveryAfterLease(t *testing.T) {
 	inv := ps.open(cus)
 	tok := ps.tokenize(cus, processor.TestVisa)
 	charged := false
-	ps.db.failWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
+	ps.db.FailWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
 		// Every write after the charge fails: the commit and the lease shortening.
 		charged = charged || len(ps.sandbox.Accepted()) > 0
 		return charged
@@ -183,7 +183,7 @@ func TestRecoveryAfterLease(t *testing.T) {
 	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay during an outage: %d %s", status, body)
 	}
-	ps.db.failWhen(nil)
+	ps.db.FailWhen(nil)
 
 	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
 	if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "in progress") {
@@ -220,7 +220,7 @@ func TestRecoveredDeclineFreesInvoice(t *testing.T) {
 	bad := ps.tokenize(cus, processor.TestDeclined)
 	good := ps.tokenize(cus, processor.TestVisa)
 	// The decline's commit fails: the attempt stays held with a decline the processor remembers.
-	ps.db.failWhen(once(storesOutcome))
+	ps.db.FailWhen(once(storesOutcome))
 	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(bad)); status != 503 {
 		t.Fatalf("decline with the commit failing: %d %s", status, body)
 	}
@@ -284,7 +284,7 @@ func TestRecoveryWithoutItsTokenFailsClosed(t *testing.T) {
 	inv := ps.open(cus)
 	tok := ps.tokenize(cus, processor.TestVisa)
 	other := ps.tokenize(cus, processor.TestMastercard)
-	ps.db.failWhen(once(settlesPaid))
+	ps.db.FailWhen(once(settlesPaid))
 	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with the commit failing: %d %s", status, body)
 	}

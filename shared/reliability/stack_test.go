@@ -4,7 +4,6 @@ package reliability_test
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -262,9 +261,5 @@ func (fs *faultStack) auditRecords() []audit.Record {
 
 func decode[T any](t testing.TB, body string) T {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Fatalf("body is not the expected JSON: %v: %s", err, body)
-	}
-	return v
+	return stacktest.Decode[T](t, body)
 }
