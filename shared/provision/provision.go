@@ -88,7 +88,9 @@ func (s *Stack) key(ctx context.Context, k resources.Key) error {
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", alias, err)
 	}
-	if _, err := s.KMS.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+	// AlreadyExists here means the answer to our own create was lost and the SDK's retry met it (the
+	// alias did not exist a moment ago); the alias names the key just created either way.
+	if _, err := s.KMS.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil && !isCode(err, "AlreadyExistsException") {
 		return fmt.Errorf("create alias %s: %w", alias, err)
 	}
 	if k.Usage == string(ktypes.KeyUsageTypeEncryptDecrypt) && k.Spec == string(ktypes.KeySpecSymmetricDefault) {
@@ -108,7 +110,9 @@ func (s *Stack) table(ctx context.Context, t resources.Table) error {
 	} else if !isCode(err, "ResourceNotFoundException") {
 		return fmt.Errorf("describe table %s: %w", name, err)
 	}
-	if _, err := s.DynamoDB.CreateTable(ctx, CreateTableInput(t, name, s.Names.KeyAlias(t.KeyID))); err != nil {
+	// ResourceInUse means the table appeared since DescribeTable: the answer to our own create was lost
+	// and the SDK's retry met it, or another provisioner won. Either way it is waited for below.
+	if _, err := s.DynamoDB.CreateTable(ctx, CreateTableInput(t, name, s.Names.KeyAlias(t.KeyID))); err != nil && !isCode(err, "ResourceInUseException") {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
 	if err := dynamodb.NewTableExistsWaiter(s.DynamoDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 2*time.Minute); err != nil {
