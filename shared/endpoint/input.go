@@ -61,7 +61,8 @@ func checkInput(req *events.APIGatewayProxyRequest, route routes.Route) (map[str
 		switch prefix, isID := ids.ForField(k); {
 		case !safe(k):
 			bad[k] = true
-			fields = append(fields, problem.FieldError{Field: logging.Redact(k), Message: "is not a parameter name"})
+			// The name itself is not repeated: it may hold anything a value may not.
+			fields = append(fields, problem.FieldError{Field: invalidMark, Message: "is not a parameter name"})
 		case isID && v != "" && !ids.Valid(prefix, v):
 			bad[k] = true
 			fields = append(fields, problem.FieldError{Field: k, Message: "is not a well-formed " + ids.Kind(prefix) + " id"})

@@ -110,7 +110,7 @@ func jsonKind(goKind string) string {
 
 // JSON renders v with status as an application/json response.
 func JSON(status int, v any, headers map[string]string) (events.APIGatewayProxyResponse, error) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("marshal %T response: %w", v, err)
 	}
@@ -119,6 +119,20 @@ func JSON(status int, v any, headers map[string]string) (events.APIGatewayProxyR
 		h[k] = v
 	}
 	return events.APIGatewayProxyResponse{StatusCode: status, Headers: h, Body: string(b)}, nil
+}
+
+// marshal renders a response body without encoding/json's HTML escapes. A body is JSON for an API
+// client, never inlined into HTML, and the escapes turn "&" into "\u0026": digits that join the digits
+// after it, so a refusal that names a caller's parameter "&11111111110" would carry the Luhn-valid
+// run 002611111111110, which every card-number scanner downstream reports as a leak.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Problem is the application/problem+json body (RFC 9457) with Vaultbill's code and request id.
@@ -151,7 +165,7 @@ func ProblemOf(err error, requestID string) Problem {
 // Error renders err as an application/problem+json response.
 func Error(err error, requestID string, headers map[string]string) events.APIGatewayProxyResponse {
 	p := ProblemOf(err, requestID)
-	b, _ := json.Marshal(p) // a Problem always marshals
+	b, _ := marshal(p) // a Problem always marshals
 	h := map[string]string{"Content-Type": "application/problem+json"}
 	if e := problem.From(err); e.RetryAfter > 0 {
 		h["Retry-After"] = strconv.FormatInt(problem.Seconds(e.RetryAfter), 10)
