@@ -55,16 +55,19 @@ bench: deps check-moto
 .PHONY: fuzz
 
 FUZZTIME ?= 60s
+FUZZMINIMIZETIME ?= 10s
 
 ## fuzz: every Go fuzz target (func FuzzXxx in a _test.go file), one at a time, for FUZZTIME each
-## (default 60s; FUZZPARALLEL=n caps the workers). make test runs their seed corpora and testdata/fuzz.
+## (default 60s; FUZZTIME=1000000x runs a million inputs each; FUZZPARALLEL=n caps the workers).
+## FUZZMINIMIZETIME bounds the shrinking of each new interesting input (Go's default of 60s each stalls
+## a target whose corpus grows fast). make test runs their seed corpora and testdata/fuzz.
 ## The targets need no emulator: the endpoint set here keeps the test binaries' TestMain from starting
 ## one in every fuzz worker.
 fuzz: deps
 	@set -e; for d in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do \
 	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$d/*_test.go); do \
 	    echo "== $$t ($$d)"; \
-	    AWS_ENDPOINT_URL=http://127.0.0.1:9 $(GO) test -count=1 -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) \
+	    AWS_ENDPOINT_URL=http://127.0.0.1:9 $(GO) test -count=1 -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) \
 	      $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $$d; \
 	  done; \
 	done
