@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/auth"
@@ -37,7 +36,7 @@ func (c *countingProcessor) Refund(ctx context.Context, r processor.Refund) (pro
 }
 
 // TestCallsPerCreditNote pins the DynamoDB and processor calls of a credit note and of a refund (the
-// figures in billingdb's doc), so a change that adds a round trip fails here.
+// figures in billingdb's doc), as upper bounds: a change that adds a round trip fails here, one that saves one passes.
 func TestCallsPerCreditNote(t *testing.T) {
 	cs := newCNStack(t)
 	cus := cs.customer("Counted")
@@ -77,8 +76,8 @@ func TestCallsPerCreditNote(t *testing.T) {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
 		got := counter.Take()
-		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
-			t.Errorf("%s: AWS calls (-want +got):\n%s", tt.name, diff)
+		if over := stacktest.Exceeding(tt.want, got); over != nil {
+			t.Errorf("%s: AWS calls beyond the table: %v", tt.name, over)
 		}
 		if n := proc.refunds - before; n != tt.refunds {
 			t.Errorf("%s: %d processor refunds, want %d", tt.name, n, tt.refunds)

@@ -5,13 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 )
 
 // TestDynamoDBCallsPerRoute pins the number of DynamoDB calls each route makes (the figures in the
-// billingdb package doc), so a change that adds a round trip fails here.
+// billingdb package doc), as upper bounds: a change that adds a round trip fails here, one that saves one passes.
 func TestDynamoDBCallsPerRoute(t *testing.T) {
 	s := stacktest.New(t)
 	env := s.Env
@@ -60,8 +58,8 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
 		got := counter.TakeService("DynamoDB")
-		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
-			t.Errorf("%s (%d): DynamoDB calls (-want +got):\n%s", tt.name, status, diff)
+		if over := stacktest.Exceeding(tt.want, got); over != nil {
+			t.Errorf("%s (%d): DynamoDB calls beyond the table: %v", tt.name, status, over)
 		}
 		t.Logf("%-40s %s", tt.name, format(got))
 	}

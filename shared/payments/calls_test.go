@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/processor"
 )
@@ -23,7 +21,7 @@ func counted(ps *payStack) *stacktest.Calls {
 }
 
 // TestCallsPerPay pins the DynamoDB and KMS calls of a pay (the figures in billingdb's package doc),
-// so a change that adds a round trip fails here. The first decryption of a data key costs one KMS
+// as upper bounds: a change that adds a round trip fails here, one that saves one passes. The first decryption of a data key costs one KMS
 // Decrypt; the key is then cached (bounded age and uses), so steady-state pays make none.
 func TestCallsPerPay(t *testing.T) {
 	ps := newPayStack(t)
@@ -80,8 +78,8 @@ func TestCallsPerPay(t *testing.T) {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
 		got := counter.Take()
-		if diff := cmp.Diff(map[string]int(tt.want), got); diff != "" {
-			t.Errorf("%s: AWS calls (-want +got):\n%s", tt.name, diff)
+		if over := stacktest.Exceeding(tt.want, got); over != nil {
+			t.Errorf("%s: AWS calls beyond the table: %v", tt.name, over)
 		}
 		t.Logf("%-50s %s", tt.name, format(got))
 	}

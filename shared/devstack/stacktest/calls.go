@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -77,3 +78,17 @@ func (c *Calls) Service(service string) int {
 
 // Reset starts counting afresh.
 func (c *Calls) Reset() { c.Take() }
+
+// Exceeding lists the calls in got beyond what want allows: an operation want does not name, or more
+// of one than it allows. Route tests pin call counts as upper bounds: a change that saves a round trip
+// passes, one that adds a call (or a new kind of call) fails until the table says why it is needed.
+func Exceeding(want, got map[string]int) []string {
+	var out []string
+	for op, n := range got {
+		if n > want[op] {
+			out = append(out, fmt.Sprintf("%d %s (at most %d)", n, op, want[op]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
