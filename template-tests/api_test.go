@@ -2,6 +2,7 @@ package templatetests
 
 import (
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"regexp"
 	"slices"
 	"sort"
@@ -73,12 +74,12 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 			if p["ReservedConcurrentExecutions"] != reserved {
 				t.Errorf("ReservedConcurrentExecutions %v, want %v", p["ReservedConcurrentExecutions"], reserved)
 			}
-			for name := range get(p, "Environment", "Variables").(map[string]any) {
+			for name := range cfn.Get(p, "Environment", "Variables").(map[string]any) {
 				if !known[name] {
 					t.Errorf("environment variable %s is not a shared/config name", name)
 				}
 			}
-			logID, _ := get(p, "LoggingConfig", "LogGroup", "Ref").(string)
+			logID, _ := cfn.Get(p, "LoggingConfig", "LogGroup", "Ref").(string)
 			logs := api().Resources[logID]
 			if logs.Type != "AWS::Logs::LogGroup" || logs.Properties["RetentionInDays"] != 365.0 || !strings.Contains(jsonOf(logs.Properties["KmsKeyId"]), "OpsKey") {
 				t.Errorf("log group %s must keep 365 days and be encrypted with the ops key: %s", logID, jsonOf(logs))
@@ -98,7 +99,7 @@ type access map[string][]string
 func policyOf(t *testing.T, name string) (access, []any) {
 	t.Helper()
 	_, fn := function(t, name)
-	roleID := get(fn.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
+	roleID := cfn.Get(fn.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
 	out := access{}
 	var statements []any
 	for _, id := range api().ofType("AWS::IAM::Policy") {
@@ -106,12 +107,12 @@ func policyOf(t *testing.T, name string) (access, []any) {
 		if jsonOf(p["Roles"]) != jsonOf([]any{ref(roleID)}) {
 			continue
 		}
-		for _, s := range list(get(p, "PolicyDocument", "Statement")) {
+		for _, s := range cfn.List(cfn.Get(p, "PolicyDocument", "Statement")) {
 			statements = append(statements, s)
-			res := jsonOf(get(s, "Resource"))
+			res := jsonOf(cfn.Get(s, "Resource"))
 			for _, sid := range statefulIDs {
 				if regexp.MustCompile(`\b(ExportsOutput(FnGetAtt|Ref))?` + sid + `[A-Z0-9]`).MatchString(res) {
-					for _, a := range list(get(s, "Action")) {
+					for _, a := range cfn.List(cfn.Get(s, "Action")) {
 						out[sid] = append(out[sid], a.(string))
 					}
 				}
@@ -229,7 +230,7 @@ func TestOnlyTokensAndPaymentsReachTheVaultFromTheAPI(t *testing.T) {
 			t.Errorf("%s may not touch the vault table or vault key", f.Name)
 		}
 		_, fn := function(t, f.Name)
-		env := jsonOf(get(fn.Properties, "Environment"))
+		env := jsonOf(cfn.Get(fn.Properties, "Environment"))
 		if !allowed[f.Name] && (strings.Contains(env, config.EnvVaultTable) || strings.Contains(env, config.EnvVaultKey)) {
 			t.Errorf("%s is told the vault's names: %s", f.Name, env)
 		}
@@ -244,13 +245,13 @@ func TestKMSStatementsCarryConditions(t *testing.T) {
 	for _, f := range stacks.Functions {
 		_, statements := policyOf(t, f.Name)
 		for _, s := range statements {
-			actions := text(get(s, "Action"))
-			res := text(get(s, "Resource"))
+			actions := text(cfn.Get(s, "Action"))
+			res := text(cfn.Get(s, "Resource"))
 			if !strings.Contains(actions, "kms:") || strings.Contains(res, "AuditSigningKey") {
 				continue
 			}
 			// CDK's queue grant (sending to the encrypted failure queue) on the ops key only.
-			if strings.Contains(res, "OpsKey") && get(s, "Sid") == nil {
+			if strings.Contains(res, "OpsKey") && cfn.Get(s, "Sid") == nil {
 				continue
 			}
 			// The event source mapping's grantStreamRead lets the shipper decrypt the audit table's
@@ -258,7 +259,7 @@ func TestKMSStatementsCarryConditions(t *testing.T) {
 			if f.Name == "audit-shipper" && actions == `["kms:Decrypt","kms:DescribeKey"]` {
 				continue
 			}
-			cond := text(get(s, "Condition"))
+			cond := text(cfn.Get(s, "Condition"))
 			via := func(svc string) bool {
 				return strings.Contains(cond, `"kms:ViaService":"`+svc+`.<AWS::Region>.amazonaws.com"`)
 			}
@@ -385,8 +386,8 @@ func TestScopedStatements(t *testing.T) {
 			_, statements := policyOf(t, name)
 			got := map[string]string{}
 			for _, s := range statements {
-				if sid, ok := get(s, "Sid").(string); ok && w[sid] != "" {
-					got[sid] = text(get(s, "Action")) + " | " + text(get(s, "Resource")) + " | " + text(get(s, "Condition"))
+				if sid, ok := cfn.Get(s, "Sid").(string); ok && w[sid] != "" {
+					got[sid] = text(cfn.Get(s, "Action")) + " | " + text(cfn.Get(s, "Resource")) + " | " + text(cfn.Get(s, "Condition"))
 				}
 			}
 			if d := cmp.Diff(w, got); d != "" {
@@ -397,7 +398,7 @@ func TestScopedStatements(t *testing.T) {
 	// The restore test never reaches a live table: no statement of its policy names one.
 	_, statements := policyOf(t, "restore-test")
 	for _, s := range statements {
-		res := text(get(s, "Resource"))
+		res := text(cfn.Get(s, "Resource"))
 		for _, table := range []string{"<BillingTable", "<VaultTable", "<AuditTableStream"} {
 			if strings.Contains(res, table) {
 				t.Errorf("restore-test reaches a live table: %s", text(s))
@@ -434,7 +435,7 @@ func TestFunctionEnvironments(t *testing.T) {
 	}
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)
-		env := get(fn.Properties, "Environment", "Variables").(map[string]any)
+		env := cfn.Get(fn.Properties, "Environment", "Variables").(map[string]any)
 		var got []string
 		for k := range env {
 			got = append(got, k)
@@ -462,9 +463,9 @@ func TestIdempotencyRecordsOnlyUnderTheirPrefix(t *testing.T) {
 	for _, name := range []string{routes.Me, routes.AuditQuery, routes.Tokens} {
 		_, statements := policyOf(t, name)
 		for _, s := range statements {
-			res, actions := jsonOf(get(s, "Resource")), jsonOf(get(s, "Action"))
+			res, actions := jsonOf(cfn.Get(s, "Resource")), jsonOf(cfn.Get(s, "Action"))
 			if strings.Contains(res, "BillingTable") && strings.Contains(actions, "dynamodb:PutItem") &&
-				jsonOf(get(s, "Condition")) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["IDEM#*"]}}` {
+				jsonOf(cfn.Get(s, "Condition")) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["IDEM#*"]}}` {
 				t.Errorf("%s writes the billing table outside IDEM# records: %s", name, jsonOf(s))
 			}
 		}
@@ -488,8 +489,8 @@ func TestNoWildcardWithoutAReason(t *testing.T) {
 	for stack, tpl := range doc {
 		for id, r := range tpl.Resources {
 			for _, docKey := range []string{"PolicyDocument", "KeyPolicy"} {
-				for _, s := range list(get(r.Properties, docKey, "Statement")) {
-					if get(s, "Effect") != "Allow" {
+				for _, s := range cfn.List(cfn.Get(r.Properties, docKey, "Statement")) {
+					if cfn.Get(s, "Effect") != "Allow" {
 						continue
 					}
 					checkStatement(t, stack+"/"+id, r.Type, s, actions, starActions, suffixes)
@@ -502,27 +503,27 @@ func TestNoWildcardWithoutAReason(t *testing.T) {
 func checkStatement(t *testing.T, where, typ string, s any, actions, starActions map[string]bool, suffixes []string) {
 	t.Helper()
 	isKeyPolicy := typ == "AWS::KMS::Key"
-	for _, a := range list(get(s, "Action")) {
+	for _, a := range cfn.List(cfn.Get(s, "Action")) {
 		a := a.(string)
 		if !strings.Contains(a, "*") {
 			continue
 		}
 		// Key administrators manage with stacks.KeyAdminActions (keys_test.go pins them: no use).
-		if isKeyPolicy && get(s, "Sid") == stacks.KeyAdminSid && slices.Contains(stacks.KeyAdminActions, a) {
+		if isKeyPolicy && cfn.Get(s, "Sid") == stacks.KeyAdminSid && slices.Contains(stacks.KeyAdminActions, a) {
 			continue
 		}
 		if !actions[a] {
 			t.Errorf("%s: wildcard action %s without a reason in stacks.Wildcards: %s", where, a, jsonOf(s))
 		}
 	}
-	for _, r := range list(get(s, "Resource")) {
+	for _, r := range cfn.List(cfn.Get(s, "Resource")) {
 		rs := jsonOf(r)
 		switch {
 		case !strings.Contains(rs, "*"):
 		case rs == `"*"` && isKeyPolicy:
 			// In a key policy, "*" is the key itself.
 		case rs == `"*"`:
-			for _, a := range list(get(s, "Action")) {
+			for _, a := range cfn.List(cfn.Get(s, "Action")) {
 				if !starActions[a.(string)] {
 					t.Errorf("%s: %s on Resource * without a reason in stacks.Wildcards", where, a)
 				}
@@ -533,7 +534,7 @@ func checkStatement(t *testing.T, where, typ string, s any, actions, starActions
 				ok = ok || strings.HasSuffix(text(r), suf)
 			}
 			// S3 server access log delivery writes under each source bucket's prefix of the log bucket.
-			if typ == "AWS::S3::BucketPolicy" && strings.Contains(jsonOf(get(s, "Principal")), "logging.s3.amazonaws.com") {
+			if typ == "AWS::S3::BucketPolicy" && strings.Contains(jsonOf(cfn.Get(s, "Principal")), "logging.s3.amazonaws.com") {
 				ok = true
 			}
 			if !ok {
@@ -552,7 +553,7 @@ func resourcePaths() map[string]string {
 			return p
 		}
 		r := api().Resources[id]
-		parent, _ := get(r.Properties, "ParentId", "Ref").(string)
+		parent, _ := cfn.Get(r.Properties, "ParentId", "Ref").(string)
 		prefix := ""
 		if parent != "" && api().Resources[parent].Type == "AWS::ApiGateway::Resource" {
 			prefix = walk(parent)
@@ -572,9 +573,9 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 	got := map[string]string{}
 	for _, id := range api().ofType("AWS::ApiGateway::Method") {
 		p := api().Resources[id].Properties
-		key := p["HttpMethod"].(string) + " " + paths[get(p, "ResourceId", "Ref").(string)]
+		key := p["HttpMethod"].(string) + " " + paths[cfn.Get(p, "ResourceId", "Ref").(string)]
 		got[key] = id
-		if r, ok := routes.Lookup(p["HttpMethod"].(string), paths[get(p, "ResourceId", "Ref").(string)]); ok && r.CapabilityChecked() {
+		if r, ok := routes.Lookup(p["HttpMethod"].(string), paths[cfn.Get(p, "ResourceId", "Ref").(string)]); ok && r.CapabilityChecked() {
 			continue // the hosted page's routes: hostedpage_test.go checks them
 		}
 		if p["AuthorizationType"] != "CUSTOM" || jsonOf(p["AuthorizerId"]) != jsonOf(ref(authorizerID)) {
@@ -592,7 +593,7 @@ func TestEveryRouteIsServedBehindTheAuthorizer(t *testing.T) {
 			continue
 		}
 		fnID, _ := function(t, r.Function)
-		if uri := jsonOf(get(api().Resources[id].Properties, "Integration", "Uri")); !strings.Contains(uri, `"`+fnID+`"`) {
+		if uri := jsonOf(cfn.Get(api().Resources[id].Properties, "Integration", "Uri")); !strings.Contains(uri, `"`+fnID+`"`) {
 			t.Errorf("%s must integrate the %s function: %s", r.Key(), r.Function, uri)
 		}
 		if name := api().Resources[id].Properties["OperationName"]; name != r.Operation {
@@ -623,7 +624,7 @@ func TestAuthorizer(t *testing.T) {
 	if !strings.Contains(jsonOf(a.Properties["AuthorizerUri"]), authorizerFn) {
 		t.Errorf("the authorizer must invoke functions/authorizer")
 	}
-	env := get(fn.Properties, "Environment", "Variables").(map[string]any)
+	env := cfn.Get(fn.Properties, "Environment", "Variables").(map[string]any)
 	for name, want := range map[string]string{
 		config.EnvJWTIssuer:   "UserPoolProviderURL",
 		config.EnvJWTAudience: "UserPoolClient",
@@ -641,10 +642,10 @@ func TestStageLogsThrottlesAndTraces(t *testing.T) {
 	if p["TracingEnabled"] != true {
 		t.Error("X-Ray tracing must be on")
 	}
-	if get(p, "AccessLogSetting", "DestinationArn") == nil || !strings.HasPrefix(get(p, "AccessLogSetting", "Format").(string), "{") {
+	if cfn.Get(p, "AccessLogSetting", "DestinationArn") == nil || !strings.HasPrefix(cfn.Get(p, "AccessLogSetting", "Format").(string), "{") {
 		t.Error("JSON access logs required")
 	}
-	settings := list(p["MethodSettings"])
+	settings := cfn.List(p["MethodSettings"])
 	want := map[string]any{"DataTraceEnabled": false, "HttpMethod": "*", "LoggingLevel": "INFO", "MetricsEnabled": true,
 		"ResourcePath": "/*", "ThrottlingBurstLimit": 200.0, "ThrottlingRateLimit": 100.0}
 	if len(settings) != 1 {
@@ -673,10 +674,10 @@ func TestGatewayResponsesMatchTheLocalGateway(t *testing.T) {
 	got := map[string][2]string{}
 	for _, id := range api().ofType("AWS::ApiGateway::GatewayResponse") {
 		p := api().Resources[id].Properties
-		if h := get(p, "ResponseParameters", "gatewayresponse.header.Content-Type"); h != "'application/problem+json'" {
+		if h := cfn.Get(p, "ResponseParameters", "gatewayresponse.header.Content-Type"); h != "'application/problem+json'" {
 			t.Errorf("%v: Content-Type %v, want application/problem+json", p["ResponseType"], h)
 		}
-		got[p["ResponseType"].(string)] = [2]string{p["StatusCode"].(string), get(p, "ResponseTemplates", "application/json").(string)}
+		got[p["ResponseType"].(string)] = [2]string{p["StatusCode"].(string), cfn.Get(p, "ResponseTemplates", "application/json").(string)}
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("gateway responses (-shared/gateway +template):\n%s", d)
@@ -690,11 +691,11 @@ func TestWebACL(t *testing.T) {
 	aclID, acl := api().byPrefix(t, "AWS::WAFv2::WebACL", stacks.WebACLID)
 	var groups []string
 	rate := false
-	for _, r := range list(acl.Properties["Rules"]) {
-		if g, ok := get(r, "Statement", "ManagedRuleGroupStatement", "Name").(string); ok {
+	for _, r := range cfn.List(acl.Properties["Rules"]) {
+		if g, ok := cfn.Get(r, "Statement", "ManagedRuleGroupStatement", "Name").(string); ok {
 			groups = append(groups, g)
 		}
-		if get(r, "Statement", "RateBasedStatement", "Limit") != nil && get(r, "Action", "Block") != nil {
+		if cfn.Get(r, "Statement", "RateBasedStatement", "Limit") != nil && cfn.Get(r, "Action", "Block") != nil {
 			rate = true
 		}
 	}
@@ -777,8 +778,8 @@ func TestSchedules(t *testing.T) {
 	for name, expr := range want {
 		_, rule := api().byPrefix(t, "AWS::Events::Rule", stacks.FunctionID(name)+"Schedule")
 		fnID, _ := function(t, name)
-		target := list(rule.Properties["Targets"])[0]
-		if rule.Properties["ScheduleExpression"] != expr || !strings.Contains(jsonOf(get(target, "Arn")), fnID) || get(target, "DeadLetterConfig") == nil {
+		target := cfn.List(rule.Properties["Targets"])[0]
+		if rule.Properties["ScheduleExpression"] != expr || !strings.Contains(jsonOf(cfn.Get(target, "Arn")), fnID) || cfn.Get(target, "DeadLetterConfig") == nil {
 			t.Errorf("%s: schedule %v target %s; want %s with a dead-letter queue", name, rule.Properties["ScheduleExpression"], jsonOf(target), expr)
 		}
 	}
@@ -793,8 +794,8 @@ func alarmsOn(namespace, metric string, dims map[string]string) []map[string]any
 			continue
 		}
 		got := map[string]string{}
-		for _, d := range list(p["Dimensions"]) {
-			got[get(d, "Name").(string)] = text(get(d, "Value"))
+		for _, d := range cfn.List(p["Dimensions"]) {
+			got[cfn.Get(d, "Name").(string)] = text(cfn.Get(d, "Value"))
 		}
 		if cmp.Equal(dims, got, cmpopts.EquateEmpty()) {
 			out = append(out, p)
@@ -854,13 +855,13 @@ func TestBackupAlarms(t *testing.T) {
 	}
 	for fn, metric := range map[string]string{"backup": "BackupAlertLines", "restore-test": "RestoreTestAlertLines"} {
 		_, fnRes := function(t, fn)
-		logGroup := text(get(fnRes.Properties, "LoggingConfig", "LogGroup"))
+		logGroup := text(cfn.Get(fnRes.Properties, "LoggingConfig", "LogGroup"))
 		found := false
 		for _, id := range api().ofType("AWS::Logs::MetricFilter") {
 			p := api().Resources[id].Properties
-			tr := list(p["MetricTransformations"])[0]
+			tr := cfn.List(p["MetricTransformations"])[0]
 			if text(p["LogGroupName"]) == logGroup && p["FilterPattern"] == "{ $.alert IS TRUE }" &&
-				get(tr, "MetricNamespace") == backup.Namespace && get(tr, "MetricName") == metric {
+				cfn.Get(tr, "MetricNamespace") == backup.Namespace && cfn.Get(tr, "MetricName") == metric {
 				found = true
 			}
 		}

@@ -3,6 +3,7 @@ package templatetests
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,14 +93,14 @@ func TestServerlessChecks(t *testing.T) {
 	asyncFns := map[string]bool{}
 	for _, id := range api().ofType("AWS::Lambda::EventInvokeConfig") {
 		p := api().Resources[id].Properties
-		if get(p, "DestinationConfig", "OnFailure", "Destination") != nil {
-			asyncFns[get(p, "FunctionName", "Ref").(string)] = true
+		if cfn.Get(p, "DestinationConfig", "OnFailure", "Destination") != nil {
+			asyncFns[cfn.Get(p, "FunctionName", "Ref").(string)] = true
 		}
 	}
 	for _, f := range stacks.Functions {
 		id, fn := function(t, f.Name)
 		p := fn.Properties
-		if get(p, "TracingConfig", "Mode") != "Active" {
+		if cfn.Get(p, "TracingConfig", "Mode") != "Active" {
 			t.Errorf("Serverless-LambdaTracing: %s", f.Name)
 		}
 		if m, _ := p["MemorySize"].(float64); m == 0 || m == 128 {
@@ -108,7 +109,7 @@ func TestServerlessChecks(t *testing.T) {
 		if to, _ := p["Timeout"].(float64); to == 0 || to == 3 {
 			t.Errorf("Serverless-LambdaDefaultTimeout: %s has the default timeout", f.Name)
 		}
-		if get(p, "LoggingConfig", "LogFormat") != "JSON" || get(p, "LoggingConfig", "ApplicationLogLevel") == nil {
+		if cfn.Get(p, "LoggingConfig", "LogFormat") != "JSON" || cfn.Get(p, "LoggingConfig", "ApplicationLogLevel") == nil {
 			t.Errorf("Serverless-LambdaLogLevel: %s must log JSON with an application log level: %s", f.Name, jsonOf(p["LoggingConfig"]))
 		}
 		scheduled := f.Trigger == stacks.Hourly || f.Trigger == stacks.Daily || f.Trigger == stacks.Weekly
@@ -117,7 +118,7 @@ func TestServerlessChecks(t *testing.T) {
 		}
 	}
 	for _, id := range api().ofType("AWS::Lambda::EventSourceMapping") {
-		if get(api().Resources[id].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+		if cfn.Get(api().Resources[id].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
 			t.Errorf("Serverless-LambdaEventSourceMappingDestination: %s", id)
 		}
 	}
@@ -128,8 +129,8 @@ func TestServerlessChecks(t *testing.T) {
 			}
 		}
 		for _, id := range tpl.ofType("AWS::Events::Rule") {
-			for _, target := range list(tpl.Resources[id].Properties["Targets"]) {
-				if get(target, "DeadLetterConfig", "Arn") == nil {
+			for _, target := range cfn.List(tpl.Resources[id].Properties["Targets"]) {
+				if cfn.Get(target, "DeadLetterConfig", "Arn") == nil {
 					t.Errorf("Serverless-EventBusDLQ: %s/%s target has no dead-letter queue", stack, id)
 				}
 			}
@@ -144,10 +145,10 @@ func TestServerlessChecks(t *testing.T) {
 	if st.Properties["TracingEnabled"] != true {
 		t.Error("Serverless-APIGWXrayEnabled")
 	}
-	if format, _ := get(st.Properties, "AccessLogSetting", "Format").(string); !json.Valid([]byte(strings.ReplaceAll(format, "$context.", "context."))) {
+	if format, _ := cfn.Get(st.Properties, "AccessLogSetting", "Format").(string); !json.Valid([]byte(strings.ReplaceAll(format, "$context.", "context."))) {
 		t.Errorf("Serverless-APIGWStructuredLogging: access log format is not JSON: %s", format)
 	}
-	if get(list(st.Properties["MethodSettings"])[0], "ThrottlingRateLimit") == nil {
+	if cfn.Get(cfn.List(st.Properties["MethodSettings"])[0], "ThrottlingRateLimit") == nil {
 		t.Error("Serverless-APIGWDefaultThrottling")
 	}
 	// Serverless-SQSRedrivePolicy: the only queue is the failure queue, itself the end of every retry

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,12 +20,12 @@ func TestOnlyInvoicesUsesCustomerKeys(t *testing.T) {
 	}
 	direct := map[string]map[string][]string{} // function → action → purposes
 	for _, s := range keyStatements(t, "DataKey") {
-		purposes := list(get(s, "Condition", "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose))
-		m := roleARN.FindStringSubmatch(text(get(s, "Condition", "ArnEquals", "aws:PrincipalArn")))
+		purposes := cfn.List(cfn.Get(s, "Condition", "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose))
+		m := roleARN.FindStringSubmatch(text(cfn.Get(s, "Condition", "ArnEquals", "aws:PrincipalArn")))
 		if m == nil || len(purposes) == 0 {
 			continue
 		}
-		for _, a := range list(get(s, "Action")) {
+		for _, a := range cfn.List(cfn.Get(s, "Action")) {
 			if direct[m[1]] == nil {
 				direct[m[1]] = map[string][]string{}
 			}

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -142,10 +143,10 @@ func TestBuckets(t *testing.T) {
 			if d := cmp.Diff(blockAll, p["PublicAccessBlockConfiguration"]); d != "" {
 				t.Errorf("all public access must be blocked (-want +got):\n%s", d)
 			}
-			if get(p, "VersioningConfiguration", "Status") != "Enabled" {
+			if cfn.Get(p, "VersioningConfiguration", "Status") != "Enabled" {
 				t.Error("versioning must be enabled")
 			}
-			sse := get(list(get(p, "BucketEncryption", "ServerSideEncryptionConfiguration"))[0], "ServerSideEncryptionByDefault")
+			sse := cfn.Get(cfn.List(cfn.Get(p, "BucketEncryption", "ServerSideEncryptionConfiguration"))[0], "ServerSideEncryptionByDefault")
 			if b.KeyID != "" {
 				want := map[string]any{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": getAtt(stacks.LogicalID(b.KeyID, "Key"), "Arn")}
 				if d := cmp.Diff(want, sse); d != "" {
@@ -155,8 +156,8 @@ func TestBuckets(t *testing.T) {
 					t.Errorf("server access logs to the access-log bucket required (-want +got):\n%s", d)
 				}
 			}
-			rules := list(get(p, "LifecycleConfiguration", "Rules"))
-			if len(rules) == 0 || jsonOf(get(rules[0], "Transitions")) != `[{"StorageClass":"GLACIER","TransitionInDays":90}]` {
+			rules := cfn.List(cfn.Get(p, "LifecycleConfiguration", "Rules"))
+			if len(rules) == 0 || jsonOf(cfn.Get(rules[0], "Transitions")) != `[{"StorageClass":"GLACIER","TransitionInDays":90}]` {
 				t.Errorf("objects must move to an archive class after 90 days; lifecycle %s", jsonOf(rules))
 			}
 			assertDeniesInsecureTransport(t, id)
@@ -179,14 +180,14 @@ func assertDeniesInsecureTransport(t *testing.T, bucketID string) {
 		if jsonOf(p["Bucket"]) != jsonOf(ref(bucketID)) {
 			continue
 		}
-		for _, s := range list(get(p, "PolicyDocument", "Statement")) {
-			if get(s, "Effect") != "Deny" || jsonOf(get(s, "Principal")) != `{"AWS":"*"}` || jsonOf(get(s, "Action")) != `"s3:*"` {
+		for _, s := range cfn.List(cfn.Get(p, "PolicyDocument", "Statement")) {
+			if cfn.Get(s, "Effect") != "Deny" || jsonOf(cfn.Get(s, "Principal")) != `{"AWS":"*"}` || jsonOf(cfn.Get(s, "Action")) != `"s3:*"` {
 				continue
 			}
-			if jsonOf(get(s, "Condition", "Bool", "aws:SecureTransport")) == `"false"` {
+			if jsonOf(cfn.Get(s, "Condition", "Bool", "aws:SecureTransport")) == `"false"` {
 				denyPlain = true
 			}
-			if jsonOf(get(s, "Condition", "NumericLessThan", "s3:TlsVersion")) == `1.2` {
+			if jsonOf(cfn.Get(s, "Condition", "NumericLessThan", "s3:TlsVersion")) == `1.2` {
 				denyOldTLS = true
 			}
 		}
@@ -201,11 +202,11 @@ func assertDeniesInsecureTransport(t *testing.T, bucketID string) {
 
 func TestBackupPlanCopiesEveryTableOffsite(t *testing.T) {
 	data := doc[stacks.DataStackName]
-	rules := list(get(data.Resources["BackupPlan"].Properties, "BackupPlan", "BackupPlanRule"))
+	rules := cfn.List(cfn.Get(data.Resources["BackupPlan"].Properties, "BackupPlan", "BackupPlanRule"))
 	if len(rules) != 1 {
 		t.Fatalf("want one backup rule, got %s", jsonOf(rules))
 	}
-	copies := list(get(rules[0], "CopyActions"))
+	copies := cfn.List(cfn.Get(rules[0], "CopyActions"))
 	if len(copies) != 1 || !strings.Contains(jsonOf(copies[0]), ":backup:"+testOffsite+":") {
 		t.Errorf("backups must be copied to a vault in %s; copy actions %s", testOffsite, jsonOf(copies))
 	}
@@ -220,7 +221,7 @@ func TestBackupPlanCopiesEveryTableOffsite(t *testing.T) {
 		}
 	}
 	offsite := doc[stacks.OffsiteStackName].Resources[stacks.OffsiteVaultID]
-	if offsite.Type != "AWS::Backup::BackupVault" || offsite.DeletionPolicy != "Retain" || get(offsite.Properties, "LockConfiguration") == nil {
+	if offsite.Type != "AWS::Backup::BackupVault" || offsite.DeletionPolicy != "Retain" || cfn.Get(offsite.Properties, "LockConfiguration") == nil {
 		t.Errorf("offsite vault must exist, be retained and locked: %s", jsonOf(offsite))
 	}
 	if *built.Offsite.Region() != testOffsite {
@@ -266,13 +267,13 @@ func TestUserPool(t *testing.T) {
 // audit bucket never expires anything (Object Lock decides).
 func TestBackupBucketLifecycle(t *testing.T) {
 	data := doc[stacks.DataStackName]
-	rules := list(get(data.Resources["BackupBucket"].Properties, "LifecycleConfiguration", "Rules"))
+	rules := cfn.List(cfn.Get(data.Resources["BackupBucket"].Properties, "LifecycleConfiguration", "Rules"))
 	want := `[{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7},"ExpiredObjectDeleteMarker":true,"Id":"archive",` +
 		`"NoncurrentVersionExpiration":{"NoncurrentDays":30},"Status":"Enabled","Transitions":[{"StorageClass":"GLACIER","TransitionInDays":90}]}]`
 	if got := jsonOf(rules); got != want {
 		t.Errorf("backup bucket lifecycle\n got %s\nwant %s", got, want)
 	}
-	audit := jsonOf(get(data.Resources["AuditBucket"].Properties, "LifecycleConfiguration"))
+	audit := jsonOf(cfn.Get(data.Resources["AuditBucket"].Properties, "LifecycleConfiguration"))
 	if strings.Contains(audit, "Expiration") || !strings.Contains(audit, `"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}`) {
 		t.Errorf("audit bucket lifecycle must expire nothing and abort unfinished uploads: %s", audit)
 	}

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -14,8 +15,8 @@ func TestHostedPageRoutesAreOpenAndNothingElseIs(t *testing.T) {
 	open := 0
 	for _, id := range api().ofType("AWS::ApiGateway::Method") {
 		p := api().Resources[id].Properties
-		key := p["HttpMethod"].(string) + " " + paths[get(p, "ResourceId", "Ref").(string)]
-		r, ok := routes.Lookup(p["HttpMethod"].(string), paths[get(p, "ResourceId", "Ref").(string)])
+		key := p["HttpMethod"].(string) + " " + paths[cfn.Get(p, "ResourceId", "Ref").(string)]
+		r, ok := routes.Lookup(p["HttpMethod"].(string), paths[cfn.Get(p, "ResourceId", "Ref").(string)])
 		if !ok {
 			t.Errorf("%s is not in the route table", key)
 			continue
@@ -49,7 +50,7 @@ func TestHostedPageFunctionPutsOnlyLinks(t *testing.T) {
 	_, statements := policyOf(t, routes.HostedPage)
 	found := false
 	for _, s := range statements {
-		res, actions := jsonOf(get(s, "Resource")), jsonOf(get(s, "Action"))
+		res, actions := jsonOf(cfn.Get(s, "Resource")), jsonOf(cfn.Get(s, "Action"))
 		if strings.Contains(res, "VaultTable") || strings.Contains(res, "VaultKey") {
 			t.Errorf("hosted-page reaches the vault: %s", jsonOf(s))
 		}
@@ -60,7 +61,7 @@ func TestHostedPageFunctionPutsOnlyLinks(t *testing.T) {
 			if !strings.Contains(actions, write) {
 				continue
 			}
-			cond := jsonOf(get(s, "Condition"))
+			cond := jsonOf(cfn.Get(s, "Condition"))
 			switch {
 			case write == "dynamodb:PutItem" && cond == `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["LINK#*"]}}`:
 				found = true

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"maps"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func keyStatements(t *testing.T, keyID string) []any {
 	t.Helper()
 	for _, tpl := range doc {
 		if k, ok := tpl.Resources[keyID]; ok && k.Type == "AWS::KMS::Key" {
-			return list(get(k.Properties, "KeyPolicy", "Statement"))
+			return cfn.List(cfn.Get(k.Properties, "KeyPolicy", "Statement"))
 		}
 	}
 	t.Fatalf("no key %s", keyID)
@@ -55,12 +56,12 @@ func keyUsers(t *testing.T, keyID string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, s := range keyStatements(t, keyID) {
-		for _, arn := range list(get(s, "Condition", "ArnEquals", "aws:PrincipalArn")) {
+		for _, arn := range cfn.List(cfn.Get(s, "Condition", "ArnEquals", "aws:PrincipalArn")) {
 			m := roleARN.FindStringSubmatch(text(arn))
 			if m == nil {
 				continue
 			}
-			for _, a := range list(get(s, "Action")) {
+			for _, a := range cfn.List(cfn.Get(s, "Action")) {
 				out[m[1]] = append(out[m[1]], a.(string))
 			}
 		}
@@ -96,19 +97,19 @@ func TestKeyAdministratorsCannotUseKeys(t *testing.T) {
 			}
 			sids := map[string]bool{}
 			for _, s := range keyStatements(t, id) {
-				sid, _ := get(s, "Sid").(string)
+				sid, _ := cfn.Get(s, "Sid").(string)
 				if sids[sid] {
 					t.Errorf("statement id %q twice", sid)
 				}
 				sids[sid] = true
-				for _, a := range list(get(s, "Action")) {
+				for _, a := range cfn.List(cfn.Get(s, "Action")) {
 					if a == "kms:*" {
 						t.Errorf("kms:* granted: %s", text(s))
 					}
 				}
-				root := strings.HasSuffix(text(get(s, "Principal", "AWS")), ":root")
-				hasUse := slices.ContainsFunc(list(get(s, "Action")), func(a any) bool { return useActions.MatchString(a.(string)) })
-				cond := jsonOf(get(s, "Condition"))
+				root := strings.HasSuffix(text(cfn.Get(s, "Principal", "AWS")), ":root")
+				hasUse := slices.ContainsFunc(cfn.List(cfn.Get(s, "Action")), func(a any) bool { return useActions.MatchString(a.(string)) })
+				cond := jsonOf(cfn.Get(s, "Condition"))
 				// The account root may use a key only through a condition that names the principal
 				// (a function role) or a service and the bucket or queue it serves.
 				if root && hasUse && !strings.Contains(cond, "aws:PrincipalArn") && !strings.Contains(cond, "kms:ViaService") && !strings.Contains(cond, "kms:GrantIsForAWSResource") {
@@ -117,7 +118,7 @@ func TestKeyAdministratorsCannotUseKeys(t *testing.T) {
 			}
 			var admin, grants any
 			for _, s := range keyStatements(t, id) {
-				switch get(s, "Sid") {
+				switch cfn.Get(s, "Sid") {
 				case stacks.KeyAdminSid:
 					admin = s
 				case stacks.KeyAdminGrantsSid:
@@ -128,7 +129,7 @@ func TestKeyAdministratorsCannotUseKeys(t *testing.T) {
 				t.Fatalf("no key administrator statements (%s, %s)", stacks.KeyAdminSid, stacks.KeyAdminGrantsSid)
 			}
 			var actions []string
-			for _, a := range list(get(admin, "Action")) {
+			for _, a := range cfn.List(cfn.Get(admin, "Action")) {
 				actions = append(actions, a.(string))
 				if useActions.MatchString(a.(string)) {
 					t.Errorf("key administrators may use the key: %s", a)
@@ -137,10 +138,10 @@ func TestKeyAdministratorsCannotUseKeys(t *testing.T) {
 			if d := cmp.Diff(stacks.KeyAdminActions, actions, sortStrings); d != "" {
 				t.Errorf("administrator actions (-want +template):\n%s", d)
 			}
-			if text(get(admin, "Principal", "AWS")) != "arn:<AWS::Partition>:iam::"+testAccount+":root" || get(admin, "Condition") != nil {
+			if text(cfn.Get(admin, "Principal", "AWS")) != "arn:<AWS::Partition>:iam::"+testAccount+":root" || cfn.Get(admin, "Condition") != nil {
 				t.Errorf("administrators (default: the account root, through IAM): %s", text(admin))
 			}
-			if got := text(get(grants, "Action")) + " " + text(get(grants, "Condition")); got != `kms:CreateGrant {"Bool":{"kms:GrantIsForAWSResource":"true"}}` {
+			if got := text(cfn.Get(grants, "Action")) + " " + text(cfn.Get(grants, "Condition")); got != `kms:CreateGrant {"Bool":{"kms:GrantIsForAWSResource":"true"}}` {
 				t.Errorf("administrators' grants must be for AWS resources only: %s", got)
 			}
 		})
@@ -152,7 +153,7 @@ func TestKeyAdministratorsCannotUseKeys(t *testing.T) {
 func TestKeyUsersAreTheFunctionsThatNeedThem(t *testing.T) {
 	for _, f := range stacks.Functions {
 		_, fn := function(t, f.Name)
-		roleID := get(fn.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
+		roleID := cfn.Get(fn.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
 		if got := text(api().Resources[roleID].Properties["RoleName"]); got != stacks.APIStackName+"-"+f.Name+"-<AWS::Region>" {
 			t.Errorf("role of %s is named %q; the key policies name %s-%s-<AWS::Region>", f.Name, got, stacks.APIStackName, f.Name)
 		}
@@ -179,18 +180,18 @@ func TestKeyUsersAreTheFunctionsThatNeedThem(t *testing.T) {
 func TestOnlyPaymentsDecryptsCardData(t *testing.T) {
 	direct := map[string]map[string][]string{} // function → action → purposes
 	for _, s := range keyStatements(t, "VaultKey") {
-		if strings.Contains(jsonOf(get(s, "Condition")), "kms:ViaService") {
+		if strings.Contains(jsonOf(cfn.Get(s, "Condition")), "kms:ViaService") {
 			continue
 		}
-		m := roleARN.FindStringSubmatch(text(get(s, "Condition", "ArnEquals", "aws:PrincipalArn")))
+		m := roleARN.FindStringSubmatch(text(cfn.Get(s, "Condition", "ArnEquals", "aws:PrincipalArn")))
 		if m == nil {
 			continue
 		}
-		for _, a := range list(get(s, "Action")) {
+		for _, a := range cfn.List(cfn.Get(s, "Action")) {
 			if direct[m[1]] == nil {
 				direct[m[1]] = map[string][]string{}
 			}
-			for _, p := range list(get(s, "Condition", "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose)) {
+			for _, p := range cfn.List(cfn.Get(s, "Condition", "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose)) {
 				direct[m[1]][a.(string)] = append(direct[m[1]][a.(string)], p.(string))
 			}
 		}
@@ -215,8 +216,8 @@ func TestSigningKeyOnlySignsForTheDigest(t *testing.T) {
 		t.Errorf("users of the audit-signing key (-want +key policy):\n%s", d)
 	}
 	for _, s := range keyStatements(t, "AuditSigningKey") {
-		if slices.Contains(list(get(s, "Action")), any("kms:Sign")) {
-			if c := text(get(s, "Condition", "StringEquals")); c != `{"kms:MessageType":"RAW","kms:SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}` {
+		if slices.Contains(cfn.List(cfn.Get(s, "Action")), any("kms:Sign")) {
+			if c := text(cfn.Get(s, "Condition", "StringEquals")); c != `{"kms:MessageType":"RAW","kms:SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}` {
 				t.Errorf("kms:Sign must be pinned to the digest's algorithm: %s", c)
 			}
 		}
@@ -228,12 +229,12 @@ func TestSigningKeyOnlySignsForTheDigest(t *testing.T) {
 func TestTableAndBucketKeyUseGoesThroughTheService(t *testing.T) {
 	for _, key := range []string{"DataKey", "VaultKey", "BackupKey"} {
 		for _, s := range keyStatements(t, key) {
-			c := get(s, "Condition")
-			if get(c, "ArnEquals", "aws:PrincipalArn") == nil {
+			c := cfn.Get(s, "Condition")
+			if cfn.Get(c, "ArnEquals", "aws:PrincipalArn") == nil {
 				continue
 			}
-			if get(c, "StringEquals", "kms:ViaService") == nil && get(c, "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose) == nil &&
-				!slices.Contains(list(get(s, "Action")), any("kms:DescribeKey")) {
+			if cfn.Get(c, "StringEquals", "kms:ViaService") == nil && cfn.Get(c, "StringEquals", "kms:EncryptionContext:"+stacks.EncryptionContextPurpose) == nil &&
+				!slices.Contains(cfn.List(cfn.Get(s, "Action")), any("kms:DescribeKey")) {
 				t.Errorf("%s: use without a service or purpose condition: %s", key, text(s))
 			}
 		}
@@ -246,23 +247,23 @@ func TestTableAndBucketKeyUseGoesThroughTheService(t *testing.T) {
 // answers 413 payload_too_large and audits the refusal.
 func TestWAFKeepsTheBodyContract(t *testing.T) {
 	_, acl := api().byPrefix(t, "AWS::WAFv2::WebACL", stacks.WebACLID)
-	limit := get(acl.Properties, "AssociationConfig", "RequestBody", "API_GATEWAY", "DefaultSizeInspectionLimit")
+	limit := cfn.Get(acl.Properties, "AssociationConfig", "RequestBody", "API_GATEWAY", "DefaultSizeInspectionLimit")
 	if limit != stacks.WAFBodyInspectionLimit || stacks.WAFBodyInspectionLimit != "KB_64" || httpapi.MaxBodyBytes > 64<<10 {
 		t.Errorf("API Gateway must forward %d bytes of a body to the WAF: inspection limit %v", httpapi.MaxBodyBytes, limit)
 	}
 	counted := false
-	for _, r := range list(acl.Properties["Rules"]) {
-		if get(r, "Statement", "ManagedRuleGroupStatement", "Name") == "AWSManagedRulesCommonRuleSet" {
-			for _, o := range list(get(r, "Statement", "ManagedRuleGroupStatement", "RuleActionOverrides")) {
-				if get(o, "Name") == "SizeRestrictions_BODY" && get(o, "ActionToUse", "Count") != nil {
+	for _, r := range cfn.List(acl.Properties["Rules"]) {
+		if cfn.Get(r, "Statement", "ManagedRuleGroupStatement", "Name") == "AWSManagedRulesCommonRuleSet" {
+			for _, o := range cfn.List(cfn.Get(r, "Statement", "ManagedRuleGroupStatement", "RuleActionOverrides")) {
+				if cfn.Get(o, "Name") == "SizeRestrictions_BODY" && cfn.Get(o, "ActionToUse", "Count") != nil {
 					counted = true
 				}
 			}
 		}
 		// No rule of our own refuses a body for its size below the contract's limit.
-		if sc := get(r, "Statement", "SizeConstraintStatement"); sc != nil && get(sc, "FieldToMatch", "Body") != nil {
-			if size, _ := get(sc, "Size").(float64); size < float64(httpapi.MaxBodyBytes) {
-				t.Errorf("rule %v refuses bodies of %v bytes", get(r, "Name"), size)
+		if sc := cfn.Get(r, "Statement", "SizeConstraintStatement"); sc != nil && cfn.Get(sc, "FieldToMatch", "Body") != nil {
+			if size, _ := cfn.Get(sc, "Size").(float64); size < float64(httpapi.MaxBodyBytes) {
+				t.Errorf("rule %v refuses bodies of %v bytes", cfn.Get(r, "Name"), size)
 			}
 		}
 	}
@@ -288,8 +289,8 @@ func TestProductionStageRefusesTheSandbox(t *testing.T) {
 		}
 	}
 	_, fn := function(t, routes.Payments)
-	env := get(fn.Properties, "Environment", "Variables")
-	if get(env, stacks.EnvStage) != stacks.StageTest || get(env, stacks.EnvPaymentProcessor) != processor.SandboxName {
+	env := cfn.Get(fn.Properties, "Environment", "Variables")
+	if cfn.Get(env, stacks.EnvStage) != stacks.StageTest || cfn.Get(env, stacks.EnvPaymentProcessor) != processor.SandboxName {
 		t.Errorf("payments environment: %s", text(env))
 	}
 	if err := processor.Check(processor.SandboxName, stacks.StageProduction); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"io"
 	"maps"
 	"os"
@@ -438,16 +439,16 @@ func runFlow(t *testing.T, s *devstack.Stack) {
 // synthesized for the local stack's account and region: CDK writes the test account and region
 // literally where it knows them (Stack.FormatArn), and the functions name their account and region in
 // object keys (AWSLogs/<account>/...).
-func templates(t *testing.T, l localScope) map[string]policyeval.Template {
+func templates(t *testing.T, l localScope) map[string]cfn.Template {
 	t.Helper()
-	out := map[string]policyeval.Template{}
+	out := map[string]cfn.Template{}
 	for name, tp := range tmpl {
 		b, err := json.Marshal(tp.ToJSON())
 		if err != nil {
 			t.Fatal(err)
 		}
 		b = []byte(strings.NewReplacer(testAccount, l.account, testRegion, l.region).Replace(string(b)))
-		var pt policyeval.Template
+		var pt cfn.Template
 		if err := json.Unmarshal(b, &pt); err != nil {
 			t.Fatal(err)
 		}
@@ -713,13 +714,13 @@ func TestLeastPrivilege(t *testing.T) {
 
 // removeStatement returns a copy of the templates without the statements with this Sid in one stack's
 // IAM policies.
-func removeStatement(t *testing.T, tpls map[string]policyeval.Template, stack, sid string) map[string]policyeval.Template {
+func removeStatement(t *testing.T, tpls map[string]cfn.Template, stack, sid string) map[string]cfn.Template {
 	t.Helper()
 	b, err := json.Marshal(tpls)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]policyeval.Template
+	var out map[string]cfn.Template
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -730,8 +731,8 @@ func removeStatement(t *testing.T, tpls map[string]policyeval.Template, stack, s
 		}
 		doc := r.Properties["PolicyDocument"].(map[string]any)
 		var kept []any
-		for _, s := range list(doc["Statement"]) {
-			if get(s, "Sid") == sid {
+		for _, s := range cfn.List(doc["Statement"]) {
+			if cfn.Get(s, "Sid") == sid {
 				removed++
 				continue
 			}

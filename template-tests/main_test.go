@@ -5,10 +5,10 @@ package templatetests
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -97,29 +97,13 @@ func synth(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// template is a CloudFormation template as plain JSON.
-type template struct {
-	Resources map[string]resource `json:"Resources"`
-}
+// template is one synthesized stack's template; resource one of its resources.
+type template cfn.Template
 
-type resource struct {
-	Type                string         `json:"Type"`
-	Properties          map[string]any `json:"Properties"`
-	DeletionPolicy      string         `json:"DeletionPolicy"`
-	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
-}
+type resource = cfn.Resource
 
 // ofType returns the logical IDs of a template's resources of one type, sorted.
-func (t template) ofType(typ string) []string {
-	var ids []string
-	for id, r := range t.Resources {
-		if r.Type == typ {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	return ids
-}
+func (t template) ofType(typ string) []string { return cfn.Template(t).OfType(typ) }
 
 // byPrefix finds the one resource of a type whose logical ID starts with prefix (CDK appends a hash).
 func (t template) byPrefix(tb testing.TB, typ, prefix string) (string, resource) {
@@ -140,30 +124,6 @@ func (t template) byPrefix(tb testing.TB, typ, prefix string) (string, resource)
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// get walks a path of map keys through a resource's properties.
-func get(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
-
-// list turns a CloudFormation scalar-or-list field into a list.
-func list(v any) []any {
-	switch x := v.(type) {
-	case []any:
-		return x
-	case nil:
-		return nil
-	default:
-		return []any{x}
-	}
 }
 
 func ref(id string) map[string]any { return map[string]any{"Ref": id} }

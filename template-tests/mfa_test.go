@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -31,11 +32,11 @@ func TestPoolRequiresMFA(t *testing.T) {
 	}
 	// A custom auth challenge trigger decides sign-in itself; Cognito's MFA does not apply to it.
 	for _, trigger := range []string{"DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"} {
-		if v := get(p, "LambdaConfig", trigger); v != nil {
+		if v := cfn.Get(p, "LambdaConfig", trigger); v != nil {
 			t.Errorf("LambdaConfig.%s is set; custom authentication bypasses the pool's MFA", trigger)
 		}
 	}
-	if got := jsonOf(get(p, "Policies", "SignInPolicy")); strings.Contains(got, "WEB_AUTHN") || strings.Contains(got, "OTP") {
+	if got := jsonOf(cfn.Get(p, "Policies", "SignInPolicy")); strings.Contains(got, "WEB_AUTHN") || strings.Contains(got, "OTP") {
 		t.Errorf("SignInPolicy %s allows a passwordless first factor", got)
 	}
 	clients := data.ofType("AWS::Cognito::UserPoolClient")
@@ -43,7 +44,7 @@ func TestPoolRequiresMFA(t *testing.T) {
 		t.Fatal("no app client")
 	}
 	for _, id := range clients {
-		for _, flow := range list(data.Resources[id].Properties["ExplicitAuthFlows"]) {
+		for _, flow := range cfn.List(data.Resources[id].Properties["ExplicitAuthFlows"]) {
 			if f := flow.(string); f == "ALLOW_CUSTOM_AUTH" || f == "CUSTOM_AUTH_FLOW_ONLY" || f == "ALLOW_USER_AUTH" {
 				t.Errorf("app client %s allows %s; only flows that end in the pool's MFA challenge may be enabled", id, f)
 			}
@@ -56,7 +57,7 @@ func TestPoolRequiresMFA(t *testing.T) {
 // function.
 func TestMFAPoolIssuerIsThePool(t *testing.T) {
 	_, fn := function(t, "authorizer")
-	env := get(fn.Properties, "Environment", "Variables").(map[string]any)
+	env := cfn.Get(fn.Properties, "Environment", "Variables").(map[string]any)
 	got, want := text(env[config.EnvMFAPoolIssuers]), text(env[config.EnvJWTIssuer])
 	if got != want || got != "<"+stacks.UserPoolID+"ProviderURL>" {
 		t.Errorf("authorizer %s = %s; want exactly the pool's issuer %s (JWT_ISSUER %s)",

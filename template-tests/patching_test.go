@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -27,7 +28,7 @@ func TestRuntimesArePatchedAutomatically(t *testing.T) {
 	// Functions the CDK adds itself (custom resources) take the default, Auto; none may pin a runtime version.
 	for name, d := range doc {
 		for _, id := range d.ofType("AWS::Lambda::Function") {
-			if mode := get(d.Resources[id].Properties, "RuntimeManagementConfig", "UpdateRuntimeOn"); mode != nil && mode != "Auto" {
+			if mode := cfn.Get(d.Resources[id].Properties, "RuntimeManagementConfig", "UpdateRuntimeOn"); mode != nil && mode != "Auto" {
 				t.Errorf("%s %s: runtime updates %v, want Auto", name, id, mode)
 			}
 		}

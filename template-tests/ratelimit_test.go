@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -13,11 +14,11 @@ func TestCardAttemptCountersOnlyUnderTheirPrefix(t *testing.T) {
 	_, statements := policyOf(t, routes.Tokens)
 	found := false
 	for _, s := range statements {
-		res, actions := jsonOf(get(s, "Resource")), jsonOf(get(s, "Action"))
+		res, actions := jsonOf(cfn.Get(s, "Resource")), jsonOf(cfn.Get(s, "Action"))
 		if !strings.Contains(res, "BillingTable") || !strings.Contains(actions, "dynamodb:UpdateItem") {
 			continue
 		}
-		if cond := jsonOf(get(s, "Condition")); cond != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RATE#*"]}}` {
+		if cond := jsonOf(cfn.Get(s, "Condition")); cond != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RATE#*"]}}` {
 			t.Errorf("tokens updates the billing table outside RATE# counters: %s", jsonOf(s))
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"io"
 	"log/slog"
 	"os"
@@ -214,7 +215,7 @@ func removeVariable(tb testing.TB, ts lambdaruntime.Templates, fn, name string) 
 	for _, t := range ts {
 		for id, r := range t.Resources {
 			if r.Type == "AWS::Lambda::Function" && strings.HasPrefix(id, prefix) {
-				vars, _ := get(r.Properties, "Environment", "Variables").(map[string]any)
+				vars, _ := cfn.Get(r.Properties, "Environment", "Variables").(map[string]any)
 				if _, ok := vars[name]; !ok {
 					tb.Fatalf("%s does not set %s", id, name)
 				}

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -24,10 +25,10 @@ func TestAuditTrailBucketPolicy(t *testing.T) {
 		if !strings.HasPrefix(text(p["Bucket"]), "<AuditBucket") {
 			continue
 		}
-		for _, s := range list(get(p, "PolicyDocument", "Statement")) {
-			if sid, ok := get(s, "Sid").(string); ok && want[sid] != "" {
-				got[sid] = text(get(s, "Effect")) + " | " + text(get(s, "Principal")) + " | " + text(get(s, "Action")) + " | " +
-					text(get(s, "Resource")) + " | " + text(get(s, "Condition"))
+		for _, s := range cfn.List(cfn.Get(p, "PolicyDocument", "Statement")) {
+			if sid, ok := cfn.Get(s, "Sid").(string); ok && want[sid] != "" {
+				got[sid] = text(cfn.Get(s, "Effect")) + " | " + text(cfn.Get(s, "Principal")) + " | " + text(cfn.Get(s, "Action")) + " | " +
+					text(cfn.Get(s, "Resource")) + " | " + text(cfn.Get(s, "Condition"))
 			}
 		}
 	}
@@ -38,8 +39,8 @@ func TestAuditTrailBucketPolicy(t *testing.T) {
 	}
 	for _, fn := range []string{"audit-shipper", "audit-digest"} {
 		_, f := function(t, fn)
-		roleID := get(f.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
-		name := text(get(api().Resources[roleID].Properties, "RoleName"))
+		roleID := cfn.Get(f.Properties, "Role", "Fn::GetAtt").([]any)[0].(string)
+		name := text(cfn.Get(api().Resources[roleID].Properties, "RoleName"))
 		if name != stacks.APIStackName+"-"+fn+"-<AWS::Region>" {
 			t.Errorf("role of %s is named %q, not the name the audit bucket's policy allows", fn, name)
 		}

@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestUsersPoolGrantNamesOnlyThePool(t *testing.T) {
 		_, statements := policyOf(t, f.Name)
 		var pool []any
 		for _, s := range statements {
-			if strings.Contains(jsonOf(get(s, "Action")), "cognito-idp:") {
+			if strings.Contains(jsonOf(cfn.Get(s, "Action")), "cognito-idp:") {
 				pool = append(pool, s)
 			}
 		}
@@ -36,16 +37,16 @@ func TestUsersPoolGrantNamesOnlyThePool(t *testing.T) {
 		}
 		s := pool[0]
 		var got []string
-		for _, a := range list(get(s, "Action")) {
+		for _, a := range cfn.List(cfn.Get(s, "Action")) {
 			got = append(got, a.(string))
 		}
 		if d := cmp.Diff(userpool.AdminActions, got, sortStrings); d != "" {
 			t.Errorf("users pool actions (-code +template):\n%s", d)
 		}
-		if res := jsonOf(get(s, "Resource")); !strings.Contains(res, stacks.UserPoolID) || strings.Contains(res, "*") {
+		if res := jsonOf(cfn.Get(s, "Resource")); !strings.Contains(res, stacks.UserPoolID) || strings.Contains(res, "*") {
 			t.Errorf("users pool statement names %s; want the user pool's ARN only", res)
 		}
-		if c := get(s, "Condition"); c != nil {
+		if c := cfn.Get(s, "Condition"); c != nil {
 			t.Errorf("unexpected condition %s", jsonOf(c))
 		}
 	}
@@ -59,12 +60,12 @@ func TestSessionEpochsOnlyUnderTheirPrefix(t *testing.T) {
 		_, statements := policyOf(t, name)
 		found := false
 		for _, s := range statements {
-			res, actions := jsonOf(get(s, "Resource")), jsonOf(get(s, "Action"))
+			res, actions := jsonOf(cfn.Get(s, "Resource")), jsonOf(cfn.Get(s, "Action"))
 			if !strings.Contains(res, "BillingTable") || !strings.Contains(actions, action) {
 				continue
 			}
 			found = true
-			if jsonOf(get(s, "Condition")) != cond {
+			if jsonOf(cfn.Get(s, "Condition")) != cond {
 				t.Errorf("%s: %s on the billing table outside %s items: %s", name, action, sessions.KeyPrefix, jsonOf(s))
 			}
 		}
@@ -93,14 +94,14 @@ func TestRevocationBound(t *testing.T) {
 func TestPoolMatchesTheSharedDefinition(t *testing.T) {
 	def := resources.Users
 	p := doc[stacks.DataStackName].Resources[stacks.UserPoolID].Properties
-	pp := get(p, "Policies", "PasswordPolicy")
+	pp := cfn.Get(p, "Policies", "PasswordPolicy")
 	want := map[string]any{
 		"MinimumLength": float64(def.PasswordMinLength), "RequireLowercase": def.RequireLowercase,
 		"RequireUppercase": def.RequireUppercase, "RequireNumbers": def.RequireDigits, "RequireSymbols": def.RequireSymbols,
 		"TemporaryPasswordValidityDays": float64(def.TempPasswordValidityDays),
 	}
 	for k, v := range want {
-		if got := get(pp, k); got != v {
+		if got := cfn.Get(pp, k); got != v {
 			t.Errorf("PasswordPolicy.%s = %v; want %v", k, got, v)
 		}
 	}
@@ -111,9 +112,9 @@ func TestPoolMatchesTheSharedDefinition(t *testing.T) {
 		t.Errorf("custom attribute %q; definition %q", stacks.CustomerIDAttribute, def.CustomerIDAttribute)
 	}
 	found := false
-	for _, a := range list(p["Schema"]) {
-		if get(a, "Name") == def.CustomerIDAttribute {
-			found = get(a, "Mutable") == false
+	for _, a := range cfn.List(p["Schema"]) {
+		if cfn.Get(a, "Name") == def.CustomerIDAttribute {
+			found = cfn.Get(a, "Mutable") == false
 		}
 	}
 	if !found {

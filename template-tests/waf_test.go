@@ -1,6 +1,7 @@
 package templatetests
 
 import (
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -84,12 +85,12 @@ func TestWAFBlocksReachTheAuditTrail(t *testing.T) {
 // record says rate_limited.
 func TestWAFRateRuleAnswers429(t *testing.T) {
 	_, acl := api().byPrefix(t, "AWS::WAFv2::WebACL", stacks.WebACLID)
-	for _, r := range list(acl.Properties["Rules"]) {
-		if get(r, "Statement", "RateBasedStatement") == nil {
+	for _, r := range cfn.List(acl.Properties["Rules"]) {
+		if cfn.Get(r, "Statement", "RateBasedStatement") == nil {
 			continue
 		}
-		if code := get(r, "Action", "Block", "CustomResponse", "ResponseCode"); code != float64(429) {
-			t.Errorf("rate rule %v answers %v, want 429", get(r, "Name"), code)
+		if code := cfn.Get(r, "Action", "Block", "CustomResponse", "ResponseCode"); code != float64(429) {
+			t.Errorf("rate rule %v answers %v, want 429", cfn.Get(r, "Name"), code)
 		}
 		return
 	}

@@ -11,32 +11,13 @@ package policyeval
 
 import (
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-// Template is a CloudFormation template as plain JSON.
-type Template struct {
-	Resources map[string]Resource `json:"Resources"`
-	Outputs   map[string]Output   `json:"Outputs"`
-}
-
-// Resource is a template resource.
-type Resource struct {
-	Type       string         `json:"Type"`
-	Properties map[string]any `json:"Properties"`
-}
-
-// Output is a template output, exported under Export.Name.
-type Output struct {
-	Value  any `json:"Value"`
-	Export *struct {
-		Name any `json:"Name"`
-	} `json:"Export"`
-}
 
 // Env gives the intrinsics their values.
 type Env struct {
@@ -76,12 +57,12 @@ var Operators = []string{
 }
 
 type resolver struct {
-	stacks map[string]Template
+	stacks map[string]cfn.Template
 	env    Env
 }
 
 // Collect resolves the templates' policies.
-func Collect(stacks map[string]Template, env Env) (*Policies, error) {
+func Collect(stacks map[string]cfn.Template, env Env) (*Policies, error) {
 	r := &resolver{stacks: stacks, env: env}
 	p := &Policies{Identity: map[string][]Statement{}, ResourcePolicies: map[string][]Statement{}}
 	names := make([]string, 0, len(stacks))
@@ -106,9 +87,9 @@ func Collect(stacks map[string]Template, env Env) (*Policies, error) {
 				if arn, err = r.roleARN(sn, id); err != nil {
 					break
 				}
-				for _, pol := range list(res.Properties["Policies"]) {
+				for _, pol := range cfn.List(res.Properties["Policies"]) {
 					var st []Statement
-					if st, err = r.statements(sn, src, get(pol, "PolicyDocument")); err != nil {
+					if st, err = r.statements(sn, src, cfn.Get(pol, "PolicyDocument")); err != nil {
 						break
 					}
 					p.Identity[arn] = append(p.Identity[arn], st...)
@@ -118,7 +99,7 @@ func Collect(stacks map[string]Template, env Env) (*Policies, error) {
 				if st, err = r.statements(sn, src, res.Properties["PolicyDocument"]); err != nil {
 					break
 				}
-				for _, role := range list(res.Properties["Roles"]) {
+				for _, role := range cfn.List(res.Properties["Roles"]) {
 					rid, ok := refID(role)
 					if !ok {
 						err = fmt.Errorf("%s: role %v is not a Ref to this stack's role", src, role)
@@ -148,7 +129,7 @@ func Collect(stacks map[string]Template, env Env) (*Policies, error) {
 }
 
 // resourcePolicy attaches a bucket, topic or queue policy to the ARNs of what it names.
-func (r *resolver) resourcePolicy(p *Policies, sn, src string, res Resource) error {
+func (r *resolver) resourcePolicy(p *Policies, sn, src string, res cfn.Resource) error {
 	st, err := r.statements(sn, src, res.Properties["PolicyDocument"])
 	if err != nil {
 		return err
@@ -159,9 +140,9 @@ func (r *resolver) resourcePolicy(p *Policies, sn, src string, res Resource) err
 	case "AWS::S3::BucketPolicy":
 		targets, attr = []any{res.Properties["Bucket"]}, "Arn"
 	case "AWS::SNS::TopicPolicy":
-		targets, attr = list(res.Properties["Topics"]), "Ref" // a topic's Ref is its ARN
+		targets, attr = cfn.List(res.Properties["Topics"]), "Ref" // a topic's Ref is its ARN
 	case "AWS::SQS::QueuePolicy":
-		targets, attr = list(res.Properties["Queues"]), "Arn"
+		targets, attr = cfn.List(res.Properties["Queues"]), "Arn"
 	}
 	for _, t := range targets {
 		id, ok := refID(t)
@@ -202,7 +183,7 @@ func (r *resolver) roleARN(sn, id string) (string, error) {
 
 func (r *resolver) statements(sn, src string, doc any) ([]Statement, error) {
 	var out []Statement
-	for i, raw := range list(get(doc, "Statement")) {
+	for i, raw := range cfn.List(cfn.Get(doc, "Statement")) {
 		m, ok := raw.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: statement %d is not an object", src, i)
@@ -225,15 +206,15 @@ func (r *resolver) statements(sn, src string, doc any) ([]Statement, error) {
 		if s.Effect != "Allow" && s.Effect != "Deny" {
 			return nil, fmt.Errorf("%s: statement %d: effect %q", src, i, s.Effect)
 		}
-		s.Action = strs(m["Action"])
-		s.Resource = strs(m["Resource"])
+		s.Action = cfn.Strings(m["Action"])
+		s.Resource = cfn.Strings(m["Resource"])
 		switch pr := m["Principal"].(type) {
 		case nil:
 		case string:
 			s.Principal = []string{pr}
 		case map[string]any:
 			for kind, v := range pr {
-				for _, p := range strs(v) {
+				for _, p := range cfn.Strings(v) {
 					switch kind {
 					case "AWS":
 						s.Principal = append(s.Principal, p)
@@ -252,7 +233,7 @@ func (r *resolver) statements(sn, src string, doc any) ([]Statement, error) {
 			}
 			s.Condition[op] = map[string][]string{}
 			for k, vals := range kv.(map[string]any) {
-				s.Condition[op][strings.ToLower(k)] = strs(vals)
+				s.Condition[op][strings.ToLower(k)] = cfn.Strings(vals)
 			}
 		}
 		out = append(out, s)
@@ -470,34 +451,4 @@ func refID(v any) (string, bool) {
 	}
 	id, ok := m["Ref"].(string)
 	return id, ok
-}
-
-func get(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
-
-func list(v any) []any {
-	switch x := v.(type) {
-	case []any:
-		return x
-	case nil:
-		return nil
-	default:
-		return []any{x}
-	}
-}
-
-func strs(v any) []string {
-	var out []string
-	for _, e := range list(v) {
-		out = append(out, fmt.Sprint(e))
-	}
-	return out
 }

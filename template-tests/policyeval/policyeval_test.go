@@ -2,6 +2,7 @@ package policyeval
 
 import (
 	"encoding/json"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 )
@@ -14,10 +15,10 @@ const (
 
 // stacks builds two templates: "data" with a key, a bucket and a table exported for "api", whose
 // role policy imports them, as the CDK app's cross-stack references do.
-func stacks(t *testing.T, rolePolicy, keyPolicy, bucketPolicy string) map[string]Template {
+func stacks(t *testing.T, rolePolicy, keyPolicy, bucketPolicy string) map[string]cfn.Template {
 	t.Helper()
-	var data, api Template
-	tpl := func(s string, v *Template) {
+	var data, api cfn.Template
+	tpl := func(s string, v *cfn.Template) {
 		if err := json.Unmarshal([]byte(s), v); err != nil {
 			t.Fatalf("%v: %s", err, s)
 		}
@@ -35,7 +36,7 @@ func stacks(t *testing.T, rolePolicy, keyPolicy, bucketPolicy string) map[string
 	tpl(`{"Resources":{
 		"Role":{"Type":"AWS::IAM::Role","Properties":{"RoleName":{"Fn::Join":["",["f",{"Fn::Sub":"n"}]]}}},
 		"Policy":{"Type":"AWS::IAM::Policy","Properties":{"Roles":[{"Ref":"Role"}],"PolicyDocument":`+rolePolicy+`}}}}`, &api)
-	return map[string]Template{"data": data, "api": api}
+	return map[string]cfn.Template{"data": data, "api": api}
 }
 
 var env = Env{Partition: "aws", Account: account, Region: "eu-west-1", Attr: func(stack, id, attr string) (string, bool) {

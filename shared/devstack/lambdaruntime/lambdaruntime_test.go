@@ -2,6 +2,7 @@ package lambdaruntime
 
 import (
 	"context"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os/exec"
 	"strings"
 	"testing"
@@ -145,7 +146,7 @@ func TestSAMEnvAndTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars, _ := get(back[1].Resources["AuditShipperFunction22E2B9A2"].Properties, "Environment", "Variables").(map[string]any)
+	vars, _ := cfn.Get(back[1].Resources["AuditShipperFunction22E2B9A2"].Properties, "Environment", "Variables").(map[string]any)
 	if v, ok := vars["AWS_ENDPOINT_URL"]; !ok || v != "" || len(vars) != 7 {
 		t.Errorf("SAM template variables: %v, want the original six and an empty AWS_ENDPOINT_URL", vars)
 	}

@@ -3,6 +3,7 @@ package lambdaruntime
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,36 +14,14 @@ import (
 	"github.com/vaultbill/vaultbill/shared/resources"
 )
 
-// Template is the part of a synthesized CloudFormation template the functions' environment comes
-// from: the resources (functions, and what their variables refer to) and the exports other stacks
-// import.
-type Template struct {
-	Resources map[string]Resource `json:"Resources"`
-	Outputs   map[string]Output   `json:"Outputs"`
-}
-
-// Resource is one resource of a template.
-type Resource struct {
-	Type       string         `json:"Type"`
-	Properties map[string]any `json:"Properties"`
-}
-
-// Output is one output of a template; Export.Name is what Fn::ImportValue names.
-type Output struct {
-	Value  any `json:"Value"`
-	Export struct {
-		Name any `json:"Name"`
-	} `json:"Export"`
-}
-
 // Templates are the templates of one synthesized app (the API stack imports from the data stack).
-type Templates []Template
+type Templates []cfn.Template
 
 // ParseTemplates parses the JSON of every stack's template.
 func ParseTemplates(docs ...[]byte) (Templates, error) {
 	var ts Templates
 	for i, d := range docs {
-		var t Template
+		var t cfn.Template
 		if err := json.Unmarshal(d, &t); err != nil {
 			return nil, fmt.Errorf("template %d: %w", i, err)
 		}
@@ -121,7 +100,7 @@ func (ts Templates) Function(name string, l Local) (Function, error) {
 			}
 			f := Function{Name: name, LogicalID: id, Env: map[string]string{},
 				MemoryMB: intOf(r.Properties["MemorySize"]), TimeoutSeconds: intOf(r.Properties["Timeout"])}
-			vars, _ := get(r.Properties, "Environment", "Variables").(map[string]any)
+			vars, _ := cfn.Get(r.Properties, "Environment", "Variables").(map[string]any)
 			for k, v := range vars {
 				s, err := ts.resolve(t, v, l)
 				if err != nil {
@@ -170,7 +149,7 @@ func (ts Templates) Topics() []string {
 	return ids
 }
 
-func (ts Templates) resolve(t Template, v any, l Local) (string, error) {
+func (ts Templates) resolve(t cfn.Template, v any, l Local) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
@@ -191,7 +170,7 @@ func (ts Templates) resolve(t Template, v any, l Local) (string, error) {
 		if name, ok := x["Fn::ImportValue"].(string); ok {
 			for _, other := range ts {
 				for _, o := range other.Outputs {
-					if o.Export.Name == name {
+					if o.Export != nil && o.Export.Name == name {
 						return ts.resolve(other, o.Value, l)
 					}
 				}
@@ -224,7 +203,7 @@ func (ts Templates) resolve(t Template, v any, l Local) (string, error) {
 
 // resource maps a Ref (attr "") or Fn::GetAtt of a template resource to the local stack, through the
 // shared resource definitions that the CDK app and the local provisioner both build from.
-func (ts Templates) resource(t Template, id, attr string, l Local) (string, error) {
+func (ts Templates) resource(t cfn.Template, id, attr string, l Local) (string, error) {
 	switch id {
 	case "AWS::AccountId":
 		return l.Account, nil
@@ -275,7 +254,7 @@ func (ts Templates) resource(t Template, id, attr string, l Local) (string, erro
 // "https://", the API's Ref, ".execute-api.<region>.", the URL suffix, "/", the stage's Ref, then the
 // path. It returns the parts after the stage, which the local gateway serves under its own URL: the
 // local stack has no stage, its routes carry the same paths.
-func stageURL(t Template, sep string, parts []any) (rest []any, ok bool) {
+func stageURL(t cfn.Template, sep string, parts []any) (rest []any, ok bool) {
 	refType := func(p any) string {
 		m, _ := p.(map[string]any)
 		id, _ := m["Ref"].(string)
@@ -318,17 +297,6 @@ func kebab(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func get(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
 }
 
 func intOf(v any) int {
