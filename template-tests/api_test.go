@@ -645,14 +645,25 @@ func TestStageLogsThrottlesAndTraces(t *testing.T) {
 	if cfn.Get(p, "AccessLogSetting", "DestinationArn") == nil || !strings.HasPrefix(cfn.Get(p, "AccessLogSetting", "Format").(string), "{") {
 		t.Error("JSON access logs required")
 	}
-	settings := cfn.List(p["MethodSettings"])
-	want := map[string]any{"DataTraceEnabled": false, "HttpMethod": "*", "LoggingLevel": "INFO", "MetricsEnabled": true,
-		"ResourcePath": "/*", "ThrottlingBurstLimit": 200.0, "ThrottlingRateLimit": 100.0}
-	if len(settings) != 1 {
-		t.Fatalf("method settings %s", jsonOf(settings))
+	if format := cfn.Get(p, "AccessLogSetting", "Format").(string); strings.Contains(format, "$context.path") {
+		t.Errorf("the access log names the request path (a hosted page link is in it): %s", format)
 	}
-	if d := cmp.Diff(want, settings[0]); d != "" {
-		t.Errorf("stage method settings: execution logs on, data trace (bodies with card data) off, throttling set (-want +got):\n%s", d)
+	settings := map[string]any{}
+	for _, m := range cfn.List(p["MethodSettings"]) {
+		settings[jsonOf(cfn.Get(m, "ResourcePath"))+" "+jsonOf(cfn.Get(m, "HttpMethod"))] = m
+	}
+	want := map[string]any{`"/*" "*"`: map[string]any{"DataTraceEnabled": false, "HttpMethod": "*", "LoggingLevel": "INFO", "MetricsEnabled": true,
+		"ResourcePath": "/*", "ThrottlingBurstLimit": 200.0, "ThrottlingRateLimit": 100.0}}
+	// A hosted page link is a bearer secret in the path, and execution logs at INFO print the path.
+	for _, r := range routes.All {
+		if r.CapabilityChecked() {
+			path := "/" + strings.ReplaceAll(r.Path, "/", "~1") // CloudFormation escapes a path so
+			want[jsonOf(path)+" "+jsonOf(r.Method)] = map[string]any{"DataTraceEnabled": false, "HttpMethod": r.Method,
+				"LoggingLevel": "OFF", "MetricsEnabled": true, "ResourcePath": path, "ThrottlingBurstLimit": 200.0, "ThrottlingRateLimit": 100.0}
+		}
+	}
+	if d := cmp.Diff(want, settings); d != "" {
+		t.Errorf("stage method settings: execution logs on but off where a link is in the path, data trace (bodies with card data) off, throttling set (-want +got):\n%s", d)
 	}
 	found := false
 	for _, id := range api().ofType("AWS::Logs::LogGroup") {

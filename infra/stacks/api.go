@@ -183,6 +183,23 @@ func (a *APIStack) newFunction(f Function, props *APIStackProps) awslambda.Funct
 	return awslambda.NewFunction(a.Stack, jsii.String(id), fp)
 }
 
+// linkRouteOptions turns execution logging off for the hosted page's routes. Their path holds the
+// link, a bearer secret for the invoice, and execution logs at INFO print the request path; the access
+// log names the route template (resourcePath), never the path.
+func linkRouteOptions(props *APIStackProps) *map[string]*awsapigateway.MethodDeploymentOptions {
+	out := map[string]*awsapigateway.MethodDeploymentOptions{}
+	for _, r := range routes.All {
+		if r.CapabilityChecked() {
+			out[r.Path+"/"+r.Method] = &awsapigateway.MethodDeploymentOptions{
+				LoggingLevel: awsapigateway.MethodLoggingLevel_OFF, DataTraceEnabled: jsii.Bool(false),
+				MetricsEnabled:      jsii.Bool(true),
+				ThrottlingRateLimit: jsii.Number(props.ThrottleRate), ThrottlingBurstLimit: jsii.Number(props.ThrottleBurst),
+			}
+		}
+	}
+	return &out
+}
+
 func (a *APIStack) newRestAPI(props *APIStackProps) {
 	d := props.Data
 	accessLogs := awslogs.NewLogGroup(a.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
@@ -209,6 +226,7 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 			TracingEnabled:       jsii.Bool(true),
 			ThrottlingRateLimit:  jsii.Number(props.ThrottleRate),
 			ThrottlingBurstLimit: jsii.Number(props.ThrottleBurst),
+			MethodOptions:        linkRouteOptions(props),
 		},
 	}
 	if customDomain {

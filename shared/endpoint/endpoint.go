@@ -272,16 +272,16 @@ func (s *Service) run(ctx context.Context, c *Call, h Handler) (*Result, error) 
 // is a bearer secret and is never recorded.
 const linkMark = "[link]"
 
+// linkParam is the path parameter of a capability-checked route that holds the link.
+const linkParam = "link"
+
 // runLink serves a capability-checked route: no authorizer ran, so the principal is the one the link in
 // the path grants (the invoice's customer, for that invoice only), and the invoice id the handlers read
 // is the link's, whatever else the request says. A route without a link (a static asset) runs with no
 // principal at all.
 func (s *Service) runLink(ctx context.Context, c *Call, h Handler) (*Result, error) {
 	c.record.UserIdentity = audit.UserIdentity{Type: LinkIdentity, SessionContext: mfa(false)}
-	link, hasLink := c.Request.PathParameters["link"]
-	if hasLink {
-		c.record.RequestParameters["link"] = linkMark
-	}
+	link, hasLink := c.Request.PathParameters[linkParam]
 	if c.inputErr != nil {
 		return nil, c.inputErr
 	}
@@ -295,7 +295,7 @@ func (s *Service) runLink(ctx context.Context, c *Call, h Handler) (*Result, err
 		}
 		c.Principal = g.Principal
 		c.record.UserIdentity.PrincipalID = g.LinkID
-		c.record.RequestParameters["link"] = g.LinkID
+		c.record.RequestParameters[linkParam] = g.LinkID
 		params := map[string]string{"id": g.InvoiceID}
 		for k, v := range c.Request.PathParameters {
 			if k != "id" {
@@ -460,6 +460,11 @@ func RequestParameters(path, query map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range path {
 		out[k] = logging.Redact(v)
+	}
+	// A hosted page link is a bearer secret: whoever reads it may see and pay the invoice. Every record
+	// (the runtime's, a WAF block's) names it by this mark, or by its id once resolved.
+	if _, ok := path[linkParam]; ok {
+		out[linkParam] = linkMark
 	}
 	for k, v := range query {
 		out[k] = logging.Redact(v)

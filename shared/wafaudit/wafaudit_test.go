@@ -2,7 +2,9 @@ package wafaudit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/audit"
@@ -45,5 +47,31 @@ func TestRecordOfCustomDomainURI(t *testing.T) {
 	l.HTTPRequest.RequestID = "r2"
 	if other := wafaudit.Record(l, "000000000000", "eu-west-1"); other.EventID == rec.EventID {
 		t.Error("two WAF requests share an event ID")
+	}
+}
+
+// TestBlockedHostedPageRequestKeepsItsLink: a hosted page link is a bearer secret (whoever holds it may
+// see and pay the invoice). A request to it that WAF blocks (a customer paying too fast) must not
+// carry the secret into the audit trail, which auditors read and which is kept for years.
+func TestBlockedHostedPageRequestKeepsItsLink(t *testing.T) {
+	const secret = "Zm9yZ2VkLWxpbmstc2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2g"
+	for _, req := range []struct{ method, uri string }{
+		{"GET", "/prod/pay/" + secret}, {"POST", "/prod/pay/" + secret + "/pay"}, {"POST", "/pay/" + secret + "/tokens"},
+	} {
+		uri := req.uri
+		l := wafaudit.Log{Timestamp: 1764385200123, Action: "BLOCK", TerminatingRuleID: "RateLimit",
+			TerminatingRuleType: "RATE_BASED", HTTPSourceID: "000000000000:a1b2c3d4e5:prod",
+			HTTPRequest: wafaudit.HTTPRequest{HTTPMethod: req.method, URI: uri, RequestID: "r1"}}
+		rec := wafaudit.Record(l, "000000000000", "eu-west-1")
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s: the audit record holds the link: %s", uri, b)
+		}
+		if _, ok := rec.RequestParameters["link"]; !ok || rec.EventName == wafaudit.EventNameBlocked {
+			t.Errorf("%s: the record does not name the route and its link parameter: %s", uri, b)
+		}
 	}
 }
