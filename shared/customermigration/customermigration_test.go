@@ -54,8 +54,9 @@ func oldCustomer(i int) billing.Customer {
 	}
 }
 
-func migrator(s *devstack.Stack, db *dynamodb.Client) *customermigration.Migrator {
-	keys := customerkeys.New(kms.NewFromConfig(s.Env.AWS), db, s.Env.Config.BillingTable, s.Env.Config.DataKeyID)
+func migrator(s *devstack.Stack, cfg aws.Config) *customermigration.Migrator {
+	db := dynamodb.NewFromConfig(cfg)
+	keys := customerkeys.New(kms.NewFromConfig(cfg), db, s.Env.Config.BillingTable, s.Env.Config.DataKeyID)
 	return &customermigration.Migrator{
 		DB: db, Store: &billingdb.Store{DB: db, Table: s.Env.Config.BillingTable, Keys: keys}, Keys: keys,
 	}
@@ -89,7 +90,7 @@ func TestMigrateOldFormatCustomers(t *testing.T) {
 	erased := billing.Customer{ID: ids.New(ids.Customer), CreatedAt: erasedAt, UpdatedAt: erasedAt, Version: 2, Erased: true, ErasedAt: &erasedAt}
 	putOldCustomer(t, db, table, erased)
 
-	m := migrator(s, db)
+	m := migrator(s, s.Env.AWS)
 	m.Workers = 1 // the interruption comes after exactly two customers
 	crash, stop := context.WithCancel(t.Context())
 	done := 0

@@ -79,7 +79,7 @@ func tokenBody(customerID, number, name string) string {
 }
 
 // keyARN resolves a key id or alias on the emulator.
-func keyARN(t *testing.T, k *kms.Client, id string) string {
+func keyARN(t testing.TB, k *kms.Client, id string) string {
 	t.Helper()
 	out, err := k.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String(id)})
 	if err != nil {
@@ -88,7 +88,7 @@ func keyARN(t *testing.T, k *kms.Client, id string) string {
 	return aws.ToString(out.KeyMetadata.Arn)
 }
 
-func newKey(t *testing.T, k *kms.Client, purpose string) string {
+func newKey(t testing.TB, k *kms.Client, purpose string) string {
 	t.Helper()
 	out, err := k.CreateKey(t.Context(), &kms.CreateKeyInput{
 		Description: aws.String("rewrap target: " + purpose), KeyUsage: ktypes.KeyUsageTypeEncryptDecrypt, KeySpec: ktypes.KeySpecSymmetricDefault,
