@@ -32,13 +32,15 @@ const (
 // runKeys is "vaultbill keys rewrap": re-encrypts every data key one KMS key wraps under another
 // (shared/keyrewrap), after which the old key can be disabled.
 func runKeys(ctx context.Context, args []string) error {
-	const use = "usage: vaultbill keys rewrap --key data|vault|backup --to KEY (key id, ARN or alias)"
+	const use = "usage: vaultbill keys rewrap --key data|vault|backup --to KEY [--from KEY] (key id, ARN or alias)"
 	if len(args) == 0 || args[0] != "rewrap" {
 		return errors.New(use)
 	}
 	fs := flag.NewFlagSet("keys rewrap", flag.ContinueOnError)
 	key := fs.String("key", "", "the key whose data keys to rewrap: data (customer keys), vault (card data keys, the fingerprint key, backup canaries) or backup (backup data keys)")
 	to := fs.String("to", "", "the KMS key to wrap them under (key id, ARN or alias)")
+	from := fs.String("from", "", "the KMS key the data keys are wrapped under now (default: the configured key of --key); "+
+		"any other source key stops the run")
 	workers := fs.Int("workers", keyrewrap.DefaultWorkers, "items rewrapped at once")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -57,6 +59,9 @@ func runKeys(ctx context.Context, args []string) error {
 		KMS: kms.NewFromConfig(env.AWS), DB: dynamodb.NewFromConfig(env.AWS),
 		BillingTable: c.BillingTable, VaultTable: c.VaultTable, Workers: *workers,
 		Current: map[keyrewrap.Key]string{keyrewrap.Data: c.DataKeyID, keyrewrap.Vault: c.VaultKeyID, keyrewrap.Backup: c.BackupKeyID},
+	}
+	if *from != "" {
+		rw.Current[k] = *from
 	}
 	if k != keyrewrap.Data {
 		if c.BackupBucket == "" {
@@ -99,6 +104,9 @@ func keysEnv(ctx context.Context) (wiring.Env, func(), error) {
 }
 
 func printRewrap(w io.Writer, res keyrewrap.Result) {
+	if len(res.Counts) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nrewrap of the %s key's data keys under %s\n", res.Key, orDash(res.TargetARN))
 	fmt.Fprintln(tw, "ITEMS\tREWRAPPED\tALREADY UNDER TARGET\tDELETED MEANWHILE")
@@ -113,6 +121,9 @@ func rewrapAdvice(err error) string {
 	var disabled *ktypes.DisabledException
 	var state *ktypes.KMSInvalidStateException
 	switch {
+	case errors.Is(err, keyrewrap.ErrUnusableKey):
+		return "Name an enabled symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) with --to; " +
+			"the configured key must be enabled during the rewrap too."
 	case errors.Is(err, keyrewrap.ErrForeignKey):
 		return "An item's data key is wrapped under a KMS key that is neither the configured one nor the target; it was not rewritten. " +
 			"Find out where it came from before anything else (the error names the item and the key)."
@@ -129,6 +140,9 @@ func rewrapAdvice(err error) string {
 // rewrapNext is what an operator must do after a successful rewrap: readers name their key in
 // Decrypt, so the configuration has to name the target now.
 func rewrapNext(res keyrewrap.Result, configured string) string {
+	if res.SourceARN == res.TargetARN {
+		return fmt.Sprintf("\nThe configured %s key is the target: its data keys are all under it, and nothing more is to be done.\n", res.Key)
+	}
 	env := map[keyrewrap.Key]string{keyrewrap.Data: config.EnvDataKey, keyrewrap.Vault: config.EnvVaultKey, keyrewrap.Backup: config.EnvBackupKey}[res.Key]
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nEvery data key of the %s key is now wrapped under %s. Next:\n", res.Key, res.TargetARN)

@@ -106,6 +106,10 @@ type Result struct {
 	Counts               []Count
 }
 
+// ErrUnusableKey reports a target or configured key that cannot wrap data keys (disabled, pending
+// deletion, asymmetric or for signing).
+var ErrUnusableKey = errors.New("key cannot wrap data keys")
+
 // ErrForeignKey reports a wrapped key found under a KMS key that is neither the configured key nor
 // the target.
 var ErrForeignKey = errors.New("wrapped under a KMS key that is neither the configured key nor the target")
@@ -176,15 +180,21 @@ func (w *Rewrapper) Run(ctx context.Context, key Key, to string) (Result, error)
 // describe resolves a key id or alias to its ARN and checks that it can wrap data keys.
 func (w *Rewrapper) describe(ctx context.Context, id string) (string, error) {
 	out, err := w.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+	var notFound *ktypes.NotFoundException
+	if errors.As(err, &notFound) {
+		return "", fmt.Errorf("%w: %w", ErrUnusableKey, err)
+	}
 	if err != nil {
 		return "", err
 	}
 	md := out.KeyMetadata
+	// An empty usage or spec is the default (KMS always names them; moto leaves them out).
 	switch {
 	case md.KeyState != ktypes.KeyStateEnabled:
-		return "", fmt.Errorf("key is %s, not Enabled", md.KeyState)
-	case md.KeyUsage != ktypes.KeyUsageTypeEncryptDecrypt || md.KeySpec != ktypes.KeySpecSymmetricDefault:
-		return "", fmt.Errorf("key is %s %s; data keys need a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key", md.KeySpec, md.KeyUsage)
+		return "", fmt.Errorf("%w: it is %s, not Enabled", ErrUnusableKey, md.KeyState)
+	case (md.KeyUsage != "" && md.KeyUsage != ktypes.KeyUsageTypeEncryptDecrypt) ||
+		(md.KeySpec != "" && md.KeySpec != ktypes.KeySpecSymmetricDefault):
+		return "", fmt.Errorf("%w: it is %s %s; data keys need a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key", ErrUnusableKey, md.KeySpec, md.KeyUsage)
 	}
 	return aws.ToString(md.Arn), nil
 }
