@@ -33,8 +33,9 @@ type ReEncrypter interface {
 }
 
 // RewrapManifests re-encrypts, under the KMS key targetARN, the chosen wrapped key of every complete
-// backup of every table, and tells done of each manifest (rewrapped false: it was already under the
-// target and was left alone, so an interrupted run is finished by running it again). Accept, if set,
+// backup of every table, and tells done of each manifest that holds one (rewrapped false: it was
+// already under the target and was left alone, so an interrupted run is finished by running it
+// again). Accept, if set,
 // is asked about the key each wrapped key was under before (KMS names it): a manifest whose key it
 // refuses is not rewritten, and the run fails.
 func (r *Runner) RewrapManifests(ctx context.Context, k ReEncrypter, kind RewrapKind, targetARN string,
@@ -47,6 +48,9 @@ func (r *Runner) RewrapManifests(ctx context.Context, k ReEncrypter, kind Rewrap
 		for _, m := range c.Backups {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if kind == RewrapCanaries && (m.VaultKeyCanary == nil || len(m.VaultKeyCanary.WrappedKey) == 0) {
+				continue // not a vault backup
 			}
 			rewrapped, err := r.rewrapManifest(ctx, k, kind, m, targetARN, accept)
 			if err != nil {
@@ -67,9 +71,6 @@ func (r *Runner) rewrapManifest(ctx context.Context, k ReEncrypter, kind RewrapK
 	case RewrapDataKeys:
 		blob, keyID, ec = &m.WrappedKey, &m.KeyID, encryptionContext(m.Table, m.ID)
 	case RewrapCanaries:
-		if m.VaultKeyCanary == nil || len(m.VaultKeyCanary.WrappedKey) == 0 {
-			return false, nil // not a vault backup
-		}
 		blob, keyID, ec = &m.VaultKeyCanary.WrappedKey, &m.VaultKeyCanary.KeyID, canaryContext(m.Table, m.ID)
 	default:
 		return false, fmt.Errorf("unknown rewrap kind %d", kind)
