@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	auditstore "github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/customerkeys"
@@ -36,6 +37,8 @@ func runCustomers(ctx context.Context, args []string) error {
 	keys := customerkeys.New(kms.NewFromConfig(env.AWS), db, env.Config.BillingTable, env.Config.DataKeyID)
 	m := &customermigration.Migrator{
 		DB: db, Store: &billingdb.Store{DB: db, Table: env.Config.BillingTable, Keys: keys}, Keys: keys, Workers: *workers,
+		Audit: &customermigration.Auditor{Store: &auditstore.Store{DB: db, Table: env.Config.AuditTable},
+			Principal: "cli:" + osUser(), Account: env.Config.Account, Region: env.Config.Region},
 	}
 	p := newProgress(os.Stderr)
 	meter := &backup.Meter{Table: "customers", Phase: migratePhase}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	auditstore "github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/config"
 	"github.com/vaultbill/vaultbill/shared/devstack"
@@ -60,6 +61,10 @@ func runKeys(ctx context.Context, args []string) error {
 		BillingTable: c.BillingTable, VaultTable: c.VaultTable, Workers: *workers,
 		Current: map[keyrewrap.Key]string{keyrewrap.Data: c.DataKeyID, keyrewrap.Vault: c.VaultKeyID, keyrewrap.Backup: c.BackupKeyID},
 	}
+	if c.AuditTable != "" {
+		rw.Audit = &keyrewrap.Auditor{Store: &auditstore.Store{DB: dynamodb.NewFromConfig(env.AWS), Table: c.AuditTable},
+			Principal: "cli:" + osUser(), Account: c.Account, Region: c.Region}
+	}
 	if *from != "" {
 		rw.Current[k] = *from
 	}
@@ -91,7 +96,7 @@ func keysEnv(ctx context.Context) (wiring.Env, func(), error) {
 		if err != nil {
 			return wiring.Env{}, nil, err
 		}
-		if err := env.Config.Require(config.EnvBillingTable, config.EnvVaultTable, config.EnvDataKey, config.EnvVaultKey); err != nil {
+		if err := env.Config.Require(config.EnvBillingTable, config.EnvVaultTable, config.EnvAuditTable, config.EnvDataKey, config.EnvVaultKey); err != nil {
 			return wiring.Env{}, nil, err
 		}
 		return env, func() {}, nil

@@ -38,6 +38,8 @@ type Migrator struct {
 	Keys  Forgetter
 	// Workers is how many customers move at once (DefaultWorkers when 0).
 	Workers int
+	// Audit, if set, records every run in the audit trail.
+	Audit *Auditor
 	// Progress, if set, is told of every unsealed customer item found: migrated, or not (erased, or
 	// changed by someone else meanwhile).
 	Progress func(migrated bool)
@@ -53,8 +55,14 @@ type Result struct {
 	Migrated, Erased, Changed int
 }
 
-// Run migrates every customer item of the table that still holds its personal data in clear.
+// Run migrates every customer item of the table that still holds its personal data in clear, and
+// records the run in the audit trail.
 func (m *Migrator) Run(ctx context.Context) (Result, error) {
+	res, err := m.run(ctx)
+	return res, m.Audit.write(ctx, m.Store.Table, res, err)
+}
+
+func (m *Migrator) run(ctx context.Context) (Result, error) {
 	var res Result
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/billingdb"
 	"github.com/vaultbill/vaultbill/shared/customerkeys"
@@ -59,6 +60,7 @@ func migrator(s *devstack.Stack, cfg aws.Config) *customermigration.Migrator {
 	keys := customerkeys.New(kms.NewFromConfig(cfg), db, s.Env.Config.BillingTable, s.Env.Config.DataKeyID)
 	return &customermigration.Migrator{
 		DB: db, Store: &billingdb.Store{DB: db, Table: s.Env.Config.BillingTable, Keys: keys}, Keys: keys,
+		Audit: &customermigration.Auditor{Store: &audit.Store{DB: db, Table: s.Env.Config.AuditTable}, Principal: "cli:test"},
 	}
 }
 
@@ -158,6 +160,26 @@ func TestMigrateOldFormatCustomers(t *testing.T) {
 	}
 	if after := scanAll(t, db, table); !reflect.DeepEqual(sorted(before), sorted(after)) {
 		t.Errorf("a run with nothing to migrate changed the table")
+	}
+
+	// Each run left one audit record: counts only, the interrupted one marked failed.
+	var failed, ok int
+	for _, it := range scanAll(t, db, s.Env.Config.AuditTable) {
+		rec, err := audit.Decode(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.EventName != customermigration.MigrateEvent {
+			continue
+		}
+		if rec.ErrorCode != "" {
+			failed++
+		} else {
+			ok++
+		}
+	}
+	if failed != 1 || ok != 2 {
+		t.Errorf("audit records of the runs: %d failed, %d ok; want 1 and 2", failed, ok)
 	}
 }
 

@@ -82,6 +82,8 @@ type Rewrapper struct {
 	// adopting a data key it did not make.
 	Current map[Key]string
 	Workers int
+	// Audit, if set, records every run in the audit trail.
+	Audit *Auditor
 	// Progress, if set, is told of every item as it is done: the kind of item ("tokens", ...) and
 	// whether it was rewrapped (false: already under the target, or deleted meanwhile).
 	Progress func(kind string, rewrapped bool)
@@ -114,8 +116,14 @@ var ErrUnusableKey = errors.New("key cannot wrap data keys")
 // the target.
 var ErrForeignKey = errors.New("wrapped under a KMS key that is neither the configured key nor the target")
 
-// Run re-encrypts under the KMS key to (an id, ARN or alias) every data key that key wraps.
+// Run re-encrypts under the KMS key to (an id, ARN or alias) every data key that key wraps, and
+// records the run in the audit trail.
 func (w *Rewrapper) Run(ctx context.Context, key Key, to string) (Result, error) {
+	res, err := w.run(ctx, key, to)
+	return res, w.Audit.write(ctx, res, to, err)
+}
+
+func (w *Rewrapper) run(ctx context.Context, key Key, to string) (Result, error) {
 	res := Result{Key: key}
 	target, err := w.describe(ctx, to)
 	if err != nil {

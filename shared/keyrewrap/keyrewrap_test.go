@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/backup"
 	"github.com/vaultbill/vaultbill/shared/billing"
 	"github.com/vaultbill/vaultbill/shared/devstack"
@@ -113,6 +114,7 @@ func rewrapper(t *testing.T, s *devstack.Stack, cfg aws.Config) *keyrewrap.Rewra
 	return &keyrewrap.Rewrapper{
 		KMS: kms.NewFromConfig(cfg), DB: dynamodb.NewFromConfig(cfg), BillingTable: c.BillingTable, VaultTable: c.VaultTable,
 		Backups: r,
+		Audit:   &keyrewrap.Auditor{Store: &audit.Store{DB: dynamodb.NewFromConfig(cfg), Table: c.AuditTable}, Principal: "cli:test"},
 		Current: map[keyrewrap.Key]string{keyrewrap.Data: c.DataKeyID, keyrewrap.Vault: c.VaultKeyID, keyrewrap.Backup: c.BackupKeyID},
 	}
 }
@@ -186,6 +188,15 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 				t.Fatalf("rewrap %s: %v", key, err)
 			}
 			t.Logf("rewrap %s: %+v", key, res.Counts)
+		}
+		recs := auditRecords(t, s, keyrewrap.RewrapEvent)
+		if len(recs) != 3 {
+			t.Errorf("%d audit records of rewraps, want 3 (one per run)", len(recs))
+		}
+		for _, rec := range recs {
+			if key := keyrewrap.Key(rec.RequestParameters["key"]); rec.ResponseElements["targetKeyId"] != target[key] || rec.ErrorCode != "" {
+				t.Errorf("audit record of the %s rewrap: %+v", key, rec)
+			}
 		}
 		// The table items' data keys moved with ReEncrypt only; the one Decrypt per manifest
 		// authenticates it before it is rewritten (3 tables: backup key; the vault's canary: vault key).
@@ -343,4 +354,24 @@ func assertAllUnder(t *testing.T, s *devstack.Stack, key keyrewrap.Key, target s
 			t.Errorf("%s: %v still records %v", key, it["pk"], it[attr])
 		}
 	}
+}
+
+// auditRecords are the records named name in the stack's audit table.
+func auditRecords(t *testing.T, s *devstack.Stack, name string) []audit.Record {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(s.Env.AWS).Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(s.Env.Config.AuditTable)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []audit.Record
+	for _, it := range out.Items {
+		rec, err := audit.Decode(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.EventName == name {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
 }
