@@ -28,6 +28,8 @@ commands:
   page      "page check --url URL": check the live hosted invoice page against its released inventory
   erasures  "erasures reapply --billing-table T [--vault-table T]": erase again, in tables restored by PITR
             or AWS Backup, every customer of the erasure ledger
+  keys      "keys rewrap --key data|vault|backup --to KEY": re-encrypt every data key under another KMS key
+  customers "customers migrate": move customers stored before per-customer keys under keys of their own
 
 Run "vaultbill <command> -h" for a command's flags.
 `
@@ -49,6 +51,8 @@ var commands = map[string]command{
 	"users":        runUsers,
 	"page":         runPage,
 	"erasures":     runErasures,
+	"keys":         runKeys,
+	"customers":    runCustomers,
 }
 
 func main() {

@@ -210,9 +210,9 @@ func render(m *backup.Meter, final bool) string {
 }
 
 // details are the bytes and parts of a meter, which the bar shows beside its item count. An import
-// counts cards only.
+// counts cards only, a key rewrap or migration items only.
 func details(m *backup.Meter) string {
-	if m.Phase == importPhase {
+	if m.Phase == importPhase || m.Phase == rewrapPhase || m.Phase == migratePhase {
 		return ""
 	}
 	out := size(m.Bytes.Load())
