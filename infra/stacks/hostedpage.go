@@ -9,7 +9,7 @@ import (
 )
 
 // hostedPageReason is why the hosted invoice page's methods have no authorizer.
-const hostedPageReason = "The hosted invoice page's routes (/pay/...) are for customers without an account: the credential is the link in the path, a 256-bit capability stored hashed, checked by the function that serves each route against its invoice's status on every request, audited and rate limited like every request. Every other method uses the REQUEST authorizer (template test TestHostedPageRoutesAreOpenAndNothingElseIs)."
+const hostedPageReason = "The hosted invoice page's routes (/pay/...) are for customers without an account: the credential is the link in the path, a 256-bit capability stored hashed, checked by the function that serves each route against its invoice's status on every request, audited and rate limited like every request. The link is never written down: audit records (the function's and a WAF block's) name it by its id, the access log names the route template, and execution logging is off for these methods (TestBlockedHostedPageRequestKeepsItsLink, TestStageLogsThrottlesAndTraces). Every other method uses the REQUEST authorizer (template test TestHostedPageRoutesAreOpenAndNothingElseIs)."
 
 // PageCheck is the function that checks the live hosted page against its inventory (PCI DSS 11.6.1).
 const PageCheck = "page-check"
