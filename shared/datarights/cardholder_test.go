@@ -27,6 +27,10 @@ func TestErasedCardholderNameIsNotInACopyOfTheVault(t *testing.T) {
 	var tok obj
 	pay.must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":"5555555555554444","exp_month":12,"exp_year":2041,"name":%q}}`, id, holder), &tok)
 
+	// At rest before the erasure: no cardholder name in clear in any table, bucket or log.
+	if found := stacktest.StringsAtRest(t, s, holder, "Carla Customer"); len(found) > 0 {
+		t.Errorf("cardholder names at rest in clear:\n%s", strings.Join(found, "\n"))
+	}
 	vaultTable := s.Env.Config.VaultTable
 	copied := stacktest.Items(t, s, vaultTable) // the copy, as the table was before the erasure
 	as(t, s, "billing", "").must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
