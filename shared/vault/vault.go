@@ -16,10 +16,11 @@
 // own key (shared/customerkeys): erasing the customer destroys that key, and no copy of the vault
 // table (a point-in-time or AWS Backup restore included) then yields the name, even with the vault
 // key. Tokens stored before that (payload version 1) hold the name under the vault key only; they
-// still open. The card guard makes
-// "same customer, same card" resolve to one token even under concurrent requests: it is written in
-// the same transaction as its token, on condition that it does not exist, and read with a strongly
-// consistent read. Only bin (6) and last4 are stored in clear, as PCI DSS 3.4.1 allows.
+// still open.
+//
+// The card guard makes "same customer, same card" resolve to one token even under concurrent
+// requests: it is written in the same transaction as its token, on condition that it does not exist,
+// and read with a strongly consistent read. Only bin (6) and last4 are stored in clear, as PCI DSS 3.4.1 allows.
 package vault
 
 import (
@@ -352,8 +353,8 @@ func (v *Vault) sealName(ctx context.Context, customerID, id, name string) ([]by
 	}
 	key, err := v.keys.Get(ctx, customerID)
 	if errors.Is(err, customerkeys.ErrNoKey) {
-		// A customer stored before per-customer keys: its name is not stored under the vault key
-		// alone any more (`vaultbill customers migrate` gives the customer its key).
+		// A customer stored before per-customer keys (`vaultbill customers migrate` gives it one):
+		// a name is no longer stored under the vault key alone, and tokens makes no customer keys.
 		return nil, problem.Wrap(problem.InvalidState, err,
 			"The customer's personal data has not been moved under its own key yet, so a cardholder name cannot be stored for it; retry without the name or after the migration.")
 	}
