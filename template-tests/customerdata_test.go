@@ -13,7 +13,8 @@ import (
 
 // TestOnlyInvoicesUsesCustomerKeys: direct use of the data key (not through DynamoDB or S3) is
 // allowed for the customer-data purpose only, to the invoices function (which reads and writes
-// customers' personal data) and to data-rights (unwrap only, for exports), and the purpose is the one shared/customerkeys sends.
+// customers' personal data) and to data-rights (unwrap only, for exports), tokens and payments
+// (unwrap only, for cardholder names), and the purpose is the one shared/customerkeys sends.
 func TestOnlyInvoicesUsesCustomerKeys(t *testing.T) {
 	if got := customerkeys.Context("cus_x")[stacks.EncryptionContextPurpose]; got != stacks.PurposeCustomerData {
 		t.Errorf("shared/customerkeys sends purpose %q; the key policy allows %q", got, stacks.PurposeCustomerData)
@@ -37,6 +38,9 @@ func TestOnlyInvoicesUsesCustomerKeys(t *testing.T) {
 	want := map[string]map[string][]string{
 		routes.Invoices:   {"kms:GenerateDataKey": {customerkeys.Purpose}, "kms:Decrypt": {customerkeys.Purpose}},
 		routes.DataRights: {"kms:Decrypt": {customerkeys.Purpose}},
+		// Cardholder names in the vault are sealed under the customer's key (shared/vault): unwrap only.
+		routes.Tokens:   {"kms:Decrypt": {customerkeys.Purpose}},
+		routes.Payments: {"kms:Decrypt": {customerkeys.Purpose}},
 	}
 	if d := cmp.Diff(want, direct, sortStrings); d != "" {
 		t.Errorf("direct use of the data key (-want +key policy):\n%s", d)

@@ -321,7 +321,8 @@ func runFlow(t *testing.T, s *devstack.Stack) {
 	inv := invoice()
 	do(200, "POST", "/v1/invoices/"+inv+"/finalize", billingTok, "", nil)
 	do(200, "GET", "/v1/invoices?customer_id="+cus, billingTok, "", nil)
-	do(201, "POST", "/v1/tokens", payTok, fmt.Sprintf(`{"customer_id":%q,"card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123"}}`, cus), &obj, "Idempotency-Key", "lp-token")
+	// With a cardholder name: tokens and payments unwrap the customer's key for it.
+	do(201, "POST", "/v1/tokens", payTok, fmt.Sprintf(`{"customer_id":%q,"card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123","name":"Least Privilege"}}`, cus), &obj, "Idempotency-Key", "lp-token")
 	card := obj.ID
 	do(200, "GET", "/v1/tokens/"+card, payTok, "", nil)
 	do(200, "GET", "/v1/customers/"+cus+"/tokens", payTok, "", nil)

@@ -65,7 +65,7 @@ func vaultEnv(ctx context.Context) (wiring.Env, func(), error) {
 		if err != nil {
 			return wiring.Env{}, nil, err
 		}
-		if err := env.Config.Require(config.EnvVaultTable, config.EnvVaultKey, config.EnvBillingTable, config.EnvAuditTable); err != nil {
+		if err := env.Config.Require(config.EnvVaultTable, config.EnvVaultKey, config.EnvDataKey, config.EnvBillingTable, config.EnvAuditTable); err != nil {
 			return wiring.Env{}, nil, err
 		}
 		return env, func() {}, nil

@@ -162,10 +162,11 @@ var Functions = []Function{
 		Touches: apiTouches},
 	{Name: routes.Invoices, MemoryMB: 512, Timeout: 15 * time.Second, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling, SealCustomerData}, apiTouches...)},
+	// tokens and payments unwrap customer keys (never make one): cardholder names are sealed under them.
 	{Name: routes.Tokens, MemoryMB: 512, Timeout: 15 * time.Second, Reserved: 20, Trigger: API,
-		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards}, apiTouches...)},
+		Touches: append([]Permission{ReadBilling, CountCardAttempts, ReadWriteVault, SealCards, OpenCustomerData}, apiTouches...)},
 	{Name: routes.Payments, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
-		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards}, apiTouches...)},
+		Touches: append([]Permission{ReadWriteBilling, ReadVault, OpenCards, OpenCustomerData}, apiTouches...)},
 	// credit-notes refunds through the card processor by charge id: the billing table, no vault.
 	{Name: routes.CreditNotes, MemoryMB: 512, Timeout: 30 * time.Second, Reserved: 20, Trigger: API,
 		Touches: append([]Permission{ReadWriteBilling}, apiTouches...)},

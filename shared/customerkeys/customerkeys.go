@@ -1,5 +1,5 @@
 // Package customerkeys owns the per-customer data keys that seal a customer's personal data (name,
-// email, address, tax id): one AES-256-GCM key per customer (envelope.Key), generated and wrapped by
+// email, address, tax id, and the cardholder names of its cards in the vault): one AES-256-GCM key per customer (envelope.Key), generated and wrapped by
 // KMS under the data key with an encryption context naming the customer, so that destroying the
 // wrapped key destroys the data (crypto-shredding) while the rest of the customer's records stay.
 //
@@ -274,4 +274,23 @@ func (k *Keys) OpenOutcome(ctx context.Context, stored string) (string, error) {
 		return "", err
 	}
 	return string(plain), nil
+}
+
+// SealCardholder seals the cardholder name of a card tokenized for customerID under the customer's
+// key, bound to the customer and the token: the vault keeps it inside the card payload, so that
+// erasing the customer's key leaves no cardholder name in any copy of the vault table, whichever
+// vault key remains.
+func SealCardholder(key *envelope.Key, customerID, tokenID string, name []byte) ([]byte, error) {
+	return key.Seal(nil, name, cardholderAAD(customerID, tokenID))
+}
+
+// OpenCardholder decrypts what SealCardholder sealed for customerID's token tokenID.
+func OpenCardholder(key *envelope.Key, customerID, tokenID string, sealed []byte) ([]byte, error) {
+	return key.Open(sealed, cardholderAAD(customerID, tokenID))
+}
+
+// cardholderAAD keeps a sealed cardholder name apart from the customer's other sealed data: it
+// does not open as the customer's personal data or as another token's name.
+func cardholderAAD(customerID, tokenID string) []byte {
+	return []byte("cardholder:" + customerID + ":" + tokenID)
 }

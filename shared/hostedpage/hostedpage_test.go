@@ -21,7 +21,7 @@ import (
 )
 
 func card(customerID, number string) string {
-	return fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":%d,"cvc":"123"}}`, customerID, number, time.Now().Year()+2)
+	return fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":%d,"cvc":"123","name":"Ada Lovelace"}}`, customerID, number, time.Now().Year()+2)
 }
 
 // A link shows its invoice with the page's security headers, takes a card and pays the invoice, and

@@ -14,11 +14,11 @@ import (
 )
 
 // Register wires the payments function from its environment: the billing table, the vault (table and
-// key; only tokens and payments are given VAULT_TABLE and VAULT_KEY_ID) and the card processor named by
-// PAYMENT_PROCESSOR.
+// key; only tokens and payments are given VAULT_TABLE and VAULT_KEY_ID), the data key to unwrap the
+// customers' keys that seal cardholder names, and the card processor named by PAYMENT_PROCESSOR.
 func Register(env wiring.Env, svc *endpoint.Service) error {
 	c := env.Config
-	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey); err != nil {
+	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey, config.EnvDataKey); err != nil {
 		return err
 	}
 	proc, err := processor.New(c.Lookup(processor.EnvProcessor), c.Lookup(processor.EnvStage))

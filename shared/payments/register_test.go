@@ -14,10 +14,10 @@ import (
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// TestRegisterConfiguration: the function refuses to start without the vault's table and key, or with
+// TestRegisterConfiguration: the function refuses to start without the vault's table and key or the data key, or with
 // a card processor it does not know, naming what is wrong; the sandbox is the default.
 func TestRegisterConfiguration(t *testing.T) {
-	base := map[string]string{config.EnvBillingTable: "b", config.EnvAuditTable: "a", config.EnvVaultTable: "v", config.EnvVaultKey: "alias/v"}
+	base := map[string]string{config.EnvBillingTable: "b", config.EnvAuditTable: "a", config.EnvVaultTable: "v", config.EnvVaultKey: "alias/v", config.EnvDataKey: "alias/d"}
 	env := func(extra map[string]string, drop ...string) wiring.Env {
 		m := map[string]string{}
 		for k, v := range base {
@@ -46,6 +46,8 @@ func TestRegisterConfiguration(t *testing.T) {
 		{"unknown stage", env(map[string]string{processor.EnvStage: "prod"}), processor.EnvStage},
 		{"no vault table", env(nil, config.EnvVaultTable), config.EnvVaultTable},
 		{"no vault key", env(nil, config.EnvVaultKey), config.EnvVaultKey},
+		// Cardholder names are sealed under customer keys, which the data key unwraps.
+		{"no data key", env(nil, config.EnvDataKey), config.EnvDataKey},
 	}
 	for _, tt := range tests {
 		_, err := wiring.API(tt.env, routes.Payments, payments.Register)

@@ -22,6 +22,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/auth"
 	"github.com/vaultbill/vaultbill/shared/card"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/endpoint"
@@ -35,16 +36,22 @@ import (
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// seedCustomer stores the customer key the invoicing function owns (pk "CUS#<id>", sk "CUS").
+// seedCustomer stores a customer as the invoicing function does: its key item (shared/customerkeys,
+// which seals its cardholder names) and its item (pk "CUS#<id>", sk "CUS").
 func seedCustomer(tb testing.TB, s *devstack.Stack, id string) {
 	tb.Helper()
-	_, err := dynamodb.NewFromConfig(s.Env.AWS).PutItem(context.Background(), &dynamodb.PutItemInput{
-		TableName: aws.String(s.Env.Config.BillingTable),
-		Item: map[string]types.AttributeValue{
+	db := dynamodb.NewFromConfig(s.Env.AWS)
+	c := s.Env.Config
+	_, key, err := customerkeys.New(kms.NewFromConfig(s.Env.AWS), db, c.BillingTable, c.DataKeyID).Create(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("key of customer %s: %v", id, err)
+	}
+	_, err = db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{key, {
+		Put: &types.Put{TableName: aws.String(c.BillingTable), Item: map[string]types.AttributeValue{
 			resources.PK: &types.AttributeValueMemberS{Value: "CUS#" + id},
 			resources.SK: &types.AttributeValueMemberS{Value: "CUS"},
-		},
-	})
+		}},
+	}}})
 	if err != nil {
 		tb.Fatalf("seed customer %s: %v", id, err)
 	}
@@ -101,7 +108,8 @@ func serviceWith(tb testing.TB, s *devstack.Stack, client envelope.KMS) (*endpoi
 	c := s.Env.Config
 	v := vault.New(vault.Config{
 		DB: db, KMS: client, Table: c.VaultTable, KeyID: c.VaultKeyID,
-		Audit: &audit.Store{DB: db, Table: c.AuditTable},
+		Audit:        &audit.Store{DB: db, Table: c.AuditTable},
+		CustomerKeys: customerkeys.New(client, db, c.BillingTable, c.DataKeyID),
 	})
 	limiter, err := ratelimit.FromEnv(s.Env, db)
 	if err != nil {

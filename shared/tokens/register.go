@@ -13,10 +13,11 @@ import (
 )
 
 // Register wires the tokens function from its environment. Only the tokens and payments functions are
-// given VAULT_TABLE and VAULT_KEY_ID; every other function is built without them.
+// given VAULT_TABLE and VAULT_KEY_ID; every other function is built without them. DATA_KEY_ID unwraps
+// the customers' keys that seal cardholder names (shared/customerkeys; unwrap only, tokens creates none).
 func Register(env wiring.Env, svc *endpoint.Service) error {
 	c := env.Config
-	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey); err != nil {
+	if err := c.Require(config.EnvVaultTable, config.EnvVaultKey, config.EnvDataKey); err != nil {
 		return err
 	}
 	db := dynamodb.NewFromConfig(env.AWS)

@@ -66,10 +66,15 @@ func (v *Vault) Reveal(ctx context.Context, r RevealRequest) (card.Card, error) 
 	if err != nil {
 		return card.Card{}, unavailable(fmt.Errorf("open token %s: %w", tok.ID, err))
 	}
-	pan, name, err := decodePayload(plain)
-	clear(plain)
+	defer clear(plain)
+	version, pan, sealedName, err := decodePayload(plain)
 	if err != nil {
 		return card.Card{}, fmt.Errorf("token %s: %w", tok.ID, err)
+	}
+	name, err := v.openName(ctx, tok, version, sealedName)
+	if err != nil {
+		pan.Zero()
+		return card.Card{}, err
 	}
 	return card.Card{Number: pan, Brand: tok.Brand, ExpMonth: tok.ExpMonth, ExpYear: tok.ExpYear, Name: name}, nil
 }

@@ -11,10 +11,16 @@
 //	fingerprint  pk "KEY#fingerprint"        sk "KEY"       wrappedKey, keyId, created
 //
 // The ciphertext holds the card number and the cardholder name, sealed with the token id as
-// additional data, so a ciphertext copied onto another token does not open. The card guard makes
-// "same customer, same card" resolve to one token even under concurrent requests: it is written in
-// the same transaction as its token, on condition that it does not exist, and read with a strongly
-// consistent read. Only bin (6) and last4 are stored in clear, as PCI DSS 3.4.1 allows.
+// additional data, so a ciphertext copied onto another token does not open. The cardholder name is
+// personal data of the customer, so inside that payload it is sealed once more, under the customer's
+// own key (shared/customerkeys): erasing the customer destroys that key, and no copy of the vault
+// table (a point-in-time or AWS Backup restore included) then yields the name, even with the vault
+// key. Tokens stored before that (payload version 1) hold the name under the vault key only; they
+// still open.
+//
+// The card guard makes "same customer, same card" resolve to one token even under concurrent
+// requests: it is written in the same transaction as its token, on condition that it does not exist,
+// and read with a strongly consistent read. Only bin (6) and last4 are stored in clear, as PCI DSS 3.4.1 allows.
 package vault
 
 import (
@@ -31,6 +37,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/audit"
 	"github.com/vaultbill/vaultbill/shared/card"
+	"github.com/vaultbill/vaultbill/shared/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/envelope"
 	"github.com/vaultbill/vaultbill/shared/ids"
 	"github.com/vaultbill/vaultbill/shared/problem"
@@ -62,6 +69,16 @@ type Config struct {
 	KeyID string
 	// Audit receives the Detokenize record of every Reveal.
 	Audit *audit.Store
+	// CustomerKeys seal and open cardholder names (*customerkeys.Keys over the billing table and the
+	// data key). A vault without them refuses a card that has a name.
+	CustomerKeys CustomerKeys
+}
+
+// CustomerKeys is what the vault needs of the per-customer keys (*customerkeys.Keys): a customer's
+// unwrapped key, or an error wrapping customerkeys.ErrNoKey when the customer has none (erased, or
+// stored before per-customer keys and not migrated yet).
+type CustomerKeys interface {
+	Get(ctx context.Context, customerID string) (*envelope.Key, error)
 }
 
 // Vault tokenizes and reveals cards. It is safe for concurrent use and meant to live for the whole
@@ -73,6 +90,7 @@ type Vault struct {
 	kms      envelope.KMS
 	keyID    string
 	audit    *audit.Store
+	keys     CustomerKeys
 	fpMu     sync.Mutex
 	fpKey    []byte
 	Now      func() time.Time
@@ -82,7 +100,7 @@ type Vault struct {
 // New builds a Vault. It makes no calls: the fingerprint key is loaded on first use.
 func New(c Config) *Vault {
 	return &Vault{
-		db: c.DB, table: c.Table, kms: c.KMS, keyID: c.KeyID, audit: c.Audit,
+		db: c.DB, table: c.Table, kms: c.KMS, keyID: c.KeyID, audit: c.Audit, keys: c.CustomerKeys,
 		env:      envelope.New(c.KMS, c.KeyID, CardDataContext),
 		newToken: NewTokenID,
 	}
@@ -198,7 +216,11 @@ func (v *Vault) Tokenize(ctx context.Context, customerID string, c card.Card) (T
 	}
 
 	id := v.newToken()
-	plain := encodePayload(c)
+	name, err := v.sealName(ctx, customerID, id, c.Name)
+	if err != nil {
+		return Tokenized{}, err
+	}
+	plain := encodePayload(c.Number, name)
 	sealed, err := v.env.Seal(ctx, plain, []byte(id))
 	clear(plain)
 	if err != nil {
@@ -313,13 +335,65 @@ func unavailable(err error) error {
 	return err
 }
 
-// payloadVersion leads the sealed payload, so its layout can change.
-const payloadVersion = 1
+// Payload versions: the first byte of the sealed payload, so its layout can change. Version 1
+// holds the cardholder name in clear inside the payload (sealed under the card data key only);
+// version 2 holds it sealed under the customer's key (customerkeys.SealCardholder), or empty.
+const (
+	payloadV1      = 1
+	payloadVersion = 2
+)
 
-// encodePayload lays out what is sealed: [version][number length][number][name length (2)][name].
-// No security code is part of it.
-func encodePayload(c card.Card) []byte {
-	n, name := c.Number.Bytes(), c.Name
+// sealName seals a cardholder name under the customer's key for token id. An empty name needs no key.
+func (v *Vault) sealName(ctx context.Context, customerID, id, name string) ([]byte, error) {
+	if name == "" {
+		return nil, nil
+	}
+	if v.keys == nil {
+		return nil, errors.New("the vault has no customer keys: a cardholder name cannot be sealed")
+	}
+	key, err := v.keys.Get(ctx, customerID)
+	if errors.Is(err, customerkeys.ErrNoKey) {
+		// A customer stored before per-customer keys (`vaultbill customers migrate` gives it one):
+		// a name is no longer stored under the vault key alone, and tokens makes no customer keys.
+		return nil, problem.Wrap(problem.InvalidState, err,
+			"The customer's personal data has not been moved under its own key yet, so a cardholder name cannot be stored for it; retry without the name or after the migration.")
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("key of customer %s: %w", customerID, err))
+	}
+	b := []byte(name)
+	defer clear(b)
+	return customerkeys.SealCardholder(key, customerID, id, b)
+}
+
+// openName returns the cardholder name of a decoded payload: as it is for version 1, opened under
+// the customer's key for version 2. Without the key (the customer was erased) it fails closed.
+func (v *Vault) openName(ctx context.Context, tok *Token, version byte, name []byte) (string, error) {
+	if version == payloadV1 || len(name) == 0 {
+		return string(name), nil
+	}
+	if v.keys == nil {
+		return "", errors.New("the vault has no customer keys: a cardholder name cannot be opened")
+	}
+	key, err := v.keys.Get(ctx, tok.CustomerID)
+	if errors.Is(err, customerkeys.ErrNoKey) {
+		return "", problem.Wrap(problem.CustomerErased, err, "The card's customer was erased; its card cannot be used.")
+	}
+	if err != nil {
+		return "", unavailable(fmt.Errorf("key of customer %s: %w", tok.CustomerID, err))
+	}
+	plain, err := customerkeys.OpenCardholder(key, tok.CustomerID, tok.ID, name)
+	if err != nil {
+		return "", fmt.Errorf("open cardholder name of token %s: %w", tok.ID, err)
+	}
+	defer clear(plain)
+	return string(plain), nil
+}
+
+// encodePayload lays out what is sealed: [version][number length][number][name length (2)][name],
+// the name being sealed under the customer's key (or empty). No security code is part of it.
+func encodePayload(number card.PAN, name []byte) []byte {
+	n := number.Bytes()
 	out := make([]byte, 0, 4+len(n)+len(name))
 	out = append(out, payloadVersion, byte(len(n)))
 	out = append(out, n...)
@@ -327,20 +401,22 @@ func encodePayload(c card.Card) []byte {
 	return append(out, name...)
 }
 
-func decodePayload(b []byte) (card.PAN, string, error) {
+// decodePayload reads a payload of either version: the number, and the name field as stored (in
+// clear for version 1, sealed for version 2). The name shares b's memory.
+func decodePayload(b []byte) (version byte, pan card.PAN, name []byte, err error) {
 	bad := errors.New("sealed card payload is malformed")
-	if len(b) < 2 || b[0] != payloadVersion {
-		return card.PAN{}, "", bad
+	if len(b) < 2 || (b[0] != payloadV1 && b[0] != payloadVersion) {
+		return 0, card.PAN{}, nil, bad
 	}
 	n := int(b[1])
 	if len(b) < 2+n+2 {
-		return card.PAN{}, "", bad
+		return 0, card.PAN{}, nil, bad
 	}
-	pan := card.NewPAN(b[2 : 2+n])
+	pan = card.NewPAN(b[2 : 2+n])
 	rest := b[2+n:]
 	m := int(rest[0])<<8 | int(rest[1])
 	if len(rest) != 2+m {
-		return card.PAN{}, "", bad
+		return 0, card.PAN{}, nil, bad
 	}
-	return pan, string(rest[2:]), nil
+	return b[0], pan, rest[2:], nil
 }

@@ -23,15 +23,19 @@ func (keyOnlyKMS) GenerateDataKey(context.Context, *kms.GenerateDataKeyInput, ..
 }
 
 func TestPayloadRoundTrip(t *testing.T) {
-	for _, name := range []string{"", "Ada Lovelace", strings.Repeat("é", card.MaxNameLength)} {
-		c := card.Card{Number: card.NewPAN([]byte("4111111111111111003")), Name: name}
-		pan, got, err := decodePayload(encodePayload(c))
-		if err != nil || !pan.Equal("4111111111111111003") || got != name {
-			t.Errorf("round trip of name %q: %q %v", name, got, err)
+	for _, name := range []string{"", "sealed name bytes", strings.Repeat("é", card.MaxNameLength)} {
+		version, pan, got, err := decodePayload(encodePayload(card.NewPAN([]byte("4111111111111111003")), []byte(name)))
+		if err != nil || version != payloadVersion || !pan.Equal("4111111111111111003") || string(got) != name {
+			t.Errorf("round trip of name %q: %d %q %v", name, version, got, err)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2, 0, 0, 0}, {1, 16, '4'}, {1, 1, '4', 0, 5, 'a'}} {
-		if _, _, err := decodePayload(bad); err == nil {
+	// A version 1 payload (the name in clear) still decodes: tokens stored before version 2 open.
+	v1 := append([]byte{payloadV1, 4}, "4242\x00\x03Ada"...)
+	if version, pan, name, err := decodePayload(v1); err != nil || version != payloadV1 || !pan.Equal("4242") || string(name) != "Ada" {
+		t.Errorf("version 1 payload: %d %q %v", version, name, err)
+	}
+	for _, bad := range [][]byte{nil, {3, 0, 0, 0}, {1, 16, '4'}, {2, 1, '4', 0, 5, 'a'}} {
+		if _, _, _, err := decodePayload(bad); err == nil {
 			t.Errorf("decodePayload(%v) accepted a malformed payload", bad)
 		}
 	}
@@ -50,7 +54,7 @@ func BenchmarkSealAndFingerprint(b *testing.B) {
 		if _, err := v.Fingerprint(ctx, c.Number); err != nil {
 			b.Fatal(err)
 		}
-		p := encodePayload(c)
+		p := encodePayload(c.Number, nil)
 		if _, err := v.env.Seal(ctx, p, []byte(id)); err != nil {
 			b.Fatal(err)
 		}
