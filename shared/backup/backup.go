@@ -106,6 +106,12 @@ type Runner struct {
 	Principal       string
 	Account, Region string
 
+	// StopMargin is how long before an invocation's deadline work stops to checkpoint
+	// (DefaultStopMargin, or a tenth of the time left if that is less).
+	StopMargin time.Duration
+	keysMu     sync.Mutex
+	keys       map[string]*dataKey
+
 	// Observe, if set, is told when work on a table starts and ends, to draw progress.
 	Observe func(m *Meter, done bool)
 	// Now is the clock (time.Now if nil).
