@@ -256,6 +256,10 @@ func (g *grants) apply(p Permission) {
 		g.listBackups(b)
 		g.bucketKey("ReadBackupsKey", b, resources.BackupKey, "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
+	case ReadCheckpoints:
+		g.allow("ReadCheckpoints", []string{"s3:GetObject"}, []*string{d.Buckets[resources.BackupBucket].ArnForObjects(jsii.String("backups/*"))}, nil)
+	case ContinueSelf:
+		// Granted once the function exists (allowContinue): its ARN is not known yet.
 	case OpenBackups:
 		g.directKey("OpenBackups", resources.BackupKey, []string{PurposeBackup}, "kms:Decrypt")
 	case RestoreTestTables:

@@ -57,8 +57,8 @@ var errPaused = errors.New("paused at a checkpoint before the invocation deadlin
 // in-flight pages and batches to finish and the checkpoint to be written.
 const DefaultStopMargin = 30 * time.Second
 
-// pageItems caps one scan page, so a page is finished well inside the stop margin.
-const pageItems = 1000
+// DefaultPageItems caps one scan page, so a page is finished well inside the stop margin.
+const DefaultPageItems = 1000
 
 // stopAt is when work stops to checkpoint: ctx's deadline less the margin (a tenth of the time left
 // for short budgets), or never without a deadline.
@@ -335,7 +335,7 @@ func (r *Runner) exportSegment(ctx context.Context, s Source, m *Manifest, key *
 		} else {
 			page, err := r.DB.Scan(ctx, &dynamodb.ScanInput{
 				TableName: aws.String(s.Name), Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(int32(m.Segments)),
-				ConsistentRead: aws.Bool(true), ExclusiveStartKey: start, Limit: aws.Int32(int32(min(maxItems-w.items, pageItems))),
+				ConsistentRead: aws.Bool(true), ExclusiveStartKey: start, Limit: aws.Int32(int32(min(maxItems-w.items, int64(orDefault(r.PageItems, DefaultPageItems))))),
 			})
 			if err != nil {
 				return st, fmt.Errorf("scan %s segment %d/%d: %w", s.Name, seg, m.Segments, err)

@@ -79,10 +79,12 @@ func (r *Runner) backupStep(ctx context.Context, job BackupJob, stop time.Time) 
 	started := r.now()
 	if job.ID == "" {
 		job.ID = started.Format(IDLayout)
-	} else if t, err := time.Parse(IDLayout, job.ID); err == nil {
+	} else if t, err := time.Parse(IDLayout, job.ID); err == nil && !t.After(started) && started.Sub(t) < incompleteGrace {
 		started = t
 	} else {
-		return BackupResult{}, nil, fmt.Errorf("backup id %q: %w", job.ID, ErrTampered)
+		// A continuation only resumes a run that started, in the past and within the time an
+		// unfinished run is kept: never one dated into the future, which would shadow every later backup.
+		return BackupResult{}, nil, fmt.Errorf("backup id %q does not name a run that can continue: %w", job.ID, ErrTampered)
 	}
 	res := BackupResult{ID: job.ID, Started: started}
 	paused := false

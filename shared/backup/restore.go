@@ -129,7 +129,15 @@ func (r *Runner) restoreUntil(ctx context.Context, req RestoreRequest, stop time
 		cp = &RestoreCheckpoint{Source: req.Source, BackupID: id, Table: req.Table, Phase: phaseLoad}
 	}
 	defer func() {
-		if err != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			// The invocation was stopped, not the restore refuted: keep the table and hand back the
+			// last checkpoint, so a retry continues (Lambda retries with the previous payload, which
+			// is a checkpoint too).
+			cp.seal(key)
+			res.Next = cp
+		default:
 			r.dropTable(ctx, req.Table)
 		}
 	}()
@@ -543,7 +551,7 @@ func (r *Runner) verifySegment(ctx context.Context, table string, st *segState, 
 		}
 		page, err := r.DB.Scan(ctx, &dynamodb.ScanInput{
 			TableName: aws.String(table), Segment: aws.Int32(int32(st.Segment)), TotalSegments: aws.Int32(int32(total)),
-			ConsistentRead: aws.Bool(true), ExclusiveStartKey: start, Limit: aws.Int32(pageItems),
+			ConsistentRead: aws.Bool(true), ExclusiveStartKey: start, Limit: aws.Int32(int32(orDefault(r.PageItems, DefaultPageItems))),
 		})
 		if err != nil {
 			return fmt.Errorf("scan %s segment %d/%d: %w", table, st.Segment, total, err)
