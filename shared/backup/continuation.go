@@ -326,8 +326,9 @@ func (r *Runner) exportSegment(ctx context.Context, s Source, m *Manifest, key *
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint of %s/%s segment %d: %w", m.Table, m.ID, seg, err)
 	}
-	for !st.Done {
-		if pastStop(stop) {
+	for progressed := false; !st.Done; progressed = true {
+		// Every invocation reads at least one page, even if setting up took its whole budget.
+		if progressed && pastStop(stop) {
 			if w.items == 0 {
 				return st, errPaused
 			}

@@ -311,7 +311,7 @@ func (r *Runner) load(ctx context.Context, m *Manifest, key *dataKey, table stri
 	}
 	paused := false
 	for i := cp.Loaded; i < len(m.Parts) && ctx.Err() == nil; i++ {
-		if pastStop(stop) {
+		if i > cp.Loaded && pastStop(stop) { // at least one part per invocation
 			paused = true
 			break
 		}
@@ -545,8 +545,8 @@ func (r *Runner) verifySegment(ctx context.Context, table string, st *segState, 
 	if err != nil {
 		return err
 	}
-	for !st.Done {
-		if pastStop(stop) {
+	for progressed := false; !st.Done; progressed = true {
+		if progressed && pastStop(stop) { // at least one page per invocation
 			return errPaused
 		}
 		page, err := r.DB.Scan(ctx, &dynamodb.ScanInput{
