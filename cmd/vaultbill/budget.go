@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -14,10 +15,11 @@ import (
 // --budget and continues in the next simulated invocation, as the functions continue in AWS.
 type budgetFlags struct {
 	budget, margin time.Duration
+	out            io.Writer // where each paused invocation is reported
 }
 
 func addBudgetFlags(fs *flag.FlagSet) *budgetFlags {
-	b := &budgetFlags{}
+	b := &budgetFlags{out: os.Stderr}
 	fs.DurationVar(&b.budget, "budget", 0, "simulate invocations that stop to checkpoint after this long each (e.g. 2s); 0: one run to the end")
 	fs.DurationVar(&b.margin, "margin", backup.DefaultStopMargin, "with --budget: time each simulated invocation gives the calls in flight after it stops")
 	return b
@@ -31,7 +33,7 @@ func (b *budgetFlags) invocation(ctx context.Context, r *backup.Runner) (context
 }
 
 func (b *budgetFlags) progress(i int, what string) {
-	fmt.Fprintf(os.Stderr, "invocation %d (budget %s): paused at a checkpoint, %s\n", i+1, b.budget, what)
+	fmt.Fprintf(b.out, "invocation %d (budget %s): paused at a checkpoint, %s\n", i+1, b.budget, what)
 }
 
 // backupInvocations runs a backup in simulated invocations until it is over.
