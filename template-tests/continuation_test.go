@@ -17,9 +17,14 @@ func TestContinuationGrants(t *testing.T) {
 			_, statements := policyOf(t, f.Name)
 			var invokes []string
 			for _, s := range statements {
-				for _, a := range list(get(s, "Action")) {
-					if strings.HasPrefix(a.(string), "lambda:") {
-						invokes = append(invokes, text(get(s, "Action"))+" | "+text(get(s, "Resource")))
+				st, _ := s.(map[string]any)
+				actions, ok := st["Action"].([]any)
+				if !ok {
+					actions = []any{st["Action"]}
+				}
+				for _, a := range actions {
+					if a, _ := a.(string); strings.HasPrefix(a, "lambda:") {
+						invokes = append(invokes, text(st["Action"])+" | "+text(st["Resource"]))
 					}
 				}
 			}
