@@ -16,8 +16,6 @@ package backup
 //     how many parts are loaded (a prefix of the manifest's list; items are put by key, so a part
 //     loaded again after a crash overwrites itself), and the verify scan's segment positions, all
 //     authenticated under the backup's data key so a forged payload cannot skip a part or a check.
-//     The first invocation hands its checkpoint back as soon as the new table exists, so every
-//     invocation that writes is retried with a checkpoint that names its table.
 //
 // The mechanism is Lambda re-invocation: the function invokes itself asynchronously with the job
 // (backup id or restore checkpoint) as the payload. It needs no state machine or queue to deploy,

@@ -53,19 +53,19 @@ func continuationSize() continuationRun {
 	if *scale {
 		return continuationRun{counts: map[string]int{"billing": 12000, "vault": 4000, "audit": 4000}, budget: 2 * time.Second, partItems: 1500}
 	}
-	return continuationRun{counts: map[string]int{"billing": 1200, "vault": 400, "audit": 400}, budget: 250 * time.Millisecond, partItems: 150, pageItems: 100}
+	return continuationRun{counts: map[string]int{"billing": 1200, "vault": 400, "audit": 400}, budget: 250 * time.Millisecond, partItems: 60, pageItems: 100}
 }
 
 // TestContinuation backs up 20 000 items in invocations of 2 s each (with -scale; 2 000 items in
 // invocations of 250 ms in make test), restores them in invocations alike, and finds every table
 // item for item as seeded. Then the same with one backup invocation killed mid-segment, right after
 // it wrote a part and before the checkpoint that lists it (the other segments cut off mid-page), and
-// one restore invocation killed in the middle of its writes: each dead invocation is retried with its
+// one restore invocation killed in the middle of its work: each dead invocation is retried with its
 // payload, as Lambda retries an asynchronous invocation, and every table comes back with no item
 // missing or doubled.
 //
 // The items are small (a key and a 120-byte body): the emulator's cost is per attribute value it
-// serialises, and item shapes are TestRoundTrip's business. Parts hold 1 500 items (150), so a
+// serialises, and item shapes are TestRoundTrip's business. Parts hold 1 500 items (60), so a
 // segment writes several parts.
 func TestContinuation(t *testing.T) {
 	run := continuationSize()
@@ -241,10 +241,7 @@ func (e *env) restoreInvocations(t *testing.T, run continuationRun, id, suffix s
 				if !e.tableExists(t, req.Table) {
 					t.Fatalf("restore %s: the killed invocation dropped %s", table, req.Table)
 				}
-				if req.Checkpoint == nil || req.Checkpoint.Phase != "load" {
-					t.Errorf("restore %s invocation %d died outside the load phase", table, i)
-				}
-				t.Logf("restore %s invocation %d died in the middle of its writes (retried with the same payload): %v", table, i, firstLine(err))
+				t.Logf("restore %s invocation %d died in its %s phase (retried with the same payload): %v", table, i, req.Checkpoint.Phase, firstLine(err))
 				continue // req still holds the payload the dead invocation was given
 			}
 			if res.Next == nil {
@@ -411,11 +408,12 @@ func (k *partKiller) PutObject(ctx context.Context, in *s3.PutObjectInput, opts 
 	return out, err
 }
 
-// restoreKiller kills a restore invocation into table in the middle of its writes: armed from
-// invocation 1 on (the first to load: invocation 0 creates the table and hands back a checkpoint),
-// it lets after BatchWriteItem or Scan calls on the table through, then cancels the invocation and
-// fails every later call in it. That is in the middle of the parts in flight (6 batches each, 60
-// with -scale); cp.Loaded counts only whole parts.
+// restoreKiller kills a restore invocation into table in the middle of its work: armed from
+// invocation 1 on, it lets after BatchWriteItem or Scan calls on the table through, then cancels the
+// invocation and fails every later call in it. In the load phase that is in the middle of the parts
+// in flight (3 batches each, 60 with -scale; cp.Loaded counts only whole parts); if the first
+// invocation loaded every part, it is in the verifying scan, between a page and the checkpoint that
+// would count it.
 type restoreKiller struct {
 	restoreDB
 	table string

@@ -71,8 +71,7 @@ const (
 // Restore restores a backup into a new table, verifies it against the manifest (part hashes, item
 // count, the all-items checksum, then a rescan of the new table), and writes an audit record. On any
 // failure the new table is deleted: nothing half-restored is left behind. If ctx has a deadline, it
-// runs in steps that each return res.Next, the checkpoint to continue from (RestoreRequest.Checkpoint):
-// the first as soon as the new table exists, the others before the deadline.
+// may pause before it: then res.Next is the checkpoint to continue from (RestoreRequest.Checkpoint).
 func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	res, err := r.restore(ctx, req)
 	if err == nil && res.Next != nil {
@@ -148,12 +147,6 @@ func (r *Runner) restoreUntil(ctx context.Context, req RestoreRequest, stop time
 		r.log().Info("restore paused at a checkpoint", "source", req.Source, "backup_id", id, "table", req.Table,
 			"phase", cp.Phase, "parts_loaded", cp.Loaded)
 		return res, nil
-	}
-	if req.Checkpoint == nil && !stop.IsZero() {
-		// The first invocation hands back a checkpoint as soon as the table exists, before writing
-		// into it: an invocation that dies later is retried with a checkpoint that names the table,
-		// where a retry of this one would find its own new table and refuse it as an existing one.
-		return pause()
 	}
 	if cp.Phase == phaseLoad {
 		if err := r.load(ctx, m, key, req.Table, cp, stop); errors.Is(err, errPaused) {
