@@ -178,6 +178,13 @@ $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator:
 	  npm install --prefix $(RENOVATE_DIR).tmp --no-audit --no-fund --ignore-scripts --loglevel=error --save-exact renovate@$(RENOVATE_VERSION) && \
 	  rm -rf $(RENOVATE_DIR) && mv $(RENOVATE_DIR).tmp $(RENOVATE_DIR)
 
+# ---- Scale (README "Backups past one invocation, and capacity") ----
+.PHONY: scale
+## scale: the continuation test at full size: 20 000 items backed up and restored in invocations of 2 s, clean
+## and with a killed invocation (make test runs it with 2 000 items and 250 ms)
+scale: deps check-moto
+	$(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 30m -run 'TestContinuation$$' ./shared/backup/ -scale
+
 # ---- Soak (README "Faults and money invariants") ----
 .PHONY: soak
 SOAK_TIME ?= 5m

@@ -193,7 +193,7 @@ func TestFunctionPoliciesNameOnlyWhatTheFunctionMayTouch(t *testing.T) {
 		"waf-audit": {"AuditTable": appendAudit, "DataKey": tableKeyWrite, "OpsKey": sqsSend},
 		"backup": {"BillingTable": backupRead, "VaultTable": backupRead, "AuditTable": union(backupRead, appendAudit),
 			"DataKey": tableKeyWrite, "VaultKey": union(tableKeyRead, []string{"kms:GenerateDataKeyWithoutPlaintext"}),
-			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
+			"BackupKey": {"kms:Decrypt", "kms:GenerateDataKey"}, "BackupBucket": {"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}, "OpsKey": sqsSend},
 		// The restore test names no live table but the audit table it appends to; the data and vault
 		// keys it uses for its scratch tables are pinned by TestScopedStatements.
 		"restore-test": {"AuditTable": appendAudit, "BackupBucket": {"s3:GetObject", "s3:ListBucket"}, "BackupKey": {"kms:Decrypt"},

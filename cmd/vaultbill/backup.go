@@ -19,8 +19,12 @@ func runBackup(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: vaultbill backup          back up every table now (native backup + encrypted export)\n"+
+			"       vaultbill backup --budget 2s [--resume ID]   the same in simulated invocations that checkpoint\n"+
 			"       vaultbill backup list [--table billing|vault|audit]\n")
+		fs.PrintDefaults()
 	}
+	budget := addBudgetFlags(fs)
+	resume := fs.String("resume", "", "with --budget: continue the run with this backup id from its checkpoints")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,10 +32,15 @@ func runBackup(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	res, err := withRunner(ctx, func(r *backup.Runner) (backup.BackupResult, error) { return r.Backup(ctx) })
+	res, err := withRunner(ctx, func(r *backup.Runner) (backup.BackupResult, error) {
+		if budget.budget > 0 {
+			return budget.backupInvocations(ctx, r, *resume)
+		}
+		return r.Backup(ctx)
+	})
 	printBackup(os.Stdout, res)
 	if err != nil {
-		return fmt.Errorf("backup %s failed: %w\nNo manifest was written for a failed table, so its partial backup is never used; fix the cause and run `vaultbill backup` again", res.ID, err)
+		return fmt.Errorf("backup %s failed: %w\nNo manifest was written for a failed table, so its partial backup is never used; fix the cause and run `vaultbill backup` again (with --budget, `--resume %[1]s` continues from the checkpoints)", res.ID, err)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 		return a.Handle(ctx, ev)
 	},
 	"backup": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
-		var ev events.EventBridgeEvent
+		var ev backup.BackupEvent
 		if err := json.Unmarshal(event, &ev); err != nil {
 			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
 		}
@@ -44,7 +44,7 @@ var invokers = map[string]func(ctx context.Context, env wiring.Env, event []byte
 		return r.HandleBackup(ctx, ev)
 	},
 	"restore-test": func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
-		var ev events.EventBridgeEvent
+		var ev backup.RestoreTestEvent
 		if err := json.Unmarshal(event, &ev); err != nil {
 			return nil, fmt.Errorf("event is not an EventBridge event: %w", err)
 		}

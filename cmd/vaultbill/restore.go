@@ -16,6 +16,7 @@ func runRestore(ctx context.Context, args []string) error {
 	from := fs.String("from", "", `backup id (see "vaultbill backup list"), or "latest" (required)`)
 	source := fs.String("source", "", "table the backup is of: billing, vault or audit (required)")
 	table := fs.String("table", "", "name of the NEW table to restore into; it must not exist (required)")
+	budget := addBudgetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -24,7 +25,11 @@ func runRestore(ctx context.Context, args []string) error {
 		return fmt.Errorf("--from, --source and --table are required, e.g. --from latest --source billing --table vaultbill-billing-restored")
 	}
 	res, err := withRunner(ctx, func(r *backup.Runner) (backup.RestoreResult, error) {
-		return r.Restore(ctx, backup.RestoreRequest{Source: *source, From: *from, Table: *table})
+		req := backup.RestoreRequest{Source: *source, From: *from, Table: *table}
+		if budget.budget > 0 {
+			return budget.restoreInvocations(ctx, r, req)
+		}
+		return r.Restore(ctx, req)
 	})
 	switch {
 	case errors.Is(err, backup.ErrTableExists):

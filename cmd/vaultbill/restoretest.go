@@ -13,10 +13,16 @@ import (
 
 func runRestoreTest(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restore-test", flag.ContinueOnError)
+	budget := addBudgetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := withRunner(ctx, func(r *backup.Runner) (backup.RestoreTestResult, error) { return r.RestoreTest(ctx) })
+	res, err := withRunner(ctx, func(r *backup.Runner) (backup.RestoreTestResult, error) {
+		if budget.budget > 0 {
+			return budget.restoreTestInvocations(ctx, r)
+		}
+		return r.RestoreTest(ctx)
+	})
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nTABLE\tBACKUP ID\tAGE\tITEMS\tVAULT KEY\tTIME\tRESULT")
 	for _, t := range res.Tables {

@@ -112,6 +112,7 @@ func NewAPIStack(scope constructs.Construct, id string, props *APIStackProps) *A
 
 	for _, f := range Functions {
 		a.Functions[f.Name] = a.newFunction(f, props)
+		a.allowContinue(f)
 	}
 	a.newRestAPI(props)
 	a.newWebACL(props)

@@ -78,6 +78,12 @@ const (
 	// SealVaultCanary: kms:GenerateDataKeyWithoutPlaintext on the vault key for the restore-canary
 	// purpose only: the canary each vault backup carries.
 	SealVaultCanary Permission = "generate the vault backup's canary data key (vault key)"
+	// ReadCheckpoints: s3:GetObject under backups/ in the backup bucket, for the checkpoints a backup
+	// continues from (and the manifests of the tables it finished).
+	ReadCheckpoints Permission = "read checkpoints under backups/ in the backup bucket"
+	// ContinueSelf: lambda:InvokeFunction on the function itself only, to continue a run past one
+	// invocation (shared/backup continuation).
+	ContinueSelf Permission = "invoke itself to continue a run"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
 	// ReadSessionEpochs: dynamodb:GetItem only on items whose partition key starts with SESSION# in the
@@ -191,12 +197,12 @@ var Functions = []Function{
 	{Name: "waf-audit", MemoryMB: 256, Timeout: 30 * time.Second, Reserved: 2, Trigger: WAFBlocks,
 		Touches: []Permission{AppendAudit}},
 	{Name: "backup", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Daily,
-		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit},
+		Touches:  []Permission{BackupTables, SealBackups, SealVaultCanary, WriteBackups, AppendAudit, ReadCheckpoints, OpenBackups, ContinueSelf},
 		Settings: map[string]string{config.EnvBackupRetentionDays: strconv.Itoa(BackupRetentionDays)}},
 	// page-check fetches the live hosted invoice page over HTTPS; it touches no AWS resource.
 	{Name: PageCheck, MemoryMB: 256, Timeout: 30 * time.Second, Reserved: 1, Trigger: Weekly},
 	{Name: "restore-test", MemoryMB: 1024, Timeout: 15 * time.Minute, Reserved: 1, Trigger: Weekly,
-		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit}},
+		Touches: []Permission{RestoreTestTables, NameTables, ReadBackups, OpenBackups, CheckVaultKey, AppendAudit, ContinueSelf}},
 }
 
 // FunctionNames lists the function table's names, in order.

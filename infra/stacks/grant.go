@@ -256,6 +256,10 @@ func (g *grants) apply(p Permission) {
 		g.listBackups(b)
 		g.bucketKey("ReadBackupsKey", b, resources.BackupKey, "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
+	case ReadCheckpoints:
+		g.allow("ReadCheckpoints", []string{"s3:GetObject"}, []*string{d.Buckets[resources.BackupBucket].ArnForObjects(jsii.String("backups/*"))}, nil)
+	case ContinueSelf:
+		// Granted once the function exists (allowContinue): its ARN is not known yet.
 	case OpenBackups:
 		g.directKey("OpenBackups", resources.BackupKey, []string{PurposeBackup}, "kms:Decrypt")
 	case RestoreTestTables:
@@ -397,6 +401,14 @@ var Unexercised = map[Permission]map[string]string{
 	},
 	WriteBackups: {
 		"s3:DeleteObject": "the prune deletes exports older than the retention period; a fresh stack has none",
+	},
+	OpenBackups: {
+		"OpenBackups": "the backup function unwraps its run's data key again only when the run continues in a new invocation " +
+			"(shared/backup continuation.go); the run's backup finishes in one",
+	},
+	ContinueSelf: {
+		"ContinueSelf": "a backup or restore test that outlasts its invocation invokes its own function to continue, with a signed request " +
+			"the run's SDK recorder does not see (shared/backup reinvoke.go; TestReinvokeIsASignedAsynchronousInvoke, TestContinuation)",
 	},
 	AdministerUsers: {
 		"cognito-idp:AdminDeleteUser": "shared/userpool deletes an invited user whose random sub reads as a card number and invites it again; no sub of the run does",

@@ -100,11 +100,21 @@ type Runner struct {
 	Segments      int
 	PartItems     int
 	PartBytes     int
-	MaxAge        time.Duration
+	// PageItems caps a scan page (DefaultPageItems).
+	PageItems int
+	MaxAge    time.Duration
 
 	// Principal names who runs the work in audit records: the function, or the operator at the CLI.
 	Principal       string
 	Account, Region string
+
+	// Reinvoke continues a run that paused before its invocation deadline (nil outside Lambda).
+	Reinvoke *Reinvoker
+	// StopMargin is how long before an invocation's deadline work stops to checkpoint
+	// (DefaultStopMargin, or a tenth of the time left if that is less).
+	StopMargin time.Duration
+	keysMu     sync.Mutex
+	keys       map[string]*dataKey
 
 	// Observe, if set, is told when work on a table starts and ends, to draw progress.
 	Observe func(m *Meter, done bool)

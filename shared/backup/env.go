@@ -51,6 +51,7 @@ func FromEnv(env wiring.Env, principal string) (*Runner, error) {
 			func(t resources.Table) string { return names[t.ID] },
 			func(keyID string) string { return keys[keyID] }),
 		RetentionDays: days,
+		Reinvoke:      reinvokerFromEnv(env.AWS),
 		Principal:     principal,
 		Account:       c.Account, Region: c.Region,
 	}, nil

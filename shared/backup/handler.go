@@ -57,17 +57,58 @@ func (t RestoreTestResult) Summary() Summary {
 	return s
 }
 
+// BackupEvent is the backup function's input: the EventBridge schedule's event, or the job of a
+// run an earlier invocation paused.
+type BackupEvent struct {
+	events.EventBridgeEvent
+	Continue *BackupJob `json:"continue,omitempty"`
+}
+
+// RestoreTestEvent is the restore-test function's input: the EventBridge schedule's event, or the
+// job of a run an earlier invocation paused.
+type RestoreTestEvent struct {
+	events.EventBridgeEvent
+	Continue *RestoreTestJob `json:"continue,omitempty"`
+}
+
 // HandleBackup is the backup function's handler for its EventBridge schedule (any event runs a
-// backup). A failed run returns an error, so Lambda counts it in the Errors metric.
-func (r *Runner) HandleBackup(ctx context.Context, ev events.EventBridgeEvent) (Summary, error) {
-	r.log().Info("backup started", "event_id", ev.ID, "trigger", ev.DetailType)
-	res, err := r.Backup(ctx)
+// backup) and its own continuations. A run that needs longer than the invocation checkpoints and
+// continues in a new invocation; a failed run returns an error, so Lambda counts it in the Errors
+// metric (and retries the invocation, which resumes from the checkpoints).
+func (r *Runner) HandleBackup(ctx context.Context, ev BackupEvent) (Summary, error) {
+	var job BackupJob
+	if ev.Continue != nil {
+		job = *ev.Continue
+		r.log().Info("backup continued", "backup_id", job.ID, "invocation", job.Invocation)
+	} else {
+		r.log().Info("backup started", "event_id", ev.ID, "trigger", ev.DetailType)
+	}
+	res, next, err := r.BackupStep(ctx, job)
+	if err == nil && next != nil {
+		if err := r.continueWith(ctx, BackupEvent{Continue: next}); err != nil {
+			return Summary{Operation: "backup", Outcome: "failed", BackupID: res.ID}, err
+		}
+		return Summary{Operation: "backup", Outcome: "continued", BackupID: res.ID}, nil
+	}
 	return res.Summary(), err
 }
 
-// HandleRestoreTest is the restore-test function's handler for its EventBridge schedule.
-func (r *Runner) HandleRestoreTest(ctx context.Context, ev events.EventBridgeEvent) (Summary, error) {
-	r.log().Info("restore test started", "event_id", ev.ID, "trigger", ev.DetailType)
-	res, err := r.RestoreTest(ctx)
+// HandleRestoreTest is the restore-test function's handler for its EventBridge schedule and its own
+// continuations.
+func (r *Runner) HandleRestoreTest(ctx context.Context, ev RestoreTestEvent) (Summary, error) {
+	var job RestoreTestJob
+	if ev.Continue != nil {
+		job = *ev.Continue
+		r.log().Info("restore test continued", "invocation", job.Invocation)
+	} else {
+		r.log().Info("restore test started", "event_id", ev.ID, "trigger", ev.DetailType)
+	}
+	res, next, err := r.RestoreTestStep(ctx, job)
+	if err == nil && next != nil {
+		if err := r.continueWith(ctx, RestoreTestEvent{Continue: next}); err != nil {
+			return Summary{Operation: "restore-test", Outcome: "failed"}, err
+		}
+		return Summary{Operation: "restore-test", Outcome: "continued"}, nil
+	}
 	return res.Summary(), err
 }

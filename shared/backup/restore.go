@@ -40,6 +40,9 @@ type RestoreRequest struct {
 	From string
 	// Table is the name of the table to create. It must not exist.
 	Table string
+	// Checkpoint continues the restore a previous invocation paused (RestoreResult.Next); nil starts
+	// a new one.
+	Checkpoint *RestoreCheckpoint
 	// scratch restores for the restore test: no stream, no TTL.
 	scratch bool
 }
@@ -50,6 +53,9 @@ type RestoreResult struct {
 	Items, Bytes            int64
 	Parts                   int
 	Duration                time.Duration
+	// Next, when not nil, is where the restore paused before the invocation deadline: pass it as
+	// RestoreRequest.Checkpoint to continue. The table is kept meanwhile.
+	Next *RestoreCheckpoint
 	// manifest is the verified manifest the table was restored from.
 	manifest *Manifest
 }
@@ -64,9 +70,13 @@ const (
 
 // Restore restores a backup into a new table, verifies it against the manifest (part hashes, item
 // count, the all-items checksum, then a rescan of the new table), and writes an audit record. On any
-// failure the new table is deleted: nothing half-restored is left behind.
+// failure the new table is deleted: nothing half-restored is left behind. If ctx has a deadline, it
+// may pause before it: then res.Next is the checkpoint to continue from (RestoreRequest.Checkpoint).
 func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
 	res, err := r.restore(ctx, req)
+	if err == nil && res.Next != nil {
+		return res, nil // paused: the record is written when the restore ends
+	}
 	params := map[string]string{"source": req.Source, "from": req.From, "table": req.Table}
 	elems := map[string]string{"backupId": res.BackupID, "items": strconv.FormatInt(res.Items, 10), "outcome": outcome(err)}
 	rec := r.record(EventRestore, false, params, elems, err, audit.Resource{Type: "AWS::DynamoDB::Table", ID: req.Table})
@@ -80,6 +90,11 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 }
 
 func (r *Runner) restore(ctx context.Context, req RestoreRequest) (res RestoreResult, err error) {
+	return r.restoreUntil(ctx, req, r.stopAt(ctx))
+}
+
+// restoreUntil restores as far as stop allows; then res.Next is the checkpoint to continue from.
+func (r *Runner) restoreUntil(ctx context.Context, req RestoreRequest, stop time.Time) (res RestoreResult, err error) {
 	start := time.Now()
 	res = RestoreResult{Source: req.Source, Table: req.Table}
 	src, err := r.Source(req.Source)
@@ -90,37 +105,64 @@ func (r *Runner) restore(ctx context.Context, req RestoreRequest) (res RestoreRe
 		return res, fmt.Errorf("name the table to restore into")
 	}
 	id := req.From
-	if id == "" || id == Latest {
+	if cp := req.Checkpoint; cp != nil {
+		id = cp.BackupID
+	} else if id == "" || id == Latest {
 		if id, err = r.Latest(ctx, req.Source); err != nil {
 			return res, err
 		}
 	}
 	res.BackupID = id
-	m, key, err := r.verifiedManifest(ctx, req.Source, id)
+	m, key, err := r.verifiedManifest(ctx, req.Source, id, req.Checkpoint != nil)
 	if err != nil {
 		return res, err
 	}
-	if err := r.createTable(ctx, src, req); err != nil {
-		return res, err
+	cp := req.Checkpoint
+	if cp != nil {
+		if err := cp.verify(key, req); err != nil {
+			return res, err // a forged or foreign checkpoint never touches (or deletes) a table
+		}
+	} else {
+		if err := r.createTable(ctx, src, req); err != nil {
+			return res, err
+		}
+		cp = &RestoreCheckpoint{Source: req.Source, BackupID: id, Table: req.Table, Phase: phaseLoad}
 	}
 	defer func() {
-		if err != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			// The invocation was stopped, not the restore refuted: keep the table and hand back the
+			// last checkpoint, so a retry continues (Lambda retries with the previous payload, which
+			// is a checkpoint too).
+			cp.seal(key)
+			res.Next = cp
+		default:
 			r.dropTable(ctx, req.Table)
 		}
 	}()
-	if err := r.load(ctx, m, key, req.Table); err != nil {
-		return res, err
+	pause := func() (RestoreResult, error) {
+		cp.seal(key)
+		res.Next = cp
+		r.log().Info("restore paused at a checkpoint", "source", req.Source, "backup_id", id, "table", req.Table,
+			"phase", cp.Phase, "parts_loaded", cp.Loaded)
+		return res, nil
 	}
-	if err := r.verifyTable(ctx, m, req.Table); err != nil {
-		return res, err
-	}
-	if !req.scratch && src.Def.TTLAttribute != "" {
-		if _, err := r.DB.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-			TableName:               aws.String(req.Table),
-			TimeToLiveSpecification: &dtypes.TimeToLiveSpecification{AttributeName: aws.String(src.Def.TTLAttribute), Enabled: aws.Bool(true)},
-		}); err != nil {
-			return res, fmt.Errorf("enable TTL on %s: %w", req.Table, err)
+	if cp.Phase == phaseLoad {
+		if err := r.load(ctx, m, key, req.Table, cp, stop); errors.Is(err, errPaused) {
+			return pause()
+		} else if err != nil {
+			return res, err
 		}
+		cp.Phase = phaseVerify
+	}
+	if err := r.verifyTable(ctx, m, req.Table, cp, stop); errors.Is(err, errPaused) {
+		return pause()
+	} else if err != nil {
+		return res, err
+	}
+	if err := r.finishRestore(ctx, src, req); err != nil {
+		return res, err
 	}
 	if _, err := r.reapplyErasures(ctx, req); err != nil {
 		return res, err
@@ -131,17 +173,37 @@ func (r *Runner) restore(ctx context.Context, req RestoreRequest) (res RestoreRe
 	return res, nil
 }
 
+// finishRestore is the last step of a restore, once the table holds exactly the verified backup:
+// the settings a live table needs. Steps that must follow every restore belong here.
+func (r *Runner) finishRestore(ctx context.Context, src Source, req RestoreRequest) error {
+	if !req.scratch && src.Def.TTLAttribute != "" {
+		if _, err := r.DB.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName:               aws.String(req.Table),
+			TimeToLiveSpecification: &dtypes.TimeToLiveSpecification{AttributeName: aws.String(src.Def.TTLAttribute), Enabled: aws.Bool(true)},
+		}); err != nil {
+			return fmt.Errorf("enable TTL on %s: %w", req.Table, err)
+		}
+	}
+	return nil
+}
+
 // verifiedManifest reads and authenticates a manifest and checks, before anything is written, that
 // every part it lists is in the bucket with its recorded size and that its counts add up.
-func (r *Runner) verifiedManifest(ctx context.Context, table, id string) (*Manifest, *dataKey, error) {
+// A continuation (cached) may use the data key this process unwrapped before; a new restore unwraps it.
+func (r *Runner) verifiedManifest(ctx context.Context, table, id string, cached bool) (*Manifest, *dataKey, error) {
 	m, err := r.readManifest(ctx, table, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := r.openManifest(ctx, m)
+	open := r.openManifest
+	if cached {
+		open = r.openKey
+	}
+	key, err := open(ctx, m)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.cacheKey(m, key)
 	var items int64
 	for _, p := range m.Parts {
 		items += p.Items
@@ -204,81 +266,120 @@ func (r *Runner) dropTable(ctx context.Context, table string) {
 	r.log().Info("deleted restored table", "table", table)
 }
 
-// load reads, verifies and decodes the parts and writes their items into table.
-func (r *Runner) load(ctx context.Context, m *Manifest, key *dataKey, table string) error {
+// load reads, verifies and decodes the parts from cp.Loaded on and writes their items into table,
+// until stop. cp.Loaded only advances over a prefix of parts that are fully written, so a part in
+// flight when an invocation stops or dies is loaded again (its puts overwrite themselves).
+func (r *Runner) load(ctx context.Context, m *Manifest, key *dataKey, table string, cp *RestoreCheckpoint, stop time.Time) error {
 	meter := &Meter{Table: m.Table, Phase: "restore", TotalItems: m.ItemCount, TotalParts: int64(len(m.Parts))}
+	meter.Parts.Store(int64(cp.Loaded))
+	meter.Items.Store(cp.Items)
 	r.observe(meter, false)
 	defer r.observe(meter, true)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	parts := make(chan Part)
-	batches := make(chan []map[string]dtypes.AttributeValue, restoreWriters*2)
+	type partDone struct {
+		n, size int64
+		sum     Checksum
+	}
 	var (
-		mu            sync.Mutex
-		sum           Checksum
-		items, nbytes int64
-		readers       sync.WaitGroup
-		writers       sync.WaitGroup
+		mu      sync.Mutex
+		done    = map[int]partDone{}
+		readers sync.WaitGroup
+		parts   = make(chan int)
+		writers = make(chan struct{}, restoreWriters) // BatchWriteItem calls in flight
 	)
-	fail := func(err error) { cancel(err) }
 	for range restoreReaders {
 		readers.Go(func() {
-			for p := range parts {
-				n, size, s, err := r.readPart(ctx, key, p, batches)
+			for i := range parts {
+				p := m.Parts[i]
+				n, size, s, err := r.loadPart(ctx, key, p, table, writers, meter)
 				if err != nil {
-					fail(err)
+					cancel(err)
 					return
 				}
 				if n != p.Items {
-					fail(fmt.Errorf("part %s holds %d items, manifest says %d: %w", p.Key, n, p.Items, ErrMismatch))
+					cancel(fmt.Errorf("part %s holds %d items, manifest says %d: %w", p.Key, n, p.Items, ErrMismatch))
 					return
 				}
 				mu.Lock()
-				sum.Merge(s)
-				items += n
-				nbytes += size
+				done[i] = partDone{n, size, s}
 				mu.Unlock()
 				meter.Parts.Add(1)
 			}
 		})
 	}
-	for range restoreWriters {
-		writers.Go(func() {
-			for b := range batches {
-				if ctx.Err() != nil {
-					continue // drain
-				}
-				if err := r.writeBatch(ctx, table, b); err != nil {
-					fail(err)
-					continue
-				}
-				meter.Items.Add(int64(len(b)))
-			}
-		})
-	}
-	go func() {
-		defer close(parts)
-		for _, p := range m.Parts {
-			select {
-			case parts <- p:
-			case <-ctx.Done():
-				return
-			}
+	paused := false
+	for i := cp.Loaded; i < len(m.Parts) && ctx.Err() == nil; i++ {
+		if i > cp.Loaded && pastStop(stop) { // at least one part per invocation
+			paused = true
+			break
 		}
-	}()
+		select {
+		case parts <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(parts)
 	readers.Wait()
-	close(batches)
-	writers.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("restore %s/%s into %s: %w", m.Table, m.ID, table, err)
 	}
-	meter.Bytes.Store(nbytes)
-	if items != m.ItemCount || sum.String() != m.Checksum {
+	for d, ok := done[cp.Loaded]; ok; d, ok = done[cp.Loaded] {
+		cp.Sum.Merge(d.sum)
+		cp.Items += d.n
+		cp.Bytes += d.size
+		cp.Loaded++
+	}
+	if paused || cp.Loaded < len(m.Parts) {
+		return errPaused
+	}
+	meter.Bytes.Store(cp.Bytes)
+	if cp.Items != m.ItemCount || cp.Sum.String() != m.Checksum {
 		return fmt.Errorf("restore %s/%s: read %d items with checksum %s, manifest says %d items, %s: %w",
-			m.Table, m.ID, items, sum, m.ItemCount, m.Checksum, ErrMismatch)
+			m.Table, m.ID, cp.Items, cp.Sum, m.ItemCount, m.Checksum, ErrMismatch)
 	}
 	return nil
+}
+
+// loadPart reads one part and writes its items, up to cap(writers) batches at once across parts.
+func (r *Runner) loadPart(ctx context.Context, key *dataKey, p Part, table string, writers chan struct{}, meter *Meter) (n, size int64, sum Checksum, err error) {
+	batches := make(chan []map[string]dtypes.AttributeValue)
+	var (
+		wg   sync.WaitGroup
+		werr error
+		once sync.Once
+	)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for b := range batches {
+			select {
+			case writers <- struct{}{}:
+			case <-ctx.Done():
+				continue // drain
+			}
+			wg.Go(func() {
+				defer func() { <-writers }()
+				if err := r.writeBatch(ctx, table, b); err != nil {
+					once.Do(func() { werr = err })
+					return
+				}
+				meter.Items.Add(int64(len(b)))
+			})
+		}
+	}()
+	n, size, sum, err = r.readPart(ctx, key, p, batches)
+	close(batches)
+	<-dispatched // every batch is with a writer (or dropped after a failure): now wait for them
+	wg.Wait()
+	if err != nil {
+		return 0, 0, sum, err
+	}
+	if werr != nil {
+		return 0, 0, sum, werr
+	}
+	return n, size, sum, ctx.Err()
 }
 
 // readPart fetches one part, checks its hash, opens it and sends its items in batches.
@@ -382,46 +483,94 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// verifyTable rescans the restored table and checks that it holds exactly the backed-up items.
-func (r *Runner) verifyTable(ctx context.Context, m *Manifest, table string) error {
+// verifyTable rescans the restored table and checks that it holds exactly the backed-up items,
+// segment by segment from cp.Verify, until stop.
+func (r *Runner) verifyTable(ctx context.Context, m *Manifest, table string, cp *RestoreCheckpoint, stop time.Time) error {
 	meter := &Meter{Table: m.Table, Phase: "verify", TotalItems: m.ItemCount}
 	r.observe(meter, false)
 	defer r.observe(meter, true)
-	segments := orDefault(r.Segments, DefaultSegments)
+	if len(cp.Verify) == 0 {
+		for seg := range orDefault(r.Segments, DefaultSegments) {
+			cp.Verify = append(cp.Verify, segState{Segment: seg})
+		}
+	}
 	var (
-		mu    sync.Mutex
-		sum   Checksum
-		count int64
-		errs  []error
-		wg    sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
 	)
-	for seg := range segments {
+	for i := range cp.Verify {
+		st := &cp.Verify[i]
+		meter.Items.Add(st.Items)
 		wg.Go(func() {
-			var s Checksum
-			var n int64
-			err := r.scan(ctx, table, seg, segments, func(_ context.Context, line []byte) error {
-				s.Add(line)
-				n++
-				meter.Items.Add(1)
-				meter.Bytes.Add(int64(len(line) + 1))
-				return nil
-			})
-			mu.Lock()
-			defer mu.Unlock()
+			err := r.verifySegment(ctx, table, st, len(cp.Verify), stop, meter)
 			if err != nil {
+				mu.Lock()
 				errs = append(errs, err)
+				mu.Unlock()
 			}
-			sum.Merge(s)
-			count += n
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var failed []error
+	for _, e := range errs {
+		if !errors.Is(e, errPaused) {
+			failed = append(failed, e)
+		}
+	}
+	if err := errors.Join(failed...); err != nil {
 		return fmt.Errorf("verify %s: %w", table, err)
+	}
+	if len(errs) > 0 {
+		return errPaused
+	}
+	var (
+		sum   Checksum
+		count int64
+	)
+	for _, st := range cp.Verify {
+		sum.Merge(st.Sum)
+		count += st.Items
 	}
 	if count != m.ItemCount || sum.String() != m.Checksum {
 		return fmt.Errorf("verify %s: table holds %d items with checksum %s, backup %s/%s has %d items, %s: %w",
 			table, count, sum, m.Table, m.ID, m.ItemCount, m.Checksum, ErrMismatch)
+	}
+	return nil
+}
+
+// verifySegment sums one segment of the restored table on from its position, page by page.
+func (r *Runner) verifySegment(ctx context.Context, table string, st *segState, total int, stop time.Time, meter *Meter) error {
+	start, err := decodeKey(st.StartKey)
+	if err != nil {
+		return err
+	}
+	for progressed := false; !st.Done; progressed = true {
+		if progressed && pastStop(stop) { // at least one page per invocation
+			return errPaused
+		}
+		page, err := r.DB.Scan(ctx, &dynamodb.ScanInput{
+			TableName: aws.String(table), Segment: aws.Int32(int32(st.Segment)), TotalSegments: aws.Int32(int32(total)),
+			ConsistentRead: aws.Bool(true), ExclusiveStartKey: start, Limit: aws.Int32(int32(orDefault(r.PageItems, DefaultPageItems))),
+		})
+		if err != nil {
+			return fmt.Errorf("scan %s segment %d/%d: %w", table, st.Segment, total, err)
+		}
+		for _, item := range page.Items {
+			line, err := EncodeItem(item)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", table, err)
+			}
+			st.Sum.Add(line)
+			st.Items++
+			meter.Items.Add(1)
+			meter.Bytes.Add(int64(len(line) + 1))
+		}
+		start = page.LastEvaluatedKey
+		if st.StartKey, err = encodeKey(start); err != nil {
+			return err
+		}
+		st.Done = len(start) == 0
 	}
 	return nil
 }

@@ -139,43 +139,47 @@ func (e *env) seed(t testing.TB, n int) map[string]int {
 			"last4":      s(card.number[12:]), "brand": s("visa"), "expYear": num(2031),
 		})
 	}
-	put := func(table string, items []map[string]types.AttributeValue) {
-		var wg sync.WaitGroup
-		chunks := slices.Collect(slices.Chunk(items, 25))
-		work := make(chan []map[string]types.AttributeValue)
-		for range 8 {
-			wg.Go(func() {
-				for chunk := range work {
-					reqs := make([]types.WriteRequest, len(chunk))
-					for i, it := range chunk {
-						reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-					}
-					for len(reqs) > 0 {
-						out, err := e.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						reqs = out.UnprocessedItems[table]
-					}
-				}
-			})
-		}
-		for _, ch := range chunks {
-			work <- ch
-		}
-		close(work)
-		wg.Wait()
-	}
-	put(c.BillingTable, billing)
+	e.batchPut(t, c.BillingTable, billing)
 	if !e.billingOnly {
-		put(c.VaultTable, vault)
-		put(c.AuditTable, auditItems)
+		e.batchPut(t, c.VaultTable, vault)
+		e.batchPut(t, c.AuditTable, auditItems)
 	}
+	return map[string]int{"billing": len(billing), "vault": len(vault), "audit": len(auditItems)}
+}
+
+// batchPut writes items into table with BatchWriteItem, 25 at a time, 8 calls in flight.
+func (e *env) batchPut(t testing.TB, table string, items []map[string]types.AttributeValue) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	chunks := slices.Collect(slices.Chunk(items, 25))
+	work := make(chan []map[string]types.AttributeValue)
+	for range 8 {
+		wg.Go(func() {
+			for chunk := range work {
+				reqs := make([]types.WriteRequest, len(chunk))
+				for i, it := range chunk {
+					reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+				}
+				for len(reqs) > 0 {
+					out, err := e.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					reqs = out.UnprocessedItems[table]
+				}
+			}
+		})
+	}
+	for _, ch := range chunks {
+		work <- ch
+	}
+	close(work)
+	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
-	return map[string]int{"billing": len(billing), "vault": len(vault), "audit": len(auditItems)}
 }
 
 func s(v string) types.AttributeValue  { return &types.AttributeValueMemberS{Value: v} }
