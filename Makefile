@@ -50,6 +50,12 @@ build: deps
 	@ls -l build/*/bootstrap | awk '{printf "%-40s %6.2f MiB\n", $$9, $$5/1048576}'
 	@ls -l build/*/bootstrap | awk -v max=$(FUNCTION_MAX_BYTES) '$$5 >= max {printf "build: %s is %d bytes, over the %d-byte budget: look at what it links (go tool nm -size -sort size, go list -deps)\n", $$9, $$5, max; bad=1} END {exit bad}'
 
+.PHONY: cost
+## cost: dollars per million requests per API route and the daily cost of the scheduled work, measured on the
+## local stack against the emulator and priced from shared/cost/prices.go (README "Cost per request")
+cost: deps check-moto
+	$(GO) run ./cmd/cost
+
 ## lint: gofmt and go vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
