@@ -295,7 +295,7 @@ func (sc *scenario) steps(run int) []step {
 		{name: "GetCustomer", function: "invoices", method: "GET", path: "/v1/customers/{customer}", token: billing, want: 200},
 		{name: "ListCustomers", function: "invoices", method: "GET", path: "/v1/customers", token: billing, want: 200},
 		{name: "CreateInvoice", function: "invoices", method: "POST", path: "/v1/invoices", token: billing, want: 201,
-			body: `{"customer_id":"{customer}","currency":"EUR","lines":[{"description":"Hosting","quantity":2,"unit_amount":1999,"tax_rate_bps":1900},{"description":"Support","quantity":1,"unit_amount":5000,"tax_rate_bps":1900}]}`,
+			body:  `{"customer_id":"{customer}","currency":"EUR","lines":[{"description":"Hosting","quantity":2,"unit_amount":1999,"tax_rate_bps":1900},{"description":"Support","quantity":1,"unit_amount":5000,"tax_rate_bps":1900}]}`,
 			after: idInto(&sc.invoice)},
 		{name: "GetInvoice", function: "invoices", method: "GET", path: "/v1/invoices/{invoice}", token: billing, want: 200},
 		{name: "ListInvoices", function: "invoices", method: "GET", path: "/v1/invoices", token: billing, want: 200},
@@ -342,4 +342,3 @@ func pathOf(u string) string {
 	}
 	return u
 }
-
