@@ -264,8 +264,12 @@ type scenario struct {
 	seq int
 }
 
+// token mints a token for role whose subject is shaped like a Cognito sub (a UUID), as in AWS: the
+// subject is repeated in every audit record, so its length moves records across DynamoDB's 1 KB
+// write unit.
 func (sc *scenario) token(role string) string {
-	t, _ := sc.s.Token(devstack.TokenSpec{Role: role, Subject: role + "-cost"})
+	sub := fmt.Sprintf("%08x-0000-4000-8000-%012x", len(role), len(role)*7919)
+	t, _ := sc.s.Token(devstack.TokenSpec{Role: role, Subject: sub})
 	return t
 }
 

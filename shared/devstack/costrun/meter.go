@@ -73,11 +73,14 @@ func (c *capacity) add(writes, halves int64) {
 	c.mu.Unlock()
 }
 
-// written is one item a write touches: its table and key, and its size once written (0 for a delete).
+// written is one item a write touches: its table and key, and the item once written (nil for a
+// delete, a condition check, or an update, which is read after the call).
 type written struct {
 	table string
 	key   map[string]types.AttributeValue
 	after map[string]types.AttributeValue
+	// check is a transaction's condition check, which reads the item and writes nothing.
+	check bool
 }
 
 // before reads, unmetered, each item a write will change.
@@ -135,9 +138,9 @@ func (c *capacity) account(ctx context.Context, params, result any, before []map
 		size := max(itemsSize(prior), itemsSize(after))
 		units := writeUnits(size)
 		// Each index the item is in (before or after) is written too, at the item's size (the
-		// tables' indexes project all attributes).
+		// tables' indexes project all attributes); a condition check writes no index.
 		for _, ix := range c.schema(ctx, w.table).indexes {
-			if hasAll(after, ix) || hasAll(prior, ix) {
+			if !w.check && (hasAll(after, ix) || hasAll(prior, ix)) {
 				units += writeUnits(size)
 			}
 		}
@@ -169,19 +172,19 @@ func (c *capacity) writesOf(ctx context.Context, params any) []written {
 	switch in := params.(type) {
 	case *dynamodb.PutItemInput:
 		t := aws.ToString(in.TableName)
-		return []written{{t, keyOf(t, in.Item), in.Item}}
+		return []written{{table: t, key: keyOf(t, in.Item), after: in.Item}}
 	case *dynamodb.UpdateItemInput:
-		return []written{{aws.ToString(in.TableName), in.Key, nil}}
+		return []written{{table: aws.ToString(in.TableName), key: in.Key}}
 	case *dynamodb.DeleteItemInput:
-		return []written{{aws.ToString(in.TableName), in.Key, nil}}
+		return []written{{table: aws.ToString(in.TableName), key: in.Key}}
 	case *dynamodb.BatchWriteItemInput:
 		var out []written
 		for t, reqs := range in.RequestItems {
 			for _, r := range reqs {
 				if r.PutRequest != nil {
-					out = append(out, written{t, keyOf(t, r.PutRequest.Item), r.PutRequest.Item})
+					out = append(out, written{table: t, key: keyOf(t, r.PutRequest.Item), after: r.PutRequest.Item})
 				} else if r.DeleteRequest != nil {
-					out = append(out, written{t, r.DeleteRequest.Key, nil})
+					out = append(out, written{table: t, key: r.DeleteRequest.Key})
 				}
 			}
 		}
@@ -192,13 +195,13 @@ func (c *capacity) writesOf(ctx context.Context, params any) []written {
 			switch {
 			case it.Put != nil:
 				t := aws.ToString(it.Put.TableName)
-				out = append(out, written{t, keyOf(t, it.Put.Item), it.Put.Item})
+				out = append(out, written{table: t, key: keyOf(t, it.Put.Item), after: it.Put.Item})
 			case it.Update != nil:
-				out = append(out, written{aws.ToString(it.Update.TableName), it.Update.Key, nil})
+				out = append(out, written{table: aws.ToString(it.Update.TableName), key: it.Update.Key})
 			case it.Delete != nil:
-				out = append(out, written{aws.ToString(it.Delete.TableName), it.Delete.Key, nil})
+				out = append(out, written{table: aws.ToString(it.Delete.TableName), key: it.Delete.Key})
 			case it.ConditionCheck != nil:
-				out = append(out, written{aws.ToString(it.ConditionCheck.TableName), it.ConditionCheck.Key, nil})
+				out = append(out, written{table: aws.ToString(it.ConditionCheck.TableName), key: it.ConditionCheck.Key, check: true})
 			}
 		}
 		return out
