@@ -223,6 +223,8 @@ func runJobs(ctx context.Context, s *devstack.Stack, m *meter, mem map[string]in
 	if err != nil {
 		return nil, 0, err
 	}
+	// The backup runner writes its metrics to standard output, as in Lambda; here they are weighed.
+	b.Metrics, rt.Metrics = m, m
 	var out []Measured
 	for _, j := range []struct {
 		fn  string
