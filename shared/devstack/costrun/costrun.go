@@ -27,6 +27,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/devstack"
 	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/routes"
 )
 
 // PlatformLogBytes is what Lambda itself writes to CloudWatch Logs per invocation (the START, END and
@@ -172,10 +173,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var requests int64
 	for run := range o.Runs {
 		for _, st := range sc.steps(run) {
-			status, body, err := sc.do(st)
+			route, status, body, err := sc.do(st)
 			if err != nil {
 				return nil, err
 			}
+			st.name, st.function = route.Operation, route.Function
 			u, calls := m.take()
 			if status != st.want {
 				return nil, fmt.Errorf("%s: status %d, want %d: %s", st.name, status, st.want, body)
@@ -246,14 +248,15 @@ func runJobs(ctx context.Context, s *devstack.Stack, m *meter, mem map[string]in
 	return out, shipped, nil
 }
 
-// step is one request of the scenario.
+// step is one request of the scenario; the route table names its operation and function.
 type step struct {
-	name, function string
-	method, path   string
-	token, body    string
-	want           int
+	method, path string
+	token, body  string
+	want         int
 	// after reads what later steps need from the response.
 	after func(body string) error
+	// name and function are the route's operation and function, once matched.
+	name, function string
 }
 
 // scenario is a customer's life in the API: created, invoiced, paid through the hosted page's
@@ -295,35 +298,40 @@ func idInto(dst *string) func(string) error {
 func (sc *scenario) steps(run int) []step {
 	billing, payments, auditor, admin := sc.token("billing"), sc.token("payments"), sc.token("auditor"), sc.token("admin")
 	return []step{
-		{name: "GetMe", function: "me", method: "GET", path: "/v1/me", token: billing, want: 200},
-		{name: "CreateCustomer", function: "invoices", method: "POST", path: "/v1/customers", token: billing, want: 201,
+		{method: "GET", path: "/v1/me", token: billing, want: 200},
+		{method: "POST", path: "/v1/customers", token: billing, want: 201,
 			body: fmt.Sprintf(`{"name":"Customer %d","email":"billing%d@example.com"}`, run, run), after: idInto(&sc.customer)},
-		{name: "GetCustomer", function: "invoices", method: "GET", path: "/v1/customers/{customer}", token: billing, want: 200},
-		{name: "ListCustomers", function: "invoices", method: "GET", path: "/v1/customers", token: billing, want: 200},
-		{name: "CreateInvoice", function: "invoices", method: "POST", path: "/v1/invoices", token: billing, want: 201,
+		{method: "GET", path: "/v1/customers/{customer}", token: billing, want: 200},
+		{method: "GET", path: "/v1/customers", token: billing, want: 200},
+		{method: "POST", path: "/v1/invoices", token: billing, want: 201,
 			body:  `{"customer_id":"{customer}","currency":"EUR","lines":[{"description":"Hosting","quantity":2,"unit_amount":1999,"tax_rate_bps":1900},{"description":"Support","quantity":1,"unit_amount":5000,"tax_rate_bps":1900}]}`,
 			after: idInto(&sc.invoice)},
-		{name: "GetInvoice", function: "invoices", method: "GET", path: "/v1/invoices/{invoice}", token: billing, want: 200},
-		{name: "ListInvoices", function: "invoices", method: "GET", path: "/v1/invoices", token: billing, want: 200},
-		{name: "FinalizeInvoice", function: "invoices", method: "POST", path: "/v1/invoices/{invoice}/finalize", token: billing, want: 200},
-		{name: "CreateInvoiceLink", function: "hosted-page", method: "POST", path: "/v1/invoices/{invoice}/link", token: billing, want: 201, after: idInto(&sc.link)},
-		{name: "GetHostedInvoicePage", function: "hosted-page", method: "GET", path: "{link}", want: 200},
-		{name: "CreateToken", function: "tokens", method: "POST", path: "/v1/tokens", token: payments, want: 201,
+		{method: "GET", path: "/v1/invoices/{invoice}", token: billing, want: 200},
+		{method: "GET", path: "/v1/invoices", token: billing, want: 200},
+		{method: "POST", path: "/v1/invoices/{invoice}/finalize", token: billing, want: 200},
+		{method: "POST", path: "/v1/invoices/{invoice}/link", token: billing, want: 201, after: idInto(&sc.link)},
+		{method: "GET", path: "{link}", want: 200},
+		{method: "POST", path: "/v1/tokens", token: payments, want: 201,
 			body: `{"customer_id":"{customer}","card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123"}}`, after: idInto(&sc.card)},
-		{name: "GetToken", function: "tokens", method: "GET", path: "/v1/tokens/{card}", token: payments, want: 200},
-		{name: "PayInvoice", function: "payments", method: "POST", path: "/v1/invoices/{invoice}/pay", token: payments, want: 200,
+		{method: "GET", path: "/v1/tokens/{card}", token: payments, want: 200},
+		{method: "POST", path: "/v1/invoices/{invoice}/pay", token: payments, want: 200,
 			body: `{"token":"{card}"}`},
-		{name: "ListPayments", function: "invoices", method: "GET", path: "/v1/payments?invoice_id={invoice}", token: billing, want: 200},
-		{name: "CreateCreditNote", function: "credit-notes", method: "POST", path: "/v1/invoices/{invoice}/credit-notes", token: admin, want: 201,
+		{method: "GET", path: "/v1/payments?invoice_id={invoice}", token: billing, want: 200},
+		{method: "POST", path: "/v1/invoices/{invoice}/credit-notes", token: admin, want: 201,
 			body: `{"amount":1000,"reason":"order_change"}`},
-		{name: "ListAuditEvents", function: "audit-query", method: "GET", path: "/v1/audit-events", token: auditor, want: 200},
+		{method: "GET", path: "/v1/audit-events", token: auditor, want: 200},
 	}
 }
 
-// do sends st through the gateway in process, as API Gateway would call the functions.
-func (sc *scenario) do(st step) (int, string, error) {
+// do sends st through the gateway in process, as API Gateway would call the functions, and returns
+// the route it matched.
+func (sc *scenario) do(st step) (routes.Route, int, string, error) {
 	fill := strings.NewReplacer("{customer}", sc.customer, "{invoice}", sc.invoice, "{card}", sc.card, "{link}", pathOf(sc.link))
 	path, body := fill.Replace(st.path), fill.Replace(st.body)
+	route, _, ok := routes.Match(st.method, strings.SplitN(path, "?", 2)[0])
+	if !ok {
+		return route, 0, "", fmt.Errorf("%s %s is no route", st.method, path)
+	}
 	req := httptest.NewRequest(st.method, "http://127.0.0.1"+path, bytes.NewReader([]byte(body)))
 	if st.token != "" {
 		req.Header.Set("Authorization", "Bearer "+st.token)
@@ -333,12 +341,12 @@ func (sc *scenario) do(st step) (int, string, error) {
 	}
 	if st.method == http.MethodPost {
 		sc.seq++
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("cost-%s-%d", st.name, sc.seq))
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("cost-%s-%d", route.Operation, sc.seq))
 	}
 	rec := httptest.NewRecorder()
 	sc.s.Gateway.ServeHTTP(rec, req)
 	b, err := io.ReadAll(rec.Result().Body)
-	return rec.Code, string(b), err
+	return route, rec.Code, string(b), err
 }
 
 // pathOf is the path of a link URL ("http://host/pay/abc" → "/pay/abc").
