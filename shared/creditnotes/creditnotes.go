@@ -202,8 +202,10 @@ func (h *Handlers) earlier(ctx context.Context, c *endpoint.Call, inv *billing.I
 		return nil, nil // a key reused after its window is a new request, as the runtime treats it
 	}
 	if cn.Status != billing.CreditNoteIssued {
-		// Still pending under a live lease (its request could not cut it short): its outcome is unknown.
-		return nil, problem.New(problem.InvalidState, "A refund of this request is in progress; retry when it has finished.")
+		// Still pending under a live lease (its request could not cut it short): its outcome is unknown,
+		// and the first attempt of this request still holds it. That is the API's "the first request is
+		// still running" (409 idempotency_key_in_use): retried after the lease, this request recovers it.
+		return nil, problem.New(problem.IdempotencyKeyInUse, "A refund of this request is in progress; retry after a while.")
 	}
 	touch(c, resCreditNote, cn.ID)
 	touch(c, resPayment, cn.PaymentID)

@@ -12,7 +12,6 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"regexp"
@@ -34,13 +33,8 @@ import (
 //go:embed assets
 var embedded embed.FS
 
-//go:embed page.html
-var pageHTML string
-
 // Assets is the page's static files (page.js, page.css, favicon.svg), served under /pay/assets/.
 var Assets, _ = fs.Sub(embedded, "assets")
-
-var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
 
 // Page serves the page's routes.
 type Page struct {
@@ -147,7 +141,7 @@ func (p *Page) base(req *events.APIGatewayProxyRequest) string {
 	return scheme + "://" + host
 }
 
-// view is what the page template renders.
+// view is what render writes.
 type view struct {
 	Business, Title           string
 	CSSIntegrity, JSIntegrity string
@@ -271,13 +265,9 @@ func (p *Page) html(status int, link string, v view) (*endpoint.Result, error) {
 	if !linkShape.MatchString(link) || logging.ContainsPAN(link) {
 		link = "invalid"
 	}
-	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, v); err != nil {
-		return nil, err
-	}
 	h := SecurityHeaders(link)
 	h["Content-Type"] = "text/html; charset=utf-8"
-	return &endpoint.Result{Status: status, Response: &events.APIGatewayProxyResponse{StatusCode: status, Headers: h, Body: b.String()}}, nil
+	return &endpoint.Result{Status: status, Response: &events.APIGatewayProxyResponse{StatusCode: status, Headers: h, Body: render(v)}}, nil
 }
 
 // assetTypes are the served assets and their content types; nothing else is served.

@@ -36,9 +36,9 @@ func TestCallsPerPay(t *testing.T) {
 	counter.Take()
 
 	type calls map[string]int
-	// One of the transactions counts the card attempt (shared/ratelimit): every pay that reaches its
-	// invoice makes it, a replay does not.
-	pay := calls{"DynamoDB GetItem": 2, "DynamoDB TransactWriteItems": 3, "DynamoDB PutItem": 1}
+	// The two UpdateItems count the card attempt against the principal and the customer
+	// (shared/ratelimit): every pay that reaches its invoice makes them, a replay does not.
+	pay := calls{"DynamoDB GetItem": 2, "DynamoDB UpdateItem": 2, "DynamoDB TransactWriteItems": 2, "DynamoDB PutItem": 1}
 	with := func(c calls, extra calls) calls {
 		out := calls{}
 		for k, v := range c {
@@ -61,7 +61,7 @@ func TestCallsPerPay(t *testing.T) {
 		{"pay with Idempotency-Key", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, with(pay, calls{"DynamoDB PutItem": 1})},
 		{"replayed pay", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, calls{"DynamoDB PutItem": 2, "DynamoDB GetItem": 1}},
 		{"declined", invs[3], declined, nil, nil, 402, pay},
-		{"refused: already paid", invs[1], tok, nil, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB TransactWriteItems": 1, "DynamoDB PutItem": 1}},
+		{"refused: already paid", invs[1], tok, nil, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB UpdateItem": 2, "DynamoDB PutItem": 1}},
 		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.FailWhen(once(settlesPaid)) }, 503,
 			// The failed commit never reaches DynamoDB (the fault is injected before it); the lease cut
 			// does, and the request's audit record is then written on its own.

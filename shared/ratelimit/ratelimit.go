@@ -5,13 +5,14 @@
 // Design. A counter is an item per subject and fixed window: pk "RATE#principal#<id>" or
 // "RATE#customer#<id>", sk "W#<window start, Unix seconds>", a count n and the table's TTL attribute
 // set to the window's end, after which DynamoDB deletes it (the window is part of the key, so an item
-// not yet deleted is simply never read again). An attempt is one DynamoDB call: a TransactWriteItems of
-// the two counters' updates (ADD n 1), each conditioned on its count being under the limit (tried
-// again only when a concurrent attempt held one of the counters: a TransactionConflict). The
-// transaction is all or nothing, so the principal's and the customer's counts move together, and an
-// attempt refused by either counter counts against neither: a throttled caller stays throttled only
-// until the window ends, which is what Retry-After says. An attempt that names no customer it may act
-// for counts against its principal alone, with one UpdateItem.
+// not yet deleted is simply never read again). An attempt is two UpdateItem calls (ADD n 1), the
+// principal's counter then the customer's, each conditioned on its count being under the limit. They
+// are not one transaction: a transaction bills twice the write units of its items, and every card
+// attempt pays it. When the customer's counter refuses, the principal's count is given back (ADD n -1),
+// so an attempt refused by either counter counts against neither: a throttled caller stays throttled
+// only until the window ends, which is what Retry-After says. Between the two calls, and if giving
+// back fails, the principal holds one count more than it used: the limit is then stricter, never
+// looser. An attempt that names no customer it may act for counts against its principal alone.
 //
 // A fixed window lets a caller who waits for a window's last moment make up to twice the limit across
 // the boundary; over any longer run the rate stays at the limit per window (30 per 10 minutes by
@@ -36,10 +37,9 @@ import (
 	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// DB is the DynamoDB calls the limiter makes; *dynamodb.Client satisfies it.
+// DB is the DynamoDB call the limiter makes; *dynamodb.Client satisfies it.
 type DB interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Config is the limit: at most Attempts card attempts per Window, per principal and per customer.
@@ -115,8 +115,8 @@ func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error
 	start := now.Unix() / secs * secs
 	end := time.Unix(start+secs, 0)
 	sk := "W#" + strconv.FormatInt(start, 10)
-	update := func(pk string) *types.Update {
-		return &types.Update{
+	counter := func(pk string) *dynamodb.UpdateItemInput {
+		return &dynamodb.UpdateItemInput{
 			TableName: aws.String(l.Table),
 			Key: map[string]types.AttributeValue{
 				resources.PK: &types.AttributeValueMemberS{Value: pk},
@@ -132,32 +132,20 @@ func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error
 			},
 		}
 	}
-	p := update(principalPrefix + principal)
-	var err error
-	if !billing.ValidID(billing.CustomerPrefix, customer) {
-		_, err = l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: p.TableName, Key: p.Key, UpdateExpression: p.UpdateExpression,
-			ConditionExpression: p.ConditionExpression, ExpressionAttributeNames: p.ExpressionAttributeNames,
-			ExpressionAttributeValues: p.ExpressionAttributeValues,
-		})
-	} else {
-		in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Update: p}, {Update: update(customerPrefix + customer)},
-		}}
-		// Two attempts updating the same counter at the same moment make one transaction fail with a
-		// TransactionConflict; it is tried again. That costs a further call only under such contention:
-		// otherwise an attempt is one call.
-		for try := 1; ; try++ {
-			_, err = l.DB.TransactWriteItems(ctx, in)
-			if !conflict(err) || try == maxTries {
-				break
-			}
+	p := counter(principalPrefix + principal)
+	_, err := l.DB.UpdateItem(ctx, p)
+	reason := ReasonPrincipal
+	if err == nil && billing.ValidID(billing.CustomerPrefix, customer) {
+		reason = ReasonCustomer
+		if _, err = l.DB.UpdateItem(ctx, counter(customerPrefix+customer)); err != nil {
+			l.giveBack(ctx, p.Key)
 		}
 	}
 	if err == nil {
 		return nil
 	}
-	if reason := refused(err); reason != "" {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
 		wait := end.Sub(now)
 		return &problem.Error{
 			Code: problem.RateLimited, Reason: reason, RetryAfter: wait,
@@ -168,46 +156,15 @@ func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error
 		"Card attempts cannot be counted right now; nothing was stored. Retry shortly.")
 }
 
-// maxTries bounds the tries of a counter transaction that conflicts with concurrent attempts.
-const maxTries = 3
-
-// conflict reports whether a transaction failed only because another one held one of its items.
-func conflict(err error) bool {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	found := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "TransactionConflict":
-			found = true
-		case "", "None":
-		default:
-			return false
-		}
-	}
-	return found
-}
-
-// refused returns which counter refused the attempt, or "" if the error is not a refusal.
-func refused(err error) string {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return ReasonPrincipal
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for i, r := range tce.CancellationReasons {
-			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-				if i == 0 {
-					return ReasonPrincipal
-				}
-				return ReasonCustomer
-			}
-		}
-	}
-	return ""
+// giveBack takes back the count of an attempt from the counter at key, unconditionally. Its failure
+// is not the request's: the attempt is refused either way, and a count too many only makes the limit
+// stricter until the window ends.
+func (l *Limiter) giveBack(ctx context.Context, key map[string]types.AttributeValue) {
+	_, _ = l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(l.Table), Key: key, UpdateExpression: aws.String("ADD #n :minus"),
+		ExpressionAttributeNames:  map[string]string{"#n": countAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": &types.AttributeValueMemberN{Value: "-1"}},
+	})
 }
 
 // FromEnv builds the limiter of the tokens and payments functions over the billing table, once per
