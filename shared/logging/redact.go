@@ -243,7 +243,7 @@ func (r *redactor) digitRun(i int) int {
 				if b < n && pos[b] == pos[b-1]+1 {
 					continue // not the end of a group
 				}
-				if luhn(digits[a:b]) {
+				if cardLike(digits[a:b]) {
 					mark(a, b)
 				}
 			}
@@ -251,7 +251,7 @@ func (r *redactor) digitRun(i int) int {
 	} else {
 		for a := 0; a+minPANDigits <= n; a++ {
 			for b := a + minPANDigits; b <= n && b <= a+maxPANDigits; b++ {
-				if luhn(digits[a:b]) {
+				if cardLike(digits[a:b]) {
 					mark(a, b)
 				}
 			}
@@ -273,6 +273,23 @@ func (r *redactor) digitRun(i int) int {
 		a = b
 	}
 	return end
+}
+
+// cardLike reports whether a window of 13 to 19 digits (values, not ASCII) can be a card number: it
+// passes the Luhn check and, when it starts with zeros, what follows them is itself long enough and
+// starts as a card number does. Zeros in front are padding of a fixed-width field, which still hides
+// a card number behind them; but no card number starts with 0 or 1 (ISO/IEC 7812 gives no card network
+// those major industry identifiers; 1 is the airlines'), and AWS writes zero-padded millisecond times
+// into identifiers (a DynamoDB backup ARN ends in one), which must not read as card numbers.
+func cardLike(d []byte) bool {
+	z := 0
+	for z < len(d) && d[z] == 0 {
+		z++
+	}
+	if z > 0 && (len(d)-z < minPANDigits || d[z] < 2) {
+		return false
+	}
+	return luhn(d)
 }
 
 // luhn reports whether d (digit values, not ASCII) passes the Luhn
