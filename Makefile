@@ -56,7 +56,7 @@ build: deps
 
 .PHONY: cost
 ## cost: dollars per million requests per API route and the daily cost of the scheduled work, measured on the
-## local stack against the emulator and priced from shared/cost/prices.go (README "Cost per request")
+## local stack against the emulator and priced from shared/ops/cost/prices.go (README "Cost per request")
 cost: deps check-moto
 	$(GO) run ./cmd/cost
 
@@ -201,12 +201,12 @@ $(RENOVATE_DIR)/node_modules/.bin/renovate-config-validator:
 ## scale: the continuation test at full size: 20 000 items backed up and restored in invocations of 2 s, clean
 ## and with a killed invocation (make test runs it with 2 000 items and 250 ms)
 scale: deps check-moto
-	$(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 30m -run 'TestContinuation$$' ./shared/backup/ -scale
+	$(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 30m -run 'TestContinuation$$' ./shared/ops/backup/ -scale
 
 # ---- Soak (README "Faults and money invariants") ----
 .PHONY: soak
 SOAK_TIME ?= 5m
 ## soak: the money-invariant checker with fresh random seeds for SOAK_TIME (default 5m); each seed is printed,
-## and VAULTBILL_SEED=<seed> go test -run TestMoneyInvariants ./shared/reliability/ replays a failing one
+## and VAULTBILL_SEED=<seed> go test -run TestMoneyInvariants ./shared/local/reliability/ replays a failing one
 soak: deps check-moto
-	SOAK_TIME=$(SOAK_TIME) $(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 0 -run TestMoneyInvariants ./shared/reliability/
+	SOAK_TIME=$(SOAK_TIME) $(GO) run ./cmd/vaultbill emulator -- $(GO) test -count=1 -v -timeout 0 -run TestMoneyInvariants ./shared/local/reliability/

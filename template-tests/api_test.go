@@ -2,7 +2,6 @@ package templatetests
 
 import (
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,15 +13,16 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/auditreview"
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/gateway"
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/vault"
+	"github.com/vaultbill/vaultbill/shared/adapters/vault"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/local/gateway"
+	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
@@ -76,7 +76,7 @@ func TestFunctionsMatchTheTable(t *testing.T) {
 			}
 			for name := range cfn.Get(p, "Environment", "Variables").(map[string]any) {
 				if !known[name] {
-					t.Errorf("environment variable %s is not a shared/config name", name)
+					t.Errorf("environment variable %s is not a shared/api/config name", name)
 				}
 			}
 			logID, _ := cfn.Get(p, "LoggingConfig", "LogGroup", "Ref").(string)
@@ -276,12 +276,12 @@ func TestKMSStatementsCarryConditions(t *testing.T) {
 	}
 }
 
-// The purposes the policies allow are the ones the code sends: shared/vault's contexts, under the key
+// The purposes the policies allow are the ones the code sends: shared/adapters/vault's contexts, under the key
 // the policies condition on.
 func TestKMSPurposesMatchTheCode(t *testing.T) {
 	for name, ctx := range map[string]map[string]string{stacks.PurposeCardData: vault.CardDataContext, stacks.PurposeFingerprint: vault.FingerprintContext} {
 		if d := cmp.Diff(map[string]string{stacks.EncryptionContextPurpose: name}, ctx); d != "" {
-			t.Errorf("shared/vault's context for %s differs from the policies' (-policy +code):\n%s", name, d)
+			t.Errorf("shared/adapters/vault's context for %s differs from the policies' (-policy +code):\n%s", name, d)
 		}
 	}
 }
@@ -691,7 +691,7 @@ func TestGatewayResponsesMatchTheLocalGateway(t *testing.T) {
 		got[p["ResponseType"].(string)] = [2]string{p["StatusCode"].(string), cfn.Get(p, "ResponseTemplates", "application/json").(string)}
 	}
 	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("gateway responses (-shared/gateway +template):\n%s", d)
+		t.Errorf("gateway responses (-shared/local/gateway +template):\n%s", d)
 	}
 	if !strings.Contains(gateway.AccessDeniedTemplate(), `"code":"$context.authorizer.code"`) {
 		t.Error("the 403 body must take its code from the authorizer context")
@@ -822,7 +822,7 @@ func alarmShape(p map[string]any) string {
 }
 
 // TestAuditAlarms: every rule the automated review raises, per function, and every pipeline failure
-// raises an alarm on the alerts topic (the EMF metrics of shared/auditreview).
+// raises an alarm on the alerts topic (the EMF metrics of shared/ops/auditreview).
 func TestAuditAlarms(t *testing.T) {
 	rules := map[string][]string{
 		"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize, auditreview.RuleNoMFA, auditreview.RulePipeline, auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled},
@@ -845,7 +845,7 @@ func TestAuditAlarms(t *testing.T) {
 
 // TestBackupAlarms: a day without a good backup, a week without a passing restore test (a missing
 // datapoint counts as a failure), a backup older than 48 hours, and any alert log line of the backup
-// functions raise an alarm (the EMF metrics and log lines of shared/backup).
+// functions raise an alarm (the EMF metrics and log lines of shared/ops/backup).
 func TestBackupAlarms(t *testing.T) {
 	for _, tb := range resources.Tables {
 		dims := map[string]string{"Table": tb.ID}

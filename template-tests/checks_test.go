@@ -3,7 +3,6 @@ package templatetests
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestNagReportsHaveNoUnsuppressedFindings reads the cdk-nag reports written at synth: every rule of
@@ -223,4 +223,31 @@ func FunctionRow(f stacks.Function) string {
 		touches[i] = string(p)
 	}
 	return fmt.Sprintf("| %s | %d MB | %s | %s | %s | %s |", f.Name, f.MemoryMB, f.Timeout, reserved, f.Trigger, strings.Join(touches, "; "))
+}
+
+// TestLayoutSaysWhatEachPackageIs: the folders of shared/ are a promise the README makes to a reader
+// (the domain imports no AWS code and no adapter; no function links what exists only for the local stack
+// and tests),
+// so the build graph is checked against them.
+func TestLayoutSaysWhatEachPackageIs(t *testing.T) {
+	deps := func(pattern string) []string {
+		out, err := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", pattern).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pattern, err)
+		}
+		return strings.Fields(string(out))
+	}
+	const module = "github.com/vaultbill/vaultbill/"
+	for _, p := range deps("../shared/domain/...") {
+		for _, outside := range []string{"github.com/aws/", module + "shared/adapters/", module + "shared/handlers/", module + "shared/ops/", module + "shared/local/"} {
+			if strings.HasPrefix(p, outside) {
+				t.Errorf("the domain depends on %s", p)
+			}
+		}
+	}
+	for _, p := range deps("../functions/...") {
+		if strings.HasPrefix(p, module+"shared/local/") {
+			t.Errorf("a function links %s, which exists for the local stack and tests only", p)
+		}
+	}
 }

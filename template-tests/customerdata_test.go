@@ -1,23 +1,23 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/customerkeys"
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestOnlyInvoicesUsesCustomerKeys: direct use of the data key (not through DynamoDB or S3) is
 // allowed for the customer-data purpose only, to the invoices function (which reads and writes
 // customers' personal data) and to data-rights (unwrap only, for exports), tokens and payments
-// (unwrap only, for cardholder names), and the purpose is the one shared/customerkeys sends.
+// (unwrap only, for cardholder names), and the purpose is the one shared/adapters/customerkeys sends.
 func TestOnlyInvoicesUsesCustomerKeys(t *testing.T) {
 	if got := customerkeys.Context("cus_x")[stacks.EncryptionContextPurpose]; got != stacks.PurposeCustomerData {
-		t.Errorf("shared/customerkeys sends purpose %q; the key policy allows %q", got, stacks.PurposeCustomerData)
+		t.Errorf("shared/adapters/customerkeys sends purpose %q; the key policy allows %q", got, stacks.PurposeCustomerData)
 	}
 	direct := map[string]map[string][]string{} // function → action → purposes
 	for _, s := range keyStatements(t, "DataKey") {
@@ -38,7 +38,7 @@ func TestOnlyInvoicesUsesCustomerKeys(t *testing.T) {
 	want := map[string]map[string][]string{
 		routes.Invoices:   {"kms:GenerateDataKey": {customerkeys.Purpose}, "kms:Decrypt": {customerkeys.Purpose}},
 		routes.DataRights: {"kms:Decrypt": {customerkeys.Purpose}},
-		// Cardholder names in the vault are sealed under the customer's key (shared/vault): unwrap only.
+		// Cardholder names in the vault are sealed under the customer's key (shared/adapters/vault): unwrap only.
 		routes.Tokens:   {"kms:Decrypt": {customerkeys.Purpose}},
 		routes.Payments: {"kms:Decrypt": {customerkeys.Purpose}},
 	}

@@ -1,7 +1,6 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
@@ -10,8 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/auth"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/domain/auth"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Stateful resources keep these logical IDs forever: a changed ID would make CloudFormation create a
@@ -36,7 +36,7 @@ func TestStatefulLogicalIDsArePinnedAndRetained(t *testing.T) {
 			t.Errorf("%s: type %s, DeletionPolicy %q, UpdateReplacePolicy %q; want %s, Retain, Retain", id, r.Type, r.DeletionPolicy, r.UpdateReplacePolicy, typ)
 		}
 	}
-	// Every definition in shared/resources is in the stack under its derived ID (one source).
+	// Every definition in shared/ops/resources is in the stack under its derived ID (one source).
 	for _, tb := range resources.Tables {
 		if _, ok := data.Resources[stacks.LogicalID(tb.ID, "Table")]; !ok {
 			t.Errorf("table %s has no %s resource", tb.ID, stacks.LogicalID(tb.ID, "Table"))
@@ -72,7 +72,7 @@ func TestTablesFollowSharedDefinitionsAndAreProtected(t *testing.T) {
 				keySchema = append(keySchema, map[string]any{"AttributeName": def.RangeKey.Name, "KeyType": "RANGE"})
 			}
 			if d := cmp.Diff(keySchema, p["KeySchema"]); d != "" {
-				t.Errorf("KeySchema (-shared/resources +template):\n%s", d)
+				t.Errorf("KeySchema (-shared/ops/resources +template):\n%s", d)
 			}
 			var indexes []any
 			for _, ix := range def.Indexes {
@@ -86,7 +86,7 @@ func TestTablesFollowSharedDefinitionsAndAreProtected(t *testing.T) {
 				})
 			}
 			if d := cmp.Diff(indexes, p["GlobalSecondaryIndexes"]); d != "" {
-				t.Errorf("GlobalSecondaryIndexes (-shared/resources +template):\n%s", d)
+				t.Errorf("GlobalSecondaryIndexes (-shared/ops/resources +template):\n%s", d)
 			}
 			wantSSE := map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": getAtt(stacks.LogicalID(def.KeyID, "Key"), "Arn")}
 			if d := cmp.Diff(wantSSE, p["SSESpecification"]); d != "" {

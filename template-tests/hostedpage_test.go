@@ -1,11 +1,11 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestHostedPageRoutesAreOpenAndNothingElseIs: the hosted invoice page's routes (under /pay/) are

@@ -1,7 +1,6 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,12 +15,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/httpapi"
-	"github.com/vaultbill/vaultbill/shared/processor"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/vault"
+	"github.com/vaultbill/vaultbill/shared/adapters/processor"
+	"github.com/vaultbill/vaultbill/shared/adapters/vault"
+	"github.com/vaultbill/vaultbill/shared/api/httpapi"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // keyIDs are the logical IDs of every KMS key of the data stack (the offsite stack has one more).
@@ -209,7 +209,7 @@ func TestOnlyPaymentsDecryptsCardData(t *testing.T) {
 }
 
 // TestSigningKeyOnlySignsForTheDigest: only audit-digest may sign with the audit-signing key, with
-// the algorithm and message type shared/audittrail uses.
+// the algorithm and message type shared/ops/audittrail uses.
 func TestSigningKeyOnlySignsForTheDigest(t *testing.T) {
 	users := keyUsers(t, "AuditSigningKey")
 	if d := cmp.Diff(map[string][]string{"audit-digest": {"kms:GetPublicKey", "kms:Sign"}}, users); d != "" {

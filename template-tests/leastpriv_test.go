@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"io"
 	"maps"
 	"os"
@@ -24,16 +23,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/billingdb"
-	"github.com/vaultbill/vaultbill/shared/customerkeys"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/emulator"
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wafaudit"
+	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
+	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 	"github.com/vaultbill/vaultbill/template-tests/policyeval"
 )
 
@@ -118,7 +118,7 @@ func (l localScope) keyARN(uuid string) string {
 
 var logicalHash = regexp.MustCompile(`[0-9A-F]{8}$`)
 
-// label names a granted resource for stacks.GrantKeys: by its shared/resources ID and the rest of its
+// label names a granted resource for stacks.GrantKeys: by its shared/ops/resources ID and the rest of its
 // ARN ("billing/index/*", "backup/backups/*"), or by its logical ID without the hash ("OpsKey") when it
 // has no local counterpart.
 func (l localScope) label(res string) string {

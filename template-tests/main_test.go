@@ -5,7 +5,6 @@ package templatetests
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // The app is synthesized once per test binary; every test reads these.

@@ -1,12 +1,12 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/config"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestPoolRequiresMFA pins what lets the authorizer take the pool's tokens as MFA-proven without an

@@ -1,12 +1,12 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestRuntimesArePatchedAutomatically pins how the Lambda runtime under the functions is patched: on

@@ -1,11 +1,11 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestCardAttemptCountersOnlyUnderTheirPrefix: the tokens function, which otherwise only reads the

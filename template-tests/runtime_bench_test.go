@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/lambdaruntime"
 )
 
 // ColdStartGoal is the cold start every function must stay within: this many times the init of the

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"io"
 	"log/slog"
 	"os"
@@ -20,18 +19,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/auditops"
-	"github.com/vaultbill/vaultbill/shared/authorizer"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/emulator"
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wafaudit"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/lambdaruntime"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/ops/auditops"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // runtimeStack is what the runtime tests share: the functions built as make build builds them (for
@@ -260,7 +260,7 @@ var builders = map[string]func(wiring.Env) error{
 }
 
 // TestConfigurationReads lists, per function, the variables its code asks for by name at cold start
-// (shared/config's Require and Lookup) that its template does not set: a required one fails (the
+// (shared/api/config's Require and Lookup) that its template does not set: a required one fails (the
 // runtime test fails too, at the function's start), an optional one is reported with its default in
 // use, so a setting the CDK app should pin does not go unnoticed.
 func TestConfigurationReads(t *testing.T) {

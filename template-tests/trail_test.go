@@ -1,11 +1,11 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestAuditTrailBucketPolicy: under AWSLogs/ of the audit bucket, only the shipper's and the digest's

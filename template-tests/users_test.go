@@ -1,21 +1,21 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/sessions"
-	"github.com/vaultbill/vaultbill/shared/userpool"
+	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
+	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // TestUsersPoolGrantNamesOnlyThePool: the users function's only user pool statement allows exactly
-// the actions shared/userpool calls, on the pool's ARN, and no other function has any cognito-idp
+// the actions shared/adapters/userpool calls, on the pool's ARN, and no other function has any cognito-idp
 // action.
 func TestUsersPoolGrantNamesOnlyThePool(t *testing.T) {
 	for _, f := range stacks.Functions {

@@ -1,13 +1,13 @@
 package templatetests
 
 import (
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // TestWAFBlocksReachTheAuditTrail: a request the web ACL blocks never reaches a function, so the web

@@ -1,6 +1,6 @@
 // Command cost measures what each API route and each scheduled job uses on the local stack (an
 // emulator it starts, or AWS_ENDPOINT_URL) and prints dollars per million requests per route and
-// the daily cost of the scheduled work, from the price table in shared/cost (make cost).
+// the daily cost of the scheduled work, from the price table in shared/ops/cost (make cost).
 package main
 
 import (
@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/vaultbill/vaultbill/shared/cost"
-	"github.com/vaultbill/vaultbill/shared/devstack/costrun"
-	"github.com/vaultbill/vaultbill/shared/emulator"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/costrun"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/ops/cost"
 )
 
 func main() {

@@ -15,14 +15,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/vaultbill/vaultbill/shared/auditops"
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/emulator"
-	"github.com/vaultbill/vaultbill/shared/logging"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/ops/auditops"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 const auditUsage = `usage:

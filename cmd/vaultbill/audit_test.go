@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestAuditCommands ships the sample stream batch, writes digests as the schedule and the CLI do, and

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 // budgetFlags are the flags that simulate Lambda invocations locally: work stops to checkpoint after

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 // TestBudgetSimulatesInvocations: with --budget, backup, restore and restore-test run in simulated

@@ -10,15 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	auditstore "github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/billingdb"
-	"github.com/vaultbill/vaultbill/shared/customerkeys"
-	"github.com/vaultbill/vaultbill/shared/customermigration"
+	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
+	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/customermigration"
 )
 
 // runCustomers is "vaultbill customers migrate": seals the personal data of customers stored before
-// per-customer keys under keys of their own (shared/customermigration).
+// per-customer keys under keys of their own (shared/ops/customermigration).
 func runCustomers(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "migrate" {
 		return errors.New("usage: vaultbill customers migrate [--workers N]")

@@ -8,10 +8,10 @@ import (
 	"net"
 	"os"
 
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/emulator"
-	"github.com/vaultbill/vaultbill/shared/logging"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 func runDev(ctx context.Context, args []string) error {

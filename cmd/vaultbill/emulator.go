@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/vaultbill/vaultbill/shared/emulator"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
 )
 
 // runEmulator runs a command with one AWS emulator for all of it: the one at AWS_ENDPOINT_URL when

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/erasures"
-	"github.com/vaultbill/vaultbill/shared/s3client"
+	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
+	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
+	"github.com/vaultbill/vaultbill/shared/api/config"
 )
 
 // runErasures is "vaultbill erasures reapply": after a restore made outside "vaultbill restore" (a

@@ -10,13 +10,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/vaultbill/vaultbill/shared/authorizer"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/logging"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wafaudit"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
+	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // invokers run one function on a raw event and return its JSON result.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -12,10 +12,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
-	"github.com/vaultbill/vaultbill/shared/logging"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/lambdaruntime"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // invokeOnRuntime runs function fn's own bootstrap under the Lambda Runtime Interface Emulator with the

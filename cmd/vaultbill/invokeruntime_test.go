@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // The me function as the CDK app synthesizes it, in miniature: its table names imported from the

@@ -15,13 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	auditstore "github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/keyrewrap"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/keyrewrap"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Progress phases of the key commands.
@@ -31,7 +31,7 @@ const (
 )
 
 // runKeys is "vaultbill keys rewrap": re-encrypts every data key one KMS key wraps under another
-// (shared/keyrewrap), after which the old key can be disabled.
+// (shared/ops/keyrewrap), after which the old key can be disabled.
 func runKeys(ctx context.Context, args []string) error {
 	const use = "usage: vaultbill keys rewrap --key data|vault|backup --to KEY [--from KEY] (key id, ARN or alias)"
 	if len(args) == 0 || args[0] != "rewrap" {

@@ -16,11 +16,11 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/term"
 
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/emulator"
-	"github.com/vaultbill/vaultbill/shared/provision"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/userpool"
+	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/emulator"
+	"github.com/vaultbill/vaultbill/shared/local/provision"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Environment variables naming a pool other than the local stack's.

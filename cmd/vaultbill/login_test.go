@@ -9,9 +9,9 @@ import (
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/userpool"
+	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestLoginNonInteractive signs an invited user in as a script would (--password-stdin,

@@ -10,8 +10,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/logging"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 )
 
 // runPage is "vaultbill page check --url URL": the scheduled check of the hosted invoice page

@@ -14,13 +14,13 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig/workstation"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/logging"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/adapters/awsconfig/workstation"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // operatorRunner builds the backup runner for a command at the terminal. With BACKUP_BUCKET in the

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 // TestProgressOffTerminal: output sent to a file or a pipe (CI logs, `2> log`) gets plain lines, no

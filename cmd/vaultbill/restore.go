@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 func runRestore(ctx context.Context, args []string) error {

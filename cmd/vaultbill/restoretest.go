@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 func runRestoreTest(ctx context.Context, args []string) error {

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vaultbill/vaultbill/shared/awsconfig"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/lambdaruntime"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/adapters/awsconfig"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/lambdaruntime"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // runSAMEnv writes the --env-vars file that lets `sam local invoke` and `sam local start-api` run the

@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	auditrec "github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/s3client"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	auditrec "github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 )
 
 // TestAuditStreamShippedOnce runs CLI commands that start the local stack (and write audit records)

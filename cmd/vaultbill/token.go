@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/vaultbill/vaultbill/shared/auth"
-	"github.com/vaultbill/vaultbill/shared/devstack"
+	"github.com/vaultbill/vaultbill/shared/domain/auth"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
 )
 
 func runToken(_ context.Context, args []string) error {

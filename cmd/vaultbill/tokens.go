@@ -13,15 +13,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	auditstore "github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/card"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/tokens"
-	"github.com/vaultbill/vaultbill/shared/vault"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/adapters/vault"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // importPhase is the progress phase of a card import.

@@ -13,12 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	auditstore "github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/card"
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/tokens"
+	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
+	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // visaNumber returns a Luhn-valid 16-digit Visa number made from n.

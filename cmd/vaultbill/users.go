@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/vaultbill/vaultbill/shared/devstack"
-	"github.com/vaultbill/vaultbill/shared/userpool"
+	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
+	"github.com/vaultbill/vaultbill/shared/local/devstack"
 )
 
 // runUsers is `vaultbill users invite`: it invites a user through the local stack's API (as an

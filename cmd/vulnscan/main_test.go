@@ -31,7 +31,7 @@ func TestReachableVulnerabilityFailsNamingAdvisoryFixAndBump(t *testing.T) {
 		"GO-2026-6809  Distrust compromised intermediate certificates in crypto/x509",
 		"found:   stdlib go1.26.8 (crypto/x509.Certificate.Verify)",
 		"fixed:   go1.26.10",
-		"reached: shared/idempotency/idempotency.go:78 (github.com/vaultbill/vaultbill/shared/idempotency.Fingerprint)",
+		"reached: shared/adapters/idempotency/idempotency.go:78 (github.com/vaultbill/vaultbill/shared/adapters/idempotency.Fingerprint)",
 		"in:      me, source",
 		"GO-2026-6617", "fixed:   go1.26.9",
 		// the highest fixed release fixes both

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/auditops"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/ops/auditops"
 )
 
 func main() {

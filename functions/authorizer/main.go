@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/authorizer"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
 )
 
 func main() {

@@ -3,9 +3,9 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 )
 
 func main() { wiring.RunAPI(routes.HostedPage, hostedpage.Register) }

@@ -3,9 +3,9 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/invoices"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
 )
 
 func main() { wiring.RunAPI(routes.Invoices, invoices.Register) }

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 )
 
 func main() {

@@ -2,9 +2,9 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/payments"
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/payments"
 )
 
 func main() { wiring.RunAPI(routes.Payments, payments.Register) }

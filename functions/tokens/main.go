@@ -2,9 +2,9 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/routes"
-	"github.com/vaultbill/vaultbill/shared/tokens"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 )
 
 func main() { wiring.RunAPI(routes.Tokens, tokens.Register) }

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/wafaudit"
-	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
 )
 
 func main() {

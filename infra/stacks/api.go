@@ -26,13 +26,13 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/audit"
-	"github.com/vaultbill/vaultbill/shared/auditreview"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/gateway"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/local/gateway"
+	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // APIStackProps configures the stateless stack.
@@ -310,7 +310,7 @@ func (a *APIStack) newRestAPI(props *APIStackProps) {
 		api.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method), integrations[r.Function], opts)
 	}
 
-	// The same bodies the local gateway serves (shared/gateway), with API Gateway's variables in them.
+	// The same bodies the local gateway serves (shared/local/gateway), with API Gateway's variables in them.
 	headers := &map[string]*string{"Content-Type": jsii.String("'" + gateway.ProblemContentType + "'")}
 	api.AddGatewayResponse(jsii.String("Unauthorized"), &awsapigateway.GatewayResponseOptions{
 		Type:            awsapigateway.ResponseType_UNAUTHORIZED(),
@@ -417,7 +417,7 @@ func (a *APIStack) newTriggers() {
 		fn := a.Functions[f.Name]
 		switch f.Trigger {
 		case AuditStream:
-			// Large batches gathered for up to a minute make few, large log files (shared/audittrail
+			// Large batches gathered for up to a minute make few, large log files (shared/ops/audittrail
 			// writes one file per batch where the size limits allow). The shipper answers with partial
 			// batch responses; records that still fail after the retries go to the failure queue.
 			fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(a.data.Tables[resources.Audit.ID], &awslambdaeventsources.DynamoEventSourceProps{
@@ -493,7 +493,7 @@ func (a *APIStack) newAlarms(props *APIStackProps) {
 	a.newBackupAlarms(action)
 }
 
-// AuditAlertRules are the automated review's rules (shared/auditreview) each function raises: the
+// AuditAlertRules are the automated review's rules (shared/ops/auditreview) each function raises: the
 // shipper evaluates every rule on the records it ships, the digest reports only its own failures.
 var AuditAlertRules = map[string][]string{
 	"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize,
@@ -523,7 +523,7 @@ func (a *APIStack) newAuditAlarms(alarm func(id, description string, m awscloudw
 				Period:        five.Period, Statistic: five.Statistic,
 			}), 1)
 	}
-	// The audit writer's and shipper's last check masked a card number (shared/audit.Guard).
+	// The audit writer's and shipper's last check masked a card number (shared/adapters/audit.Guard).
 	alarm("AuditCardNumberMaskedAlarm", "An audit record held a card number; it was masked before it was stored or shipped.",
 		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace: jsii.String(audit.MetricNamespace), MetricName: jsii.String(audit.MetricCardNumbersMasked),
@@ -531,7 +531,7 @@ func (a *APIStack) newAuditAlarms(alarm func(id, description string, m awscloudw
 		}), 1)
 }
 
-// BackupAlertMetrics are the metrics of the log lines shared/backup marks "alert": true, per function.
+// BackupAlertMetrics are the metrics of the log lines shared/ops/backup marks "alert": true, per function.
 var BackupAlertMetrics = map[string]string{"backup": "BackupAlertLines", "restore-test": "RestoreTestAlertLines"}
 
 // newBackupAlarms alarms on the backup functions' EMF metrics (namespace Vaultbill/Backup, dimension

@@ -9,7 +9,7 @@ import (
 
 // allowContinue lets a function with ContinueSelf invoke itself, and nothing else: the backup and
 // restore-test functions continue a run past one invocation by invoking themselves asynchronously
-// with the checkpoint (shared/backup). The statement lives in its own policy, attached after the
+// with the checkpoint (shared/ops/backup). The statement lives in its own policy, attached after the
 // function exists, because the role's default policy cannot name the function that depends on it.
 func (a *APIStack) allowContinue(f Function) {
 	if !slices.Contains(f.Touches, ContinueSelf) {

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/auth"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/domain/auth"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // DataStackProps configures the stateful stack.
@@ -46,7 +46,7 @@ type DataStackProps struct {
 // a refactoring can never replace it.
 type DataStack struct {
 	awscdk.Stack
-	// Keys, Tables and Buckets are keyed by their shared/resources IDs.
+	// Keys, Tables and Buckets are keyed by their shared/ops/resources IDs.
 	Keys    map[string]awskms.Key
 	Tables  map[string]awsdynamodb.Table
 	Buckets map[string]awss3.Bucket
@@ -57,7 +57,7 @@ type DataStack struct {
 	BackupVault    awsbackup.BackupVault
 }
 
-// LogicalID is the pinned CloudFormation logical ID of a stateful resource: the shared/resources ID in
+// LogicalID is the pinned CloudFormation logical ID of a stateful resource: the shared/ops/resources ID in
 // PascalCase plus its kind ("audit-signing", "Key" → "AuditSigningKey").
 func LogicalID(id, kind string) string {
 	var b strings.Builder
@@ -67,7 +67,7 @@ func LogicalID(id, kind string) string {
 	return b.String() + kind
 }
 
-// Logical IDs of the stateful resources that are not in shared/resources.
+// Logical IDs of the stateful resources that are not in shared/ops/resources.
 const (
 	OpsKeyID         = "OpsKey"
 	UserPoolID       = "UserPool"

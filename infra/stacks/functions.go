@@ -4,10 +4,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/processor"
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/adapters/processor"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
 )
 
 // Permission is one thing a function may touch. Each is granted by exactly one method of the API stack
@@ -21,7 +21,7 @@ const (
 	// Idempotency: get/put/delete only items whose partition key starts with IDEM# in the billing table.
 	Idempotency Permission = "idempotency records in the billing table"
 	// CountCardAttempts: dynamodb:UpdateItem only on items whose partition key starts with RATE# in the
-	// billing table (shared/ratelimit's counters). Payments has it through ReadWriteBilling.
+	// billing table (shared/adapters/ratelimit's counters). Payments has it through ReadWriteBilling.
 	CountCardAttempts Permission = "card-attempt counters in the billing table"
 	// ReadWriteBilling: read and write items of the billing table and query its indexes.
 	ReadWriteBilling Permission = "read and write the billing table"
@@ -29,10 +29,10 @@ const (
 	ReadBilling Permission = "read the billing table"
 	// ReadWriteVault: read and write card tokens in the vault table.
 	ReadWriteVault Permission = "read and write the vault table"
-	// ReadVault: get one card token from the vault table (shared/vault Reveal reads by key only).
+	// ReadVault: get one card token from the vault table (shared/adapters/vault Reveal reads by key only).
 	ReadVault Permission = "get card tokens from the vault table"
 	// SealCards: kms:GenerateDataKey on the vault key for the card-data and card-fingerprint purposes,
-	// kms:Decrypt for card-fingerprint only (shared/vault never opens a card in tokens).
+	// kms:Decrypt for card-fingerprint only (shared/adapters/vault never opens a card in tokens).
 	SealCards Permission = "generate card data keys, generate and unwrap the fingerprint key (vault key)"
 	// OpenCards: kms:Decrypt on the vault key for the card-data purpose only.
 	OpenCards Permission = "unwrap card data keys (vault key)"
@@ -63,7 +63,7 @@ const (
 	// ReadBackups: get and list objects under backups/ in the backup bucket.
 	ReadBackups Permission = "read and list backups/ in the backup bucket"
 	// WriteInvoiceLinks: dynamodb:PutItem only on items whose partition key starts with LINK# in the
-	// billing table (shared/hostedlink's hashed links).
+	// billing table (shared/adapters/hostedlink's hashed links).
 	WriteInvoiceLinks Permission = "put invoice links in the billing table"
 	// OpenBackups: kms:Decrypt on the backup key, for the backup purpose only.
 	OpenBackups Permission = "unwrap backup data keys (backup key)"
@@ -82,19 +82,19 @@ const (
 	// continues from (and the manifests of the tables it finished).
 	ReadCheckpoints Permission = "read checkpoints under backups/ in the backup bucket"
 	// ContinueSelf: lambda:InvokeFunction on the function itself only, to continue a run past one
-	// invocation (shared/backup continuation).
+	// invocation (shared/ops/backup continuation).
 	ContinueSelf Permission = "invoke itself to continue a run"
 	// VerifyTokens: the Cognito issuer and JWKS URL (configuration only, no IAM).
 	VerifyTokens Permission = "Cognito issuer, audience and JWKS URL"
 	// ReadSessionEpochs: dynamodb:GetItem only on items whose partition key starts with SESSION# in the
-	// billing table (shared/sessions): the authorizer refuses tokens issued before a user's epoch.
+	// billing table (shared/adapters/sessions): the authorizer refuses tokens issued before a user's epoch.
 	ReadSessionEpochs Permission = "read session epochs in the billing table"
 	// RevokeSessions: dynamodb:UpdateItem only on SESSION# items of the billing table.
 	RevokeSessions Permission = "write session epochs in the billing table"
-	// AdministerUsers: the user pool actions of shared/userpool.AdminActions on the user pool only.
+	// AdministerUsers: the user pool actions of shared/adapters/userpool.AdminActions on the user pool only.
 	AdministerUsers Permission = "administer the user pool's users and groups"
 	// SealCustomerData: kms:GenerateDataKey and kms:Decrypt on the data key for the customer-data
-	// purpose only: each customer's own data key (shared/customerkeys).
+	// purpose only: each customer's own data key (shared/adapters/customerkeys).
 	SealCustomerData Permission = "generate and unwrap customer data keys (data key)"
 	// OpenCustomerData: kms:Decrypt on the data key for the customer-data purpose only.
 	OpenCustomerData Permission = "unwrap customer data keys (data key)"
@@ -133,13 +133,13 @@ type Function struct {
 	Settings map[string]string
 }
 
-// MaxBackupAge is the age of a table's newest backup that raises an alarm (shared/backup.DefaultMaxAge).
+// MaxBackupAge is the age of a table's newest backup that raises an alarm (shared/ops/backup.DefaultMaxAge).
 const MaxBackupAge = backup.DefaultMaxAge
 
 // RestoreTestTablePrefix is the only table name prefix the restore test may create or delete.
 const RestoreTestTablePrefix = backup.RestoreTestPrefix
 
-// apiTouches is what every API function needs from the shared runtime (shared/endpoint).
+// apiTouches is what every API function needs from the shared runtime (shared/api/endpoint).
 var apiTouches = []Permission{AppendAudit, Idempotency}
 
 // EnvPaymentProcessor names the payments function's card processor; "sandbox" decides by test card

@@ -11,26 +11,26 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/auditreview"
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/backup"
-	"github.com/vaultbill/vaultbill/shared/config"
-	"github.com/vaultbill/vaultbill/shared/customerkeys"
-	"github.com/vaultbill/vaultbill/shared/erasures"
-	"github.com/vaultbill/vaultbill/shared/hostedlink"
-	"github.com/vaultbill/vaultbill/shared/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/resources"
-	"github.com/vaultbill/vaultbill/shared/sessions"
-	"github.com/vaultbill/vaultbill/shared/userpool"
+	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
+	"github.com/vaultbill/vaultbill/shared/adapters/hostedlink"
+	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
+	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
+	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // EncryptionContextPurpose is the encryption context key every direct KMS call of the application
-// carries (shared/envelope, shared/backup): a policy requires it, so a data key can only be made or
+// carries (shared/adapters/envelope, shared/ops/backup): a policy requires it, so a data key can only be made or
 // unwrapped for a stated purpose and CloudTrail names that purpose.
 const EncryptionContextPurpose = "vaultbill:purpose"
 
 // grants applies one function's permissions to its role and collects the environment variables that
-// name what was granted (shared/config names), so a function is told about exactly what it may touch.
+// name what was granted (shared/api/config names), so a function is told about exactly what it may touch.
 type grants struct {
 	// fn is the function whose role this is (its key policy statements name the role).
 	fn     string
@@ -88,24 +88,24 @@ func (g *grants) directKey(sid, keyID string, purposes []string, actions ...stri
 	g.env[keyEnv[keyID]] = k.KeyArn()
 }
 
-// Purposes of direct KMS calls: the vaultbill:purpose values of shared/vault (CardDataContext,
-// FingerprintContext, checked against that package by the template tests) and shared/backup.
+// Purposes of direct KMS calls: the vaultbill:purpose values of shared/adapters/vault (CardDataContext,
+// FingerprintContext, checked against that package by the template tests) and shared/ops/backup.
 const (
 	PurposeCardData    = "card-data"
 	PurposeFingerprint = "card-fingerprint"
 	PurposeBackup      = backup.Purpose
 	PurposeCanary      = backup.CanaryPurpose
-	// PurposeCustomerData is shared/customerkeys.Purpose: the per-customer keys of personal data.
+	// PurposeCustomerData is shared/adapters/customerkeys.Purpose: the per-customer keys of personal data.
 	PurposeCustomerData = customerkeys.Purpose
 )
 
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
-// shared/audittrail): the account is this stack's, so no other account's prefix is reachable.
+// shared/ops/audittrail): the account is this stack's, so no other account's prefix is reachable.
 func (g *grants) auditLogs(rest string) *string {
 	return g.data.Buckets[resources.AuditBucket].ArnForObjects(jsii.String("AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/" + rest))
 }
 
-// ledgerKeys limits DynamoDB calls to the audit table's ledger items (shared/audittrail.TableLedger).
+// ledgerKeys limits DynamoDB calls to the audit table's ledger items (shared/ops/audittrail.TableLedger).
 func (g *grants) ledgerKeys() map[string]any {
 	return map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{audittrail.LedgerKeyPrefix + "*"}}}
 }
@@ -175,7 +175,7 @@ func (g *grants) apply(p Permission) {
 		g.allow("ReadVault", []string{"dynamodb:GetItem"}, []*string{vault.TableArn()}, nil)
 		g.table("ReadVault", resources.Vault.ID, false)
 	case SealCards:
-		// shared/envelope seals card data (GenerateDataKey, card-data); shared/vault creates the
+		// shared/adapters/envelope seals card data (GenerateDataKey, card-data); shared/adapters/vault creates the
 		// fingerprint key once (GenerateDataKey, card-fingerprint) and unwraps it at cold start
 		// (Decrypt, card-fingerprint). Tokens never unwraps a card data key.
 		g.directKey("SealCards", resources.VaultKey, []string{PurposeCardData, PurposeFingerprint}, "kms:GenerateDataKey")
@@ -219,7 +219,7 @@ func (g *grants) apply(p Permission) {
 		g.env[config.EnvAuditBucket] = b.BucketName()
 	case SignDigests:
 		// Sign and GetPublicKey carry no encryption context, so no purpose condition: the signing
-		// algorithm and message type of shared/audittrail.SignDigest are pinned instead.
+		// algorithm and message type of shared/ops/audittrail.SignDigest are pinned instead.
 		k := d.Keys[resources.AuditSigningKey]
 		g.allowKey("SignDigests", k, []string{"kms:Sign"}, map[string]any{
 			"StringEquals": map[string]any{"kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "kms:MessageType": "RAW"},
@@ -269,7 +269,7 @@ func (g *grants) apply(p Permission) {
 		g.allow("RestoreTestTables", []string{
 			"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:Scan",
 		}, []*string{arn}, nil)
-		// Scratch tables are created under the original's key (shared/provision.CreateTableInput), so
+		// Scratch tables are created under the original's key (shared/local/provision.CreateTableInput), so
 		// DynamoDB needs a grant on the data and vault keys, and uses them for the scratch tables only.
 		var keys []*string
 		tableKeys := []string{resources.DataKey, resources.VaultKey}
@@ -342,7 +342,7 @@ func (g *grants) apply(p Permission) {
 	}
 }
 
-// listBackups allows listing the backup bucket under backups/ only (shared/backup lists
+// listBackups allows listing the backup bucket under backups/ only (shared/ops/backup lists
 // backups/<table>/ to find, verify and prune backups).
 func (g *grants) listBackups(b awss3.Bucket) {
 	g.allow("ListBackupObjects", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
@@ -355,18 +355,18 @@ func (g *grants) listBackups(b awss3.Bucket) {
 // stays. docs/compliance.md lists these reasons (TestComplianceDocListsUnexercisedGrants).
 var Unexercised = map[Permission]map[string]string{
 	Idempotency: {
-		"IdempotencyRecords": "shared/endpoint keeps an idempotency record for any request with an Idempotency-Key in every API function " +
+		"IdempotencyRecords": "shared/api/endpoint keeps an idempotency record for any request with an Idempotency-Key in every API function " +
 			"(get, put, a condition check in the write's transaction, delete when the request fails); the run does not fail or replay " +
 			"in every function, and me and audit-query serve GET only, which keeps no record",
 		"IdempotencyRecordsTableKey": "the key use DynamoDB makes for the idempotency records (see IdempotencyRecords)",
 	},
 	ReadWriteBilling: {
 		"dynamodb:BatchGetItem":             "in the table read set (tableRead); no code reads billing items in batches today: a candidate for removal",
-		"dynamodb:ConditionCheckItem":       "shared/billingdb checks related items inside its transactions; credit-notes and payments take that path only on conflicts",
+		"dynamodb:ConditionCheckItem":       "shared/adapters/billingdb checks related items inside its transactions; credit-notes and payments take that path only on conflicts",
 		"dynamodb:DeleteItem on billing":    "in the table write set (tableWrite); only invoices deletes billing items (drafts): a candidate for removal in credit-notes and payments",
 		"dynamodb:Query on billing":         "in the table read set (tableRead); the billing lists query the indexes (gsi1, gsi2), not the table: a candidate for removal",
-		"dynamodb:Query on billing/index/*": "payments finds an invoice's payments through gsi1 (shared/billingdb/payments.go) when it retries; the run pays once",
-		"dynamodb:UpdateItem on billing":    "in the table write set (tableWrite); data-rights writes the erased customer whole (a put, shared/billingdb ErasedCustomerItem): a candidate for removal in data-rights",
+		"dynamodb:Query on billing/index/*": "payments finds an invoice's payments through gsi1 (shared/adapters/billingdb/payments.go) when it retries; the run pays once",
+		"dynamodb:UpdateItem on billing":    "in the table write set (tableWrite); data-rights writes the erased customer whole (a put, shared/adapters/billingdb ErasedCustomerItem): a candidate for removal in data-rights",
 	},
 	ReadBilling: {
 		"dynamodb:BatchGetItem":             "in the table read set (tableRead); tokens reads one customer by key: a candidate for removal",
@@ -376,14 +376,14 @@ var Unexercised = map[Permission]map[string]string{
 	},
 	ReadWriteVault: {
 		"dynamodb:BatchGetItem":        "in the table read set (tableRead); no code reads tokens in batches: a candidate for removal",
-		"dynamodb:ConditionCheckItem":  "shared/tokens checks the token inside its transactions (tokens.go) when a card is stored again; the run stores one card",
+		"dynamodb:ConditionCheckItem":  "shared/handlers/tokens checks the token inside its transactions (tokens.go) when a card is stored again; the run stores one card",
 		"dynamodb:Query on vault":      "in the table read set (tableRead); the token list queries gsi1, not the table: a candidate for removal",
 		"dynamodb:UpdateItem on vault": "in the table write set (tableWrite); tokens puts and deletes tokens, it updates none: a candidate for removal",
 		"dynamodb:GetItem on vault":    "in the table read set (tableRead); data-rights finds a customer's tokens through gsi1 and reads no single token: a candidate for removal in data-rights",
 		"dynamodb:PutItem on vault":    "in the table write set (tableWrite); data-rights only deletes tokens: a candidate for removal in data-rights",
 	},
 	SealCards: {
-		"UnwrapFingerprintKey": "shared/vault unwraps the stored fingerprint key at a cold start; the run's stack creates it (GenerateDataKey) and keeps it in memory",
+		"UnwrapFingerprintKey": "shared/adapters/vault unwraps the stored fingerprint key at a cold start; the run's stack creates it (GenerateDataKey) and keeps it in memory",
 	},
 	StreamAudit: {
 		"dynamodb:ListStreams":    "CDK's stream grant (grantStreamRead) for the event source mapping; Lambda reads the stream the template names",
@@ -404,14 +404,14 @@ var Unexercised = map[Permission]map[string]string{
 	},
 	OpenBackups: {
 		"OpenBackups": "the backup function unwraps its run's data key again only when the run continues in a new invocation " +
-			"(shared/backup continuation.go); the run's backup finishes in one",
+			"(shared/ops/backup continuation.go); the run's backup finishes in one",
 	},
 	ContinueSelf: {
 		"ContinueSelf": "a backup or restore test that outlasts its invocation invokes its own function to continue, with a signed request " +
-			"the run's SDK recorder does not see (shared/backup reinvoke.go; TestReinvokeIsASignedAsynchronousInvoke, TestContinuation)",
+			"the run's SDK recorder does not see (shared/ops/backup reinvoke.go; TestReinvokeIsASignedAsynchronousInvoke, TestContinuation)",
 	},
 	AdministerUsers: {
-		"cognito-idp:AdminDeleteUser": "shared/userpool deletes an invited user whose random sub reads as a card number and invites it again; no sub of the run does",
+		"cognito-idp:AdminDeleteUser": "shared/adapters/userpool deletes an invited user whose random sub reads as a card number and invites it again; no sub of the run does",
 	},
 	ReadAuditLogs: {
 		"s3:GetObjectVersion": "the digest and the reconciler read a log file by its version only when the shipper's ledger has no record of it " +
@@ -438,7 +438,7 @@ var RuntimeGrants = map[string]string{
 
 // GrantKeys are the keys a reason for an action granted on a resource may have, most specific first:
 // the statement's Sid, the action on the resource ("dynamodb:Query on billing/index/*": on names the
-// resource by its shared/resources ID, or by its logical ID without the hash), and the action. An item
+// resource by its shared/ops/resources ID, or by its logical ID without the hash), and the action. An item
 // action on a table's indexes also has the key "item actions on index/*".
 func GrantKeys(sid, action, on string) []string {
 	var keys []string

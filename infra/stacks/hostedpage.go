@@ -4,8 +4,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 )
 
 // hostedPageReason is why the hosted invoice page's methods have no authorizer.

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/erasures"
+	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 )
 
 // Wildcard is a "*" in an IAM Allow statement that is there on purpose, with the reason.

@@ -3,7 +3,7 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // AuthorizerCacheSeconds is how long API Gateway reuses an authorizer answer for one token. It is 0:

@@ -3,8 +3,8 @@ package stacks
 import (
 	"fmt"
 
-	"github.com/vaultbill/vaultbill/shared/processor"
-	"github.com/vaultbill/vaultbill/shared/routes"
+	"github.com/vaultbill/vaultbill/shared/adapters/processor"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
 )
 
 // Stages of a deployment (AppProps.Stage; -c stage=... or VAULTBILL_STAGE).
@@ -18,7 +18,7 @@ const (
 )
 
 // EnvStage tells the payments function its stage; it refuses the sandbox processor under production
-// at cold start too (shared/processor.Check).
+// at cold start too (shared/adapters/processor.Check).
 const EnvStage = processor.EnvStage
 
 // DefaultPaymentProcessor is the payments function's card processor when none is configured.

@@ -5,12 +5,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/audittrail"
-	"github.com/vaultbill/vaultbill/shared/resources"
+	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // auditStreamMaxRecordAge is the audit stream's maximum record age, the one the digest's
-// reconciliation counts on (shared/audittrail.StreamMaxRecordAge).
+// reconciliation counts on (shared/ops/audittrail.StreamMaxRecordAge).
 func auditStreamMaxRecordAge() awscdk.Duration {
 	return awscdk.Duration_Seconds(jsii.Number(audittrail.StreamMaxRecordAge.Seconds()))
 }

@@ -11,7 +11,7 @@ import (
 // The Common rule set's SizeRestrictions_BODY blocks bodies over 8 KB with a bare 403: it refused
 // requests the contract accepts, and its refusals never reached the audit trail. It only counts
 // here. No WAF rule refuses a body for its size: a body over 64 KiB goes on to the function, whose
-// shared/httpapi answers 413 payload_too_large in problem+json and writes the audit record every
+// shared/api/httpapi answers 413 payload_too_large in problem+json and writes the audit record every
 // refusal gets (a WAF block would be a refusal outside the audit trail, seen only in WAF logs).
 // Floods of large bodies are bounded by the WAF rate rule, the stage throttling and the functions'
 // reserved concurrency; API Gateway itself refuses bodies over 10 MB.

@@ -11,12 +11,13 @@ package policyeval
 
 import (
 	"fmt"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 // Env gives the intrinsics their values.

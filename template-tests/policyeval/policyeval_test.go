@@ -2,9 +2,10 @@ package policyeval
 
 import (
 	"encoding/json"
-	"github.com/vaultbill/vaultbill/shared/cfn"
 	"strings"
 	"testing"
+
+	"github.com/vaultbill/vaultbill/shared/local/cfn"
 )
 
 const (

@@ -1,0 +1,34 @@
+package datarights
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
+	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
+	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
+	"github.com/vaultbill/vaultbill/shared/adapters/vault"
+	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/endpoint"
+	"github.com/vaultbill/vaultbill/shared/api/wiring"
+)
+
+// Register wires the data-rights function from its environment: the billing table, customer keys
+// (data key, customer-data purpose) and the vault table's token metadata. It has no vault key: it
+// never seals or opens a card.
+func Register(env wiring.Env, svc *endpoint.Service) error {
+	c := env.Config
+	if err := c.Require(config.EnvDataKey, config.EnvVaultTable, config.EnvBackupBucket); err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	keys := customerkeys.New(kms.NewFromConfig(env.AWS), db, c.BillingTable, c.DataKeyID)
+	// The vault is used for token metadata only (List makes no KMS call), so it gets no key id.
+	v := vault.New(vault.Config{DB: db, Table: c.VaultTable})
+	// The erasure ledger lives in the backup bucket, outside every backed-up table (shared/adapters/erasures).
+	ledger := &erasures.Ledger{S3: s3client.New(env.AWS), Bucket: c.BackupBucket}
+	Routes(svc, &Handlers{Store: &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys}, Tokens: v,
+		Erase: Eraser{Ledger: ledger, Keys: keys, DB: db, VaultTable: c.VaultTable}})
+	return nil
+}
