@@ -156,11 +156,18 @@ func (v value) toAV() (types.AttributeValue, error) {
 			l = append(l, av)
 		}
 		return &types.AttributeValueMemberL{Value: l}, nil
-	case v.SS != nil:
-		return &types.AttributeValueMemberSS{Value: v.SS}, nil
-	case v.NS != nil:
-		return &types.AttributeValueMemberNS{Value: v.NS}, nil
-	case v.BS != nil:
+	// DynamoDB has no empty sets: a line with one was not written by an export, and restoring it
+	// would fail at the table (or, re-exported, lose the attribute).
+	case v.SS != nil, v.NS != nil, v.BS != nil:
+		if len(v.SS)+len(v.NS)+len(v.BS) == 0 {
+			return nil, fmt.Errorf("empty set")
+		}
+		switch {
+		case v.SS != nil:
+			return &types.AttributeValueMemberSS{Value: v.SS}, nil
+		case v.NS != nil:
+			return &types.AttributeValueMemberNS{Value: v.NS}, nil
+		}
 		return &types.AttributeValueMemberBS{Value: v.BS}, nil
 	}
 	return nil, fmt.Errorf("empty attribute value")
