@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 )
 
 // Metric of the audit writer's last check, in the automated review's namespace.
@@ -84,7 +84,7 @@ type Alerter struct {
 	Log *slog.Logger
 	// Metrics receives the EMF line (stdout in Lambda); nil writes none.
 	Metrics interface{ Write([]byte) (int, error) }
-	Now     func() time.Time
+	Clock   clock.Func
 }
 
 // CardNumberMasked raises the alert for rec (already masked) found at stage ("write", "ship").
@@ -98,10 +98,7 @@ func (a *Alerter) CardNumberMasked(rec Record, stage string) {
 	if a == nil || a.Metrics == nil {
 		return
 	}
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
-	}
+	now := a.Clock.Now()
 	line := map[string]any{"EventSource": rec.EventSource, "Stage": stage, MetricCardNumbersMasked: 1}
 	line["_aws"] = map[string]any{
 		"Timestamp": now.UnixMilli(),

@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
@@ -87,7 +88,7 @@ type Keys struct {
 	MaxAge  time.Duration
 	MaxKeys int
 	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	Clock clock.Func
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -101,13 +102,6 @@ type cached struct {
 // New returns Keys over the billing table and the data key.
 func New(client envelope.KMS, db DB, table, keyID string) *Keys {
 	return &Keys{KMS: client, DB: db, Table: table, KeyID: keyID, MaxAge: DefaultMaxAge, MaxKeys: DefaultMaxKeys}
-}
-
-func (k *Keys) now() time.Time {
-	if k.Now != nil {
-		return k.Now()
-	}
-	return time.Now()
 }
 
 // ItemKey is the DynamoDB key of a customer's key item.
@@ -133,7 +127,7 @@ func (k *Keys) Create(ctx context.Context, customerID string) (*envelope.Key, ty
 	item := ItemKey(customerID)
 	item[attrWrapped] = &types.AttributeValueMemberB{Value: wrapped}
 	item[attrKeyID] = &types.AttributeValueMemberS{Value: k.KeyID}
-	item[attrCreated] = &types.AttributeValueMemberS{Value: k.now().UTC().Format(time.RFC3339)}
+	item[attrCreated] = &types.AttributeValueMemberS{Value: k.Clock.Now().UTC().Format(time.RFC3339)}
 	k.put(customerID, key)
 	return key, types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(k.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
@@ -188,7 +182,7 @@ func (k *Keys) cached(customerID string) *envelope.Key {
 	if !ok {
 		return nil
 	}
-	if k.now().Sub(c.at) >= k.maxAge() {
+	if k.Clock.Now().Sub(c.at) >= k.maxAge() {
 		delete(k.cache, customerID)
 		return nil
 	}
@@ -212,7 +206,7 @@ func (k *Keys) put(customerID string, key *envelope.Key) {
 	if max <= 0 {
 		max = DefaultMaxKeys
 	}
-	now := k.now()
+	now := k.Clock.Now()
 	for len(k.cache) >= max {
 		// Evict the oldest; a full scan is fine at these sizes and only happens on a miss.
 		var oldest string

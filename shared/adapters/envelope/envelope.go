@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 )
 
 // KMS is the part of the KMS API the envelope needs; *kms.Client satisfies it.
@@ -74,7 +76,7 @@ type Envelope struct {
 	MaxUses   int
 	MaxOpened int
 	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	Clock clock.Func
 
 	sealMu sync.Mutex // held across GenerateDataKey, so one caller fetches a key and the rest wait for it
 	cur    *dataKey
@@ -109,13 +111,6 @@ func (k *dataKey) zero() {
 	k.aead = nil
 }
 
-func (e *Envelope) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
-
 func (e *Envelope) usable(k *dataKey, now time.Time) bool {
 	return k != nil && k.uses < e.MaxUses && now.Sub(k.created) < e.MaxAge
 }
@@ -140,7 +135,7 @@ func (e *Envelope) Seal(ctx context.Context, plaintext, ad []byte) (Sealed, erro
 func (e *Envelope) sealingKey(ctx context.Context) (*Key, []byte, string, error) {
 	e.sealMu.Lock()
 	defer e.sealMu.Unlock()
-	now := e.now()
+	now := e.Clock.Now()
 	if !e.usable(e.cur, now) {
 		if e.cur != nil {
 			e.cur.zero()
@@ -191,7 +186,7 @@ func (e *Envelope) Open(ctx context.Context, s Sealed, ad []byte) ([]byte, error
 // called outside the lock: two concurrent misses on one key cost two calls, but a slow KMS call never
 // holds up opens that hit the cache.
 func (e *Envelope) openingKey(ctx context.Context, wrapped []byte) (*Key, error) {
-	now := e.now()
+	now := e.Clock.Now()
 	e.openMu.Lock()
 	if k := e.opened[string(wrapped)]; k != nil {
 		if e.usable(k, now) {

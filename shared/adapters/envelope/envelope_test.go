@@ -114,7 +114,7 @@ func TestKeyCacheBoundsAndEconomy(t *testing.T) {
 	f := newFakeKMS()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := New(f, "alias/test", purpose)
-	e.Now = func() time.Time { return now }
+	e.Clock = func() time.Time { return now }
 	ctx := context.Background()
 	seal := func(n int) []Sealed {
 		var out []Sealed

@@ -23,6 +23,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -64,14 +65,7 @@ type DB interface {
 type Store struct {
 	DB    DB
 	Table string
-	Now   func() time.Time
-}
-
-func (st *Store) now() time.Time {
-	if st.Now != nil {
-		return st.Now()
-	}
-	return time.Now()
+	Clock clock.Func
 }
 
 // Link is a stored link, without its secret.
@@ -100,7 +94,7 @@ func (st *Store) New(inv *billing.Invoice, ttl time.Duration) (string, Link, typ
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
 	h := hash(secret)
-	now := st.now().UTC()
+	now := st.Clock.Now().UTC()
 	l := Link{ID: idOf(h), InvoiceID: inv.ID, CustomerID: inv.CustomerID, ExpiresAt: now.Add(ttl).Truncate(time.Second)}
 	item := map[string]types.AttributeValue{
 		resources.PK:        &types.AttributeValueMemberS{Value: linkPK + h},
@@ -155,7 +149,7 @@ func (st *Store) Lookup(ctx context.Context, secret string) (Link, error) {
 		return Link{}, fmt.Errorf("link %s: malformed item", l.ID)
 	}
 	l.ExpiresAt = time.Unix(exp, 0).UTC()
-	if !st.now().Before(l.ExpiresAt) {
+	if !st.Clock.Now().Before(l.ExpiresAt) {
 		return Link{}, errExpired
 	}
 	return l, nil

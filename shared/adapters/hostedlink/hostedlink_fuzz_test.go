@@ -37,7 +37,7 @@ func (d *linkDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.
 // refusal is a not-found problem that does not echo what was sent.
 func FuzzLookup(f *testing.F) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{DB: &linkDB{}, Table: "billing", Now: func() time.Time { return now }}
+	st := &Store{DB: &linkDB{}, Table: "billing", Clock: func() time.Time { return now }}
 	issued, _, put, err := st.New(&billing.Invoice{ID: "in_aaaaaaaaaaaaaaaaaaaaaaaaaa", CustomerID: "cus_aaaaaaaaaaaaaaaaaaaaaaaaaa"}, time.Hour)
 	if err != nil {
 		f.Fatal(err)
@@ -54,7 +54,7 @@ func FuzzLookup(f *testing.F) {
 		db := &linkDB{items: map[string]map[string]types.AttributeValue{
 			item[resources.PK].(*types.AttributeValueMemberS).Value: item,
 		}}
-		st := &Store{DB: db, Table: "billing", Now: func() time.Time { return now }}
+		st := &Store{DB: db, Table: "billing", Clock: func() time.Time { return now }}
 		l, err := st.Lookup(context.Background(), secret)
 		if secret == issued {
 			if err != nil || l.InvoiceID != "in_aaaaaaaaaaaaaaaaaaaaaaaaaa" {

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/api/logging"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -48,7 +49,7 @@ type DB interface {
 type Store struct {
 	DB    DB
 	Table string
-	Now   func() time.Time
+	Clock clock.Func
 }
 
 // Response is a stored first response.
@@ -71,13 +72,6 @@ const (
 	stateDone     = "done"
 	sortKey       = "IDEM"
 )
-
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // Fingerprint hashes what makes two requests "the same": method, path and body.
 func Fingerprint(method, path string, body []byte) string {
@@ -106,7 +100,7 @@ func ValidateKey(key string) error {
 // Begin claims key for principal. It returns a claim to complete or release, or the stored response
 // to replay, or a problem error: idempotency_key_reused (another request) or idempotency_key_in_use.
 func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (*Claim, *Response, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	var owner [16]byte
 	_, _ = rand.Read(owner[:])
 	c := &Claim{pk: "IDEM#" + principal + "#" + key, hash: fingerprint, owner: hex.EncodeToString(owner[:])}
@@ -182,7 +176,7 @@ func (s *Store) Complete(ctx context.Context, c *Claim, resp Response) error {
 }
 
 func (s *Store) completePut(c *Claim, resp Response) *types.Put {
-	now := s.now()
+	now := s.Clock.Now()
 	return &types.Put{
 		TableName: aws.String(s.Table),
 		Item: map[string]types.AttributeValue{

@@ -86,7 +86,7 @@ func TestThrottleIsNotReplayedAndEndsWithTheWindow(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 30, 0, time.UTC)}
 	db := dynamodb.NewFromConfig(a.s.Env.AWS)
 	serveTokens(t, a.s, &ratelimit.Limiter{DB: db, Table: a.s.Env.Config.BillingTable,
-		Config: ratelimit.Config{Attempts: 2, Window: time.Minute}, Now: clk.Now})
+		Config: ratelimit.Config{Attempts: 2, Window: time.Minute}, Clock: clk.Now})
 	cus := a.customer("Patient")
 	pat := a.token("payments", "pat", "")
 	cards := middles("555555", "4444", 3)
@@ -155,7 +155,7 @@ func TestCountersExpireAndCostOneWriteEach(t *testing.T) {
 	cfg, calls := stacktest.CountCalls(s.Env.AWS)
 	now := time.Date(2026, 6, 1, 12, 7, 0, 0, time.UTC)
 	l := &ratelimit.Limiter{DB: dynamodb.NewFromConfig(cfg), Table: s.Env.Config.BillingTable, Config: ratelimit.Defaults,
-		Now: func() time.Time { return now }}
+		Clock: func() time.Time { return now }}
 	cus := billing.NewID(billing.CustomerPrefix)
 	if err := l.Attempt(ctx, "pia", cus); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestRetryAfterCountsToTheWindowEnd(t *testing.T) {
 	s := stacktest.New(t)
 	now := time.Date(2026, 6, 1, 12, 9, 15, 500e6, time.UTC)
 	l := &ratelimit.Limiter{DB: dynamodb.NewFromConfig(s.Env.AWS), Table: s.Env.Config.BillingTable,
-		Config: ratelimit.Config{Attempts: 1, Window: 10 * time.Minute}, Now: func() time.Time { return now }}
+		Config: ratelimit.Config{Attempts: 1, Window: 10 * time.Minute}, Clock: func() time.Time { return now }}
 	if err := l.Attempt(context.Background(), "quinn", ""); err != nil {
 		t.Fatal(err)
 	}

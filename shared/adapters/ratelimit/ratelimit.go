@@ -33,6 +33,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -77,7 +78,7 @@ type Limiter struct {
 	Table  string
 	Config Config
 	// Now is the clock windows are cut from (time.Now when nil).
-	Now func() time.Time
+	Clock clock.Func
 }
 
 // Key prefixes of the counter items. The IAM grant of the tokens and payments functions is limited to
@@ -95,13 +96,6 @@ const (
 	ReasonCustomer  = "customer_limit"
 )
 
-func (l *Limiter) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
-
 // Attempt counts one card attempt by principal for customer and refuses it with 429 rate_limited,
 // carrying the time until the window ends, when either has used up the window's limit. Any DynamoDB
 // fault refuses it too (503): without a count, an attempt is never let through.
@@ -110,7 +104,7 @@ func (l *Limiter) now() time.Time {
 // shaped like a customer id counts as none: it names no customer (the request is refused later), and
 // counting it would store a client-chosen string in the table.
 func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error {
-	now := l.now()
+	now := l.Clock.Now()
 	secs := int64(l.Config.Window / time.Second)
 	start := now.Unix() / secs * secs
 	end := time.Unix(start+secs, 0)

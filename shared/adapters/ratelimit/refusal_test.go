@@ -55,7 +55,7 @@ func TestRefusalNamesItsCounterAndCountsAgainstNeither(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := &scriptedDB{errs: tt.errs}
-			l := &Limiter{DB: db, Table: "billing", Config: Defaults, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
+			l := &Limiter{DB: db, Table: "billing", Config: Defaults, Clock: func() time.Time { return time.Unix(1_800_000_000, 0) }}
 			err := l.Attempt(context.Background(), "p", tt.customer)
 			if problem.CodeOf(err) != tt.wantCode {
 				t.Fatalf("err %v, want code %q", err, tt.wantCode)

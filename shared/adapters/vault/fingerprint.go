@@ -80,7 +80,7 @@ func (v *Vault) loadFingerprintSecret(ctx context.Context) ([]byte, error) {
 		}
 		item := map[string]types.AttributeValue{
 			"wrappedKey": &types.AttributeValueMemberB{Value: wrapped},
-			"created":    &types.AttributeValueMemberS{Value: v.now().UTC().Format(time.RFC3339)},
+			"created":    &types.AttributeValueMemberS{Value: v.Clock.Now().UTC().Format(time.RFC3339)},
 		}
 		for k, val := range fingerprintKey {
 			item[k] = val

@@ -51,7 +51,7 @@ func (v *Vault) Reveal(ctx context.Context, r RevealRequest) (card.Card, error) 
 		rec.EventID = audit.NewEventID()
 	}
 	if rec.EventTime == "" {
-		rec.EventTime = audit.FormatTime(v.now())
+		rec.EventTime = audit.FormatTime(v.Clock.Now())
 	}
 	if rec.EventVersion == "" {
 		rec.EventVersion, rec.EventType = audit.EventVersion, audit.TypeServiceEvent

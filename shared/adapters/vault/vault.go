@@ -39,6 +39,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/ids"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
@@ -93,7 +94,7 @@ type Vault struct {
 	keys     CustomerKeys
 	fpMu     sync.Mutex
 	fpKey    []byte
-	Now      func() time.Time
+	Clock    clock.Func
 	newToken func() string
 }
 
@@ -116,13 +117,6 @@ func (v *Vault) Close() {
 	clear(v.fpKey)
 	v.fpKey = nil
 	v.fpMu.Unlock()
-}
-
-func (v *Vault) now() time.Time {
-	if v.Now != nil {
-		return v.Now()
-	}
-	return time.Now()
 }
 
 // NewTokenID returns "tok_" and 128 random bits; a token id is never derived from card data.
@@ -226,7 +220,7 @@ func (v *Vault) Tokenize(ctx context.Context, customerID string, c card.Card) (T
 	if err != nil {
 		return Tokenized{}, unavailable(fmt.Errorf("seal card for %s: %w", id, err))
 	}
-	now := v.now().UTC()
+	now := v.Clock.Now().UTC()
 	tok := Token{
 		ID: id, CustomerID: customerID, Brand: c.Brand, BIN: c.Number.BIN(), Last4: c.Number.Last4(),
 		ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: fp, Created: now,

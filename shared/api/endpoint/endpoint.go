@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,6 +20,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -62,7 +62,7 @@ type Service struct {
 	Account     string
 	Region      string
 	Log         *slog.Logger
-	Now         func() time.Time
+	Clock       clock.Func
 	// RequestHash, when set, replaces idempotency.Fingerprint as the hash of a POST that is kept with
 	// its Idempotency-Key. A function whose bodies hold card numbers sets a keyed hash: a plain SHA-256
 	// of a body with a card number in it is an unkeyed hash of the number (PCI DSS 3.5.1.1).
@@ -93,13 +93,6 @@ func (s *Service) Handle(operation string, h Handler) {
 		}
 	}
 	panic("endpoint: no route with operation " + operation)
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 // Call is one request being served.
@@ -439,7 +432,7 @@ func (s *Service) newRecord(req *events.APIGatewayProxyRequest, route routes.Rou
 	return audit.Record{
 		EventVersion:       audit.EventVersion,
 		EventID:            audit.NewEventID(),
-		EventTime:          audit.FormatTime(s.now()),
+		EventTime:          audit.FormatTime(s.Clock.Now()),
 		EventSource:        s.Source,
 		EventName:          route.Operation,
 		EventType:          audit.TypeAPICall,

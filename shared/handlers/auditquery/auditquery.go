@@ -19,6 +19,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -32,7 +33,7 @@ type QueryAPI interface {
 type Store struct {
 	DB    QueryAPI
 	Table string
-	Now   func() time.Time
+	Clock clock.Func
 }
 
 // Filter selects records. Since is inclusive, Until exclusive.
@@ -97,13 +98,6 @@ var (
 	namePattern       = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 	allowedParams     = map[string]bool{"since": true, "until": true, "principal": true, "event_name": true, "resource_id": true, "limit": true, "cursor": true}
 )
-
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // parse validates the query string. An unknown parameter is refused: a misspelt filter must not
 // silently return everything to an auditor.
@@ -173,7 +167,7 @@ func (s *Store) parse(q map[string]string) (Filter, *position, int, error) {
 	if after == nil {
 		if f.Until.IsZero() {
 			// Records carry whole seconds; the current second is included.
-			f.Until = s.now().UTC().Truncate(time.Second).Add(time.Second)
+			f.Until = s.Clock.Now().UTC().Truncate(time.Second).Add(time.Second)
 		}
 		if f.Since.IsZero() {
 			f.Since = f.Until.Add(-DefaultRange)

@@ -22,6 +22,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -57,7 +58,7 @@ type Authorizer struct {
 	Account  string
 	Region   string
 	Log      *slog.Logger
-	Now      func() time.Time
+	Clock    clock.Func
 }
 
 // Handle is the Lambda entry point.
@@ -145,10 +146,7 @@ func (a *Authorizer) deny(ctx context.Context, log *slog.Logger, req events.APIG
 }
 
 func (a *Authorizer) record(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest, who audit.UserIdentity, code problem.Code) error {
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
+	now := a.Clock.Now
 	name := "Authorize"
 	if r, ok := routes.Lookup(req.HTTPMethod, req.Resource); ok {
 		name = r.Operation

@@ -51,7 +51,7 @@ func newAuthorizer(t testing.TB, key *rsa.PrivateKey, rec *recorder) *Authorizer
 		t.Fatal(err)
 	}
 	return &Authorizer{Verifier: v, Audit: rec, Account: "123456789012", Region: "eu-west-1",
-		Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+		Log: slog.New(slog.DiscardHandler), Clock: func() time.Time { return now }}
 }
 
 func claims(mod func(map[string]any)) map[string]any {

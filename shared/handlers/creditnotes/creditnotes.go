@@ -31,6 +31,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/httpapi"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -69,21 +70,19 @@ type Handlers struct {
 	Deps
 	svc *endpoint.Service
 	// Now, NewID and Lease are the clock, the id source and the refund lease (replaced in tests).
-	Now   func() time.Time
+	Clock clock.Func
 	NewID func(prefix string) string
 	Lease time.Duration
 }
 
 // Routes adds the credit note routes to svc. Its own writes go through svc.DB, the runtime's client.
 func Routes(svc *endpoint.Service, d Deps) *Handlers {
-	h := &Handlers{Deps: d, svc: svc, Now: time.Now, NewID: billing.NewID, Lease: DefaultLease}
+	h := &Handlers{Deps: d, svc: svc, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("CreateCreditNote", h.create)
 	svc.Handle("GetCreditNote", h.get)
 	svc.Handle("ListCreditNotes", h.list)
 	return h
 }
-
-func (h *Handlers) now() time.Time { return h.Now().UTC() }
 
 func (h *Handlers) transact(ctx context.Context, items ...types.TransactWriteItem) error {
 	_, err := h.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -154,7 +153,7 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 // credit issues a pre-payment credit note: the invoice's amount due falls, and an invoice with nothing
 // left due is paid.
 func (h *Handlers) credit(ctx context.Context, c *endpoint.Call, inv *billing.Invoice, r *request) (*endpoint.Result, error) {
-	now := h.now()
+	now := h.Clock.Now()
 	prev := inv.Version
 	if err := inv.ApplyCredit(*r.in.Amount, now); err != nil {
 		return nil, err
@@ -198,7 +197,7 @@ func (h *Handlers) earlier(ctx context.Context, c *endpoint.Call, inv *billing.I
 	if err != nil || cn == nil {
 		return nil, translate(err)
 	}
-	if created, err := time.Parse(time.RFC3339, cn.CreatedAt); err == nil && h.now().Sub(created) > idempotency.Window {
+	if created, err := time.Parse(time.RFC3339, cn.CreatedAt); err == nil && h.Clock.Now().Sub(created) > idempotency.Window {
 		return nil, nil // a key reused after its window is a new request, as the runtime treats it
 	}
 	if cn.Status != billing.CreditNoteIssued {
@@ -230,7 +229,7 @@ func (h *Handlers) reserve(ctx context.Context, c *endpoint.Call, inv *billing.I
 		}
 		r.charge = p.ChargeID
 	}
-	now := h.now()
+	now := h.Clock.Now()
 	cn := h.note(inv, r, billing.PostPayment, now)
 	cn.Status, cn.PaymentID = billing.CreditNotePending, *inv.PaymentID
 	cn.ClaimUntil, cn.RequestKey = now.Add(h.Lease).UnixMilli(), r.key
@@ -264,10 +263,10 @@ func (h *Handlers) recoverPending(ctx context.Context, c *endpoint.Call, inv *bi
 		if err != nil {
 			return nil, translate(err)
 		}
-		if cn.Status != billing.CreditNotePending || h.now().UnixMilli() < cn.ClaimUntil {
+		if cn.Status != billing.CreditNotePending || h.Clock.Now().UnixMilli() < cn.ClaimUntil {
 			continue // settled, or still in the hands of its request
 		}
-		until := h.now().Add(h.Lease)
+		until := h.Clock.Now().Add(h.Lease)
 		if err := h.transact(ctx, h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, until)); err != nil {
 			if billingdb.Contended(err, 1) {
 				recovered = true // another request took it over first
@@ -337,7 +336,7 @@ func (h *Handlers) issue(ctx context.Context, c *endpoint.Call, pending *billing
 			return nil, h.notStored(ctx, c, pending, err)
 		}
 		cn.Number = billing.FormatCreditNoteNumber(last + 1)
-		items, err := h.Store.IssueRefundItems(&cn, pending.ClaimUntil, last, billing.FormatTime(h.now()))
+		items, err := h.Store.IssueRefundItems(&cn, pending.ClaimUntil, last, billing.FormatTime(h.Clock.Now()))
 		if err != nil {
 			return nil, err
 		}
@@ -412,7 +411,7 @@ func (h *Handlers) notStored(ctx context.Context, c *endpoint.Call, cn *billing.
 // expire ends the lease of pending cn that this request holds, best effort: if it fails, the lease
 // ends on its own.
 func (h *Handlers) expire(ctx context.Context, c *endpoint.Call, cn *billing.CreditNote) {
-	now := h.now()
+	now := h.Clock.Now()
 	if err := h.transact(context.WithoutCancel(ctx), h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, now)); err != nil {
 		c.Log().Error("expire refund lease; it ends on its own", "invoice_id", cn.InvoiceID, "credit_note_id", cn.ID, "error", err)
 		return

@@ -138,7 +138,7 @@ func (cs *cnStack) wire() {
 	svc.DB = cs.db
 	store := &billingdb.Store{DB: dynamodb.NewFromConfig(cs.env.AWS), Table: cs.env.Config.BillingTable}
 	cs.h = creditnotes.Routes(svc, creditnotes.Deps{Store: store, Processor: cs.proc})
-	cs.h.Now = cs.clock.Now
+	cs.h.Clock = cs.clock.Now
 	cs.s.Gateway.Functions[routes.CreditNotes] = svc.Serve
 }
 

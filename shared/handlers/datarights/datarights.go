@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
@@ -19,6 +18,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 )
@@ -38,7 +38,7 @@ type Handlers struct {
 	// Erase is what erasures need.
 	Erase Eraser
 	// Now is the clock (replaced in tests).
-	Now func() time.Time
+	Clock clock.Func
 }
 
 // Export is the body of GET /v1/customers/{id}/export.
@@ -54,9 +54,6 @@ type Export struct {
 
 // Routes adds the data rights routes to svc.
 func Routes(svc *endpoint.Service, h *Handlers) *Handlers {
-	if h.Now == nil {
-		h.Now = time.Now
-	}
 	svc.Handle("ExportCustomer", h.export)
 	svc.Handle("EraseCustomer", h.erase)
 	return h
@@ -77,7 +74,7 @@ func (h *Handlers) export(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 		return nil, unavailable(err)
 	}
 	c.Touch(resCustomer, cus.ID)
-	out := Export{Object: ObjectExport, GeneratedAt: billing.FormatTime(h.Now().UTC()), Customer: cus,
+	out := Export{Object: ObjectExport, GeneratedAt: billing.FormatTime(h.Clock.Now()), Customer: cus,
 		Invoices: []*billing.Invoice{}, CreditNotes: []*billing.CreditNote{}, Payments: []*billing.Payment{}, Tokens: []tokens.TokenResponse{}}
 	if out.Invoices, err = all(func(p billingdb.Page) (billingdb.List[*billing.Invoice], error) {
 		return h.Store.ListInvoices(ctx, billingdb.InvoiceFilter{CustomerID: id}, p)

@@ -50,7 +50,7 @@ func (h *Handlers) erase(ctx context.Context, c *endpoint.Call) (*endpoint.Resul
 			return nil, err
 		}
 	}
-	now := billing.FormatTime(h.Now().UTC())
+	now := billing.FormatTime(h.Clock.Now())
 	entry := erasures.Entry{CustomerID: id, ErasedAt: now, PrincipalID: c.Principal.ID}
 	if cus.Erased {
 		entry.ErasedAt = *cus.ErasedAt

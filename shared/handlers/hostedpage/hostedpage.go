@@ -27,6 +27,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -49,7 +50,7 @@ type Page struct {
 	Assets fs.FS
 	// Alert raises the alert of a CSP violation report.
 	Alert *Alerter
-	Now   func() time.Time
+	Clock clock.Func
 }
 
 // Routes adds the page's routes to svc.
@@ -63,13 +64,6 @@ func (p *Page) Routes(svc *endpoint.Service) {
 	svc.Handle(hostedlink.PageOperation, p.page)
 	svc.Handle("GetHostedPageAsset", p.asset)
 	svc.Handle("ReportHostedPageViolation", p.report)
-}
-
-func (p *Page) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
 }
 
 // LinkRequest is the optional body of POST /v1/invoices/{id}/link.
@@ -380,7 +374,7 @@ func clip(s string, n int) string {
 // writer's alerter does, so the same alarms catch it.
 type Alerter struct {
 	Metrics interface{ Write([]byte) (int, error) }
-	Now     func() time.Time
+	Clock   clock.Func
 }
 
 // MetricNamespace and the metric names of the page's alerts.
@@ -403,10 +397,7 @@ func (a *Alerter) metric(name string) {
 	if a == nil || a.Metrics == nil {
 		return
 	}
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
-	}
+	now := a.Clock.Now()
 	b, _ := json.Marshal(map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": now.UnixMilli(),

@@ -142,7 +142,7 @@ func TestLinksAreRefusedOutsideTheirGrant(t *testing.T) {
 	}
 
 	// An expired link: made two hours ago, for one hour.
-	links := &hostedlink.Store{DB: dynamodb.NewFromConfig(e.s.Env.AWS), Table: e.s.Env.Config.BillingTable, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
+	links := &hostedlink.Store{DB: dynamodb.NewFromConfig(e.s.Env.AWS), Table: e.s.Env.Config.BillingTable, Clock: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
 	secret, _, item, err := links.New(&e.inv, time.Hour)
 	if err != nil {
 		t.Fatal(err)

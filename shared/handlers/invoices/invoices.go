@@ -15,6 +15,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -32,7 +33,7 @@ const maxAttempts = 40
 type Handlers struct {
 	Store *billingdb.Store
 	// Now and NewID are the clock and id source (replaced in tests).
-	Now   func() time.Time
+	Clock clock.Func
 	NewID func(prefix string) string
 	// Backoff waits before a retry of a lost race; nil uses a short jittered wait.
 	Backoff func(ctx context.Context, attempt int)
@@ -40,7 +41,7 @@ type Handlers struct {
 
 // Routes adds the customer and invoice routes to svc over store.
 func Routes(svc *endpoint.Service, store *billingdb.Store) *Handlers {
-	h := &Handlers{Store: store, Now: time.Now, NewID: billing.NewID}
+	h := &Handlers{Store: store, NewID: billing.NewID}
 	svc.Handle("CreateCustomer", h.createCustomer)
 	svc.Handle("ListCustomers", h.listCustomers)
 	svc.Handle("GetCustomer", h.getCustomer)
@@ -57,8 +58,6 @@ func Routes(svc *endpoint.Service, store *billingdb.Store) *Handlers {
 	svc.Handle("ListPayments", h.listPayments)
 	return h
 }
-
-func (h *Handlers) now() time.Time { return h.Now().UTC() }
 
 func (h *Handlers) backoff(ctx context.Context, attempt int) {
 	if h.Backoff != nil {
@@ -80,7 +79,7 @@ func (h *Handlers) createCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
-	cus, err := billing.NewCustomer(h.NewID(billing.CustomerPrefix), in, billing.FormatTime(h.now()))
+	cus, err := billing.NewCustomer(h.NewID(billing.CustomerPrefix), in, billing.FormatTime(h.Clock.Now()))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +153,7 @@ func (h *Handlers) updateCustomer(ctx context.Context, c *endpoint.Call) (*endpo
 			return nil, billing.ErrErased()
 		}
 		prev := cus.Version
-		if err := cus.ApplyPatch(p, billing.FormatTime(h.now())); err != nil {
+		if err := cus.ApplyPatch(p, billing.FormatTime(h.Clock.Now())); err != nil {
 			return nil, err
 		}
 		cus.Version++
@@ -226,7 +225,7 @@ func (h *Handlers) createInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
-	inv, err := billing.NewInvoice(h.NewID(billing.InvoicePrefix), in, h.NewID, h.now())
+	inv, err := billing.NewInvoice(h.NewID(billing.InvoicePrefix), in, h.NewID, h.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +267,7 @@ func (h *Handlers) updateInvoice(ctx context.Context, c *endpoint.Call) (*endpoi
 			return nil, err
 		}
 		prev := inv.Version
-		if err := inv.ApplyPatch(p, h.NewID, h.now()); err != nil {
+		if err := inv.ApplyPatch(p, h.NewID, h.Clock.Now()); err != nil {
 			return nil, err
 		}
 		inv.Version++
@@ -312,7 +311,7 @@ func (h *Handlers) finalizeInvoice(ctx context.Context, c *endpoint.Call) (*endp
 			return nil, err
 		}
 		prev := inv.Version
-		if err := inv.Apply(billing.Finalize, h.now()); err != nil {
+		if err := inv.Apply(billing.Finalize, h.Clock.Now()); err != nil {
 			return nil, err
 		}
 		last, err := h.Store.LastNumber(ctx)
@@ -337,7 +336,7 @@ func (h *Handlers) transition(ev billing.Event) endpoint.Handler {
 				return nil, err
 			}
 			prev, from := inv.Version, inv.Status
-			if err := inv.Apply(ev, h.now()); err != nil {
+			if err := inv.Apply(ev, h.Clock.Now()); err != nil {
 				return nil, err
 			}
 			inv.Version++

@@ -130,7 +130,7 @@ func (ps *payStack) wire(kmsClient envelope.KMS) {
 		ps.t.Fatal(err)
 	}
 	ps.h = payments.Routes(svc, payments.Deps{Store: ps.store, Vault: v, Processor: ps.sandbox, Attempts: limiter})
-	ps.h.Now = ps.clock.Now
+	ps.h.Clock = ps.clock.Now
 	ps.s.Gateway.Functions[routes.Payments] = svc.Serve
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/ids"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
@@ -88,7 +89,7 @@ type Handlers struct {
 	Deps
 	svc *endpoint.Service
 	// Now, NewID and Lease are the clock, the id source and the claim lease (replaced in tests).
-	Now   func() time.Time
+	Clock clock.Func
 	NewID func(prefix string) string
 	Lease time.Duration
 }
@@ -109,13 +110,11 @@ func Routes(svc *endpoint.Service, d Deps) *Handlers {
 	if d.Attempts == nil {
 		panic("payments: no card-attempt limiter") // a wiring bug, found at cold start
 	}
-	h := &Handlers{Deps: d, svc: svc, Now: time.Now, NewID: billing.NewID, Lease: DefaultLease}
+	h := &Handlers{Deps: d, svc: svc, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("PayInvoice", h.pay)
 	svc.Handle("PayHostedInvoice", h.pay)
 	return h
 }
-
-func (h *Handlers) now() time.Time { return h.Now().UTC() }
 
 func (h *Handlers) transact(ctx context.Context, items ...types.TransactWriteItem) error {
 	_, err := h.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -166,7 +165,7 @@ func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 
 		var res *endpoint.Result
 		if inv.ClaimPaymentID != "" && inv.Status == billing.Open {
-			if h.now().UnixMilli() < inv.ClaimUntil {
+			if h.Clock.Now().UnixMilli() < inv.ClaimUntil {
 				return nil, billing.PaymentInProgress()
 			}
 			res, err = h.recover(ctx, c, inv)
@@ -186,7 +185,7 @@ func (h *Handlers) start(ctx context.Context, c *endpoint.Call, inv *billing.Inv
 	if err := inv.Payable(); err != nil {
 		return nil, err
 	}
-	now := h.now()
+	now := h.Clock.Now()
 	p := &billing.Payment{
 		ID: h.NewID(billing.PaymentPrefix), Object: billing.ObjectPayment, InvoiceID: inv.ID,
 		CustomerID: inv.CustomerID, TokenID: token, Status: billing.PaymentProcessing,
@@ -224,7 +223,7 @@ func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.I
 		// table was edited by hand. Refuse rather than guess whether a card was charged.
 		return nil, errors.New("invoice " + inv.ID + " is claimed by payment " + inv.ClaimPaymentID + ", which is not a processing attempt of it")
 	}
-	until := h.now().Add(h.Lease)
+	until := h.Clock.Now().Add(h.Lease)
 	if err := h.transactAudited(ctx, c, TakeOverEvent, inv.ID, p.ID, h.Store.TakeOverItem(inv, until)); err != nil {
 		if billingdb.Contended(err, 1) {
 			return nil, errRetry // another request is recovering it, or it was settled
@@ -284,7 +283,7 @@ func (h *Handlers) notCharged(ctx context.Context, c *endpoint.Call, inv *billin
 // audit record and the idempotent outcome together; a decline commits the failed payment and the
 // released claim with the request's 402.
 func (h *Handlers) settle(ctx context.Context, c *endpoint.Call, inv *billing.Invoice, p *billing.Payment, res processor.Result, recovering bool) (*endpoint.Result, error) {
-	now := h.now()
+	now := h.Clock.Now()
 	ts := billing.FormatTime(now)
 	p.ChargeID, p.UpdatedAt = res.ChargeID, ts
 	if res.Outcome == processor.Succeeded {
@@ -354,7 +353,7 @@ func (h *Handlers) settleFailed(ctx context.Context, c *endpoint.Call, inv *bill
 // expireClaim ends the lease of the claim this request holds, best effort: if it fails, the lease ends
 // on its own.
 func (h *Handlers) expireClaim(ctx context.Context, c *endpoint.Call, inv *billing.Invoice) {
-	if err := h.transactAudited(context.WithoutCancel(ctx), c, ExpireEvent, inv.ID, inv.ClaimPaymentID, h.Store.ExpireClaimItem(inv, h.now())); err != nil {
+	if err := h.transactAudited(context.WithoutCancel(ctx), c, ExpireEvent, inv.ID, inv.ClaimPaymentID, h.Store.ExpireClaimItem(inv, h.Clock.Now())); err != nil {
 		c.Log().Error("expire payment claim; it ends with its lease", "invoice_id", inv.ID, "payment_id", inv.ClaimPaymentID, "error", err)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -38,7 +38,7 @@ type Importer struct {
 	Principal       string
 	Account, Region string
 	// Now is the clock expiry is checked against (time.Now when nil).
-	Now func() time.Time
+	Clock clock.Func
 }
 
 // ImportResult counts an import's rows.
@@ -52,13 +52,6 @@ type ImportResult struct {
 type RowError struct {
 	Row    int
 	Reason string
-}
-
-func (im *Importer) now() time.Time {
-	if im.Now != nil {
-		return im.Now()
-	}
-	return time.Now()
 }
 
 // Import tokenizes cards for customerID in order, zeroing each number once it is sealed, and calls
@@ -96,7 +89,7 @@ func (im *Importer) Import(ctx context.Context, customerID string, cards []card.
 }
 
 func (im *Importer) one(ctx context.Context, h handlers, customerID string, in *card.Input, res *ImportResult) error {
-	cd, err := card.Validate(*in, im.now(), "")
+	cd, err := card.Validate(*in, im.Clock.Now(), "")
 	// The card shares the input's digits: zeroing either, once the card is sealed, zeroes both.
 	defer in.Number.Zero()
 	if err != nil {
@@ -135,7 +128,7 @@ func (im *Importer) one(ctx context.Context, h handlers, customerID string, in *
 func (im *Importer) record(t vault.Token, existing bool) audit.Record {
 	const source = "tokens.vaultbill"
 	return audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(im.now()),
+		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(im.Clock.Now()),
 		EventSource: source, EventName: ImportEvent, EventType: audit.TypeServiceEvent, ReadOnly: existing,
 		UserIdentity: audit.UserIdentity{
 			Type: "AWSService", PrincipalID: im.Principal,

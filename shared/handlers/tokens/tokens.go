@@ -20,6 +20,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -44,8 +45,8 @@ type Deps struct {
 	// the invoicing function stores them under. Only the key's existence is read, never the customer.
 	Customers    CustomerDB
 	BillingTable string
-	// Now is the clock that card expiry is checked against (time.Now when nil).
-	Now func() time.Time
+	// Clock is the clock that card expiry is checked against (the system clock when nil).
+	Clock clock.Func
 }
 
 // Response shapes.
@@ -115,13 +116,6 @@ func Routes(svc *endpoint.Service, d Deps) {
 	svc.Handle("DeleteToken", h.delete)
 }
 
-func (h handlers) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
 func notFound(what string) error { return problem.New(problem.NotFound, "No such %s.", what) }
 
 func (h handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
@@ -143,7 +137,7 @@ func (h handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resul
 	if err := h.Attempts.Attempt(ctx, c.Principal.ID, req.CustomerID); err != nil {
 		return nil, err
 	}
-	cd, err := card.Validate(req.Card, h.now(), "card.")
+	cd, err := card.Validate(req.Card, h.Clock.Now(), "card.")
 	req.Card.CVC = "" // checked; it goes no further (PCI DSS 3.3.1.2)
 	if err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -59,7 +60,7 @@ type Handlers struct {
 	Epochs    Epochs
 	// Table is the billing table, which holds the session epochs.
 	Table string
-	Now   func() time.Time
+	Clock clock.Func
 }
 
 // Register adds the users routes to svc, over the pool named by USER_POOL_ID.
@@ -72,7 +73,7 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 	Routes(svc, &Handlers{
 		Pool:      &userpool.Directory{API: cognitoidentityprovider.NewFromConfig(env.AWS), PoolID: c.Lookup(config.EnvUserPoolID)},
 		Customers: &billingdb.Store{DB: db, Table: c.BillingTable},
-		Epochs:    db, Table: c.BillingTable, Now: time.Now,
+		Epochs:    db, Table: c.BillingTable,
 	})
 	return nil
 }
@@ -250,11 +251,11 @@ func (h *Handlers) guard(ctx context.Context, c *endpoint.Call, target userpool.
 // revoke writes the user's session epoch before the pool change, so that no token issued while the
 // change is under way outlives it; Commit writes it again with the audit record after the change.
 func (h *Handlers) revoke(ctx context.Context, id string) (types.TransactWriteItem, error) {
-	item := sessions.RevokeItem(h.Table, id, h.Now())
+	item := sessions.RevokeItem(h.Table, id, h.Clock.Now())
 	if _, err := h.Epochs.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{item}}); err != nil {
 		return item, err
 	}
-	return sessions.RevokeItem(h.Table, id, h.Now()), nil
+	return sessions.RevokeItem(h.Table, id, h.Clock.Now()), nil
 }
 
 func (h *Handlers) update(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {

@@ -88,7 +88,7 @@ func newAuditWorkers(s *Stack) (*AuditWorkers, error) {
 		Table: env.Config.AuditTable, Clock: time.Now, BatchSize: 1000, MaxRetries: 10, Log: env.Log,
 		positions: map[string]position{}, retries: map[string]int{},
 	}
-	digest.Now = func() time.Time { return w.Clock() }
+	digest.Clock = func() time.Time { return w.Clock() }
 	return w, nil
 }
 

@@ -87,7 +87,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc.Idempotency.Now = fs.clock.Now
+		svc.Idempotency.Clock = fs.clock.Now
 		s.Gateway.Functions[fn] = svc.Serve
 	}
 	db := dynamodb.NewFromConfig(cfg)
@@ -97,7 +97,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Idempotency.Now = fs.clock.Now
+	svc.Idempotency.Clock = fs.clock.Now
 	fs.crash = &crashDB{DB: svc.DB, crashes: settlesPaid}
 	svc.DB = fs.crash
 	limiter, err := ratelimit.FromEnv(env, db)
@@ -106,20 +106,20 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	}
 	// The card-attempt windows run on the test clock too: recovery moves past them, as a client that
 	// was told to retry later would.
-	limiter.Now = fs.clock.Now
+	limiter.Clock = fs.clock.Now
 	ph := payments.Routes(svc, payments.Deps{Store: store, Vault: vault.FromEnv(env, db), Processor: fs.sandbox, Attempts: limiter})
-	ph.Now = fs.clock.Now
+	ph.Clock = fs.clock.Now
 	s.Gateway.Functions[routes.Payments] = svc.Serve
 
 	svc, err = wiring.Service(env, routes.CreditNotes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Idempotency.Now = fs.clock.Now
+	svc.Idempotency.Clock = fs.clock.Now
 	fs.crashCN = &crashDB{DB: svc.DB, crashes: issuesRefund}
 	svc.DB = fs.crashCN
 	ch := creditnotes.Routes(svc, creditnotes.Deps{Store: store, Processor: fs.sandbox})
-	ch.Now = fs.clock.Now
+	ch.Clock = fs.clock.Now
 	s.Gateway.Functions[routes.CreditNotes] = svc.Serve
 	return fs
 }

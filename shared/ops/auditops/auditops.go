@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,6 +16,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 )
@@ -76,7 +76,7 @@ type Digest struct {
 	Reconciler *audittrail.Reconciler
 	Review     *auditreview.Engine
 	// Now is the clock (the local stack simulates hours with it).
-	Now func() time.Time
+	Clock clock.Func
 }
 
 // NewDigest builds the digest function.
@@ -106,14 +106,11 @@ func NewDigest(env wiring.Env) (*Digest, error) {
 // Handle runs on the hourly schedule. It covers the time since the last digest, so a late or
 // retried run loses nothing. A failure alerts and is returned, so the scheduler retries.
 func (a *Digest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittrail.DigestResult, error) {
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
+	now := a.Clock.Now
 	defer a.Review.Flush(ctx)
 	var recErr error
 	if a.Reconciler != nil {
-		a.Reconciler.Shipper.Now = now
+		a.Reconciler.Shipper.Clock = now
 		rec, err := a.Reconciler.Run(ctx, now())
 		switch {
 		case err != nil:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -143,7 +144,7 @@ type Engine struct {
 	// Function is the metrics' Function dimension.
 	Function string
 	Log      *slog.Logger
-	Now      func() time.Time
+	Clock    clock.Func
 
 	mu       sync.Mutex
 	windows  map[string][]time.Time
@@ -170,13 +171,6 @@ const (
 	MetricElevations = "AdminRoleGrants"
 	Namespace        = "Vaultbill/Audit"
 )
-
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
 
 func (e *Engine) init() {
 	if e.windows == nil {
@@ -265,7 +259,7 @@ func (e *Engine) Shipped(ctx context.Context, _ string, recs []audit.Record) {
 		g.ids = append(g.ids, r.EventID)
 		g.times = append(g.times, t)
 	}
-	now := e.now()
+	now := e.Clock.Now()
 	for i := range recs {
 		r := &recs[i]
 		if _, dup := e.seen[r.EventID]; dup {
@@ -422,7 +416,7 @@ func (e *Engine) Failed(ctx context.Context, stage string, err error) {
 	e.mu.Unlock()
 	e.publish(ctx, Alert{
 		Rule: RulePipeline, Summary: "audit pipeline failure: " + err.Error(), Subject: stage, Count: 1,
-		Time: e.now().UTC().Format(time.RFC3339),
+		Time: e.Clock.Now().UTC().Format(time.RFC3339),
 	})
 }
 
@@ -451,7 +445,7 @@ func (e *Engine) Flush(_ context.Context) {
 	if e.Metrics == nil || (len(counts) == 0 && len(alerts) == 0) {
 		return
 	}
-	ts := e.now().UnixMilli()
+	ts := e.Clock.Now().UnixMilli()
 	if len(counts) > 0 {
 		e.writeEMF(ts, counts, nil)
 	}

@@ -137,7 +137,7 @@ func TestRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &collector{}
 			var metrics bytes.Buffer
-			e := &Engine{Config: cfg, Publisher: c, Metrics: &metrics, Function: "audit-shipper", Now: func() time.Time { return t0 }}
+			e := &Engine{Config: cfg, Publisher: c, Metrics: &metrics, Function: "audit-shipper", Clock: func() time.Time { return t0 }}
 			for _, b := range tt.batches {
 				e.Shipped(context.Background(), "key", b)
 			}
@@ -155,7 +155,7 @@ func TestRules(t *testing.T) {
 func TestPipelineFailureAlertsAndCounts(t *testing.T) {
 	c := &collector{}
 	var metrics bytes.Buffer
-	e := &Engine{Config: Defaults, Publisher: c, Metrics: &metrics, Function: "audit-shipper", Now: func() time.Time { return t0 }}
+	e := &Engine{Config: Defaults, Publisher: c, Metrics: &metrics, Function: "audit-shipper", Clock: func() time.Time { return t0 }}
 	e.Shipped(context.Background(), "k", []audit.Record{rec(0)})
 	e.Failed(context.Background(), "ship", errors.New("PUT failed"))
 	e.Flush(context.Background())

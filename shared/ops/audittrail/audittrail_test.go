@@ -150,7 +150,7 @@ func TestShipperStopsAtUndecodableRecord(t *testing.T) {
 func buildTrail(tb testing.TB, m *memS3, k *memKMS, start time.Time, hours, filesPerHour, recordsPerFile int) {
 	tb.Helper()
 	clock := start
-	s := &Shipper{S3: m, Location: loc, Now: func() time.Time { return clock }}
+	s := &Shipper{S3: m, Location: loc, Clock: func() time.Time { return clock }}
 	d := &Digester{S3: m, KMS: k, KeyID: "alias/signing", Location: loc}
 	n := 0
 	for h := range hours {

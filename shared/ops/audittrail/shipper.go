@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +14,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 )
 
 // PutObjectAPI is the S3 call the shipper makes.
@@ -60,7 +60,7 @@ type Shipper struct {
 	// Ledger, if set, receives each file's version and hash for the digester.
 	Ledger Ledger
 	Log    *slog.Logger
-	Now    func() time.Time
+	Clock  clock.Func
 
 	puts, records atomic.Int64
 }
@@ -73,13 +73,6 @@ const (
 
 // Stats reports the S3 PUTs made and records written since the shipper was built.
 func (s *Shipper) Stats() (puts, records int64) { return s.puts.Load(), s.records.Load() }
-
-func (s *Shipper) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // pending is one record on its way to a file.
 type pending struct {
@@ -259,7 +252,7 @@ func (s *Shipper) write(ctx context.Context, batch []pending) error {
 	for i, p := range batch {
 		raws[i], recs[i] = p.raw, p.rec
 	}
-	key := s.LogKey(s.now(), randomSuffix())
+	key := s.LogKey(s.Clock.Now(), randomSuffix())
 	body := EncodeLogFile(raws)
 	out, err := putGzip(ctx, s.S3, s.Bucket, key, body, nil)
 	if err != nil {

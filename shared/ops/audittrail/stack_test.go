@@ -48,7 +48,7 @@ func newTrail(t *testing.T) *trail {
 	// Hours in the recent past, so the validator's default end time (now) covers them.
 	tr.clock = time.Now().UTC().Truncate(time.Hour).Add(-6 * time.Hour)
 	now := func() time.Time { tr.mu.Lock(); defer tr.mu.Unlock(); return tr.clock }
-	s.Audit.Clock, s.Audit.Shipper.Now = now, now
+	s.Audit.Clock, s.Audit.Shipper.Clock = now, now
 	return tr
 }
 
@@ -485,7 +485,7 @@ func BenchmarkValidateEmulator(b *testing.B) {
 	base := time.Now().UTC().Truncate(time.Hour).Add(-25 * time.Hour)
 	clock := base
 	s.Audit.Clock = func() time.Time { return clock }
-	s.Audit.Shipper.Now = s.Audit.Clock
+	s.Audit.Shipper.Clock = s.Audit.Clock
 	for h := range 24 {
 		for f := range 4 {
 			clock = base.Add(time.Duration(h)*time.Hour + time.Duration(f*10)*time.Minute)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
@@ -119,7 +120,7 @@ type Runner struct {
 	// Observe, if set, is told when work on a table starts and ends, to draw progress.
 	Observe func(m *Meter, done bool)
 	// Now is the clock (time.Now if nil).
-	Now func() time.Time
+	Clock clock.Func
 }
 
 // Meter counts one table's progress. The counters are updated while the work runs and may be read
@@ -132,13 +133,6 @@ type Meter struct {
 	// DynamoDB's estimate).
 	TotalItems, TotalParts int64
 	Items, Bytes, Parts    atomic.Int64
-}
-
-func (r *Runner) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (r *Runner) log() *slog.Logger {

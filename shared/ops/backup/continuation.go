@@ -150,7 +150,7 @@ func (r *Runner) startRun(ctx context.Context, s Source, id string) (*runState, 
 	}
 	m := &Manifest{
 		Format: FormatVersion, ID: id, Table: s.Def.ID, SourceTable: s.Name,
-		ScanStart: r.now().Format(time.RFC3339Nano), Cipher: Cipher,
+		ScanStart: r.Clock.Now().Format(time.RFC3339Nano), Cipher: Cipher,
 		KeyID: key.keyID, WrappedKey: key.wrapped, Segments: orDefault(r.Segments, DefaultSegments), NativeBackupARN: arn,
 	}
 	if s.Def.ID == resources.Vault.ID {
@@ -270,7 +270,7 @@ func (r *Runner) export(ctx context.Context, s Source, id string, stop time.Time
 	}
 	sortParts(m.Parts)
 	m.Checksum = sum.String()
-	m.ScanEnd = r.now().Format(time.RFC3339Nano)
+	m.ScanEnd = r.Clock.Now().Format(time.RFC3339Nano)
 	if err := r.putManifest(ctx, &m, key); err != nil {
 		return nil, run, err
 	}

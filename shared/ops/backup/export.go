@@ -76,7 +76,7 @@ func (r *Runner) BackupStep(ctx context.Context, job BackupJob) (res BackupResul
 }
 
 func (r *Runner) backupStep(ctx context.Context, job BackupJob, stop time.Time) (BackupResult, *BackupJob, error) {
-	started := r.now()
+	started := r.Clock.Now()
 	if job.ID == "" {
 		job.ID = started.Format(IDLayout)
 	} else if t, err := time.Parse(IDLayout, job.ID); err == nil && !t.After(started) && started.Sub(t) < incompleteGrace {
@@ -121,7 +121,7 @@ func (r *Runner) backupTable(ctx context.Context, s Source, id string, stop time
 			res.NativeErr = errors.New(run.NativeErr)
 		}
 		if t, perr := time.Parse(time.RFC3339Nano, run.Manifest.ScanStart); perr == nil {
-			res.Duration = r.now().Sub(t)
+			res.Duration = r.Clock.Now().Sub(t)
 		}
 	}
 	if res.Duration == 0 {

@@ -125,12 +125,12 @@ func TestInterruptedBackupIsNeverUsed(t *testing.T) {
 	f := &failingS3{S3API: e.r.S3}
 	f.n.Store(3) // billing's third part: two parts are in the bucket, the manifest never is
 	e.r.S3 = f
-	e.r.Now = func() time.Time { return good.Started.Add(time.Minute) }
+	e.r.Clock = func() time.Time { return good.Started.Add(time.Minute) }
 	bad, err := e.r.Backup(ctx)
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("interrupted backup: %v", err)
 	}
-	e.r.S3, e.r.Now = f.S3API, nil
+	e.r.S3, e.r.Clock = f.S3API, nil
 	if bad.ID == good.ID {
 		t.Fatal("both backups have the same id")
 	}
@@ -179,14 +179,14 @@ func TestPruneKeepsTheRetentionPeriod(t *testing.T) {
 	var ids []string
 	e.r.RetentionDays = 1000 // no pruning while the history is made
 	for _, age := range []int{40, 36, 34, 1} {
-		e.r.Now = func() time.Time { return now.Add(-time.Duration(age) * 24 * time.Hour) }
+		e.r.Clock = func() time.Time { return now.Add(-time.Duration(age) * 24 * time.Hour) }
 		res, err := e.r.Backup(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, res.ID)
 	}
-	e.r.Now, e.r.RetentionDays = func() time.Time { return now }, 35
+	e.r.Clock, e.r.RetentionDays = func() time.Time { return now }, 35
 	n, err := e.r.Prune(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestPruneKeepsTheRetentionPeriod(t *testing.T) {
 	}
 
 	// Long after the schedule stopped, the newest backup of each table still survives.
-	e.r.Now = func() time.Time { return now.Add(400 * 24 * time.Hour) }
+	e.r.Clock = func() time.Time { return now.Add(400 * 24 * time.Hour) }
 	if _, err := e.r.Prune(ctx); err != nil {
 		t.Fatal(err)
 	}

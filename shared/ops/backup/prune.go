@@ -23,7 +23,7 @@ const incompleteGrace = 24 * time.Hour
 // backup of each table is always kept, however old, so a schedule that stopped working never leaves
 // a table with no backup at all. It returns how many backups it deleted.
 func (r *Runner) Prune(ctx context.Context) (int, error) {
-	now := r.now()
+	now := r.Clock.Now()
 	cutoff := now.Add(-time.Duration(orDefault(r.RetentionDays, DefaultRetentionDays)) * 24 * time.Hour)
 	var (
 		n    int

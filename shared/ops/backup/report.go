@@ -25,7 +25,7 @@ const eventSource = "backup.vaultbill"
 
 func (r *Runner) record(name string, readOnly bool, params, elems map[string]string, err error, res ...audit.Resource) audit.Record {
 	rec := audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(r.now()),
+		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(r.Clock.Now()),
 		EventSource: eventSource, EventName: name, EventType: audit.TypeServiceEvent, ReadOnly: readOnly,
 		UserIdentity: audit.UserIdentity{
 			Type: "AWSService", PrincipalID: r.Principal,
@@ -109,7 +109,7 @@ func (r *Runner) emitMetrics(table string, ms ...metric) {
 		line[m.name] = m.value
 	}
 	line["_aws"] = map[string]any{
-		"Timestamp": r.now().UnixMilli(),
+		"Timestamp": r.Clock.Now().UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
 			"Namespace": Namespace, "Dimensions": [][]string{{"Table"}}, "Metrics": defs,
 		}},

@@ -124,7 +124,7 @@ func (r *Runner) testResult(ctx context.Context, tj *TableTestJob) TestResult {
 	tr := TestResult{Table: tj.Table, BackupID: tj.BackupID, ScratchTable: tj.ScratchTable, Items: tj.Items, VaultKey: tj.VaultKey,
 		Duration: time.Duration(tj.Millis) * time.Millisecond}
 	if t, err := time.Parse(IDLayout, tj.BackupID); err == nil {
-		tr.Age = r.now().Sub(t)
+		tr.Age = r.Clock.Now().Sub(t)
 	}
 	if tj.Err != "" {
 		tr.Err = errors.New(tj.Err)
