@@ -162,6 +162,23 @@ func (v value) toAV() (types.AttributeValue, error) {
 		if len(v.SS)+len(v.NS)+len(v.BS) == 0 {
 			return nil, fmt.Errorf("empty set")
 		}
+		// An export writes a set's members sorted (EncodeItem), so a line's sets are strictly increasing:
+		// a line with members out of order or repeated was not written by an export.
+		for i := 1; i < len(v.SS); i++ {
+			if v.SS[i-1] >= v.SS[i] {
+				return nil, fmt.Errorf("set members out of order or repeated")
+			}
+		}
+		for i := 1; i < len(v.NS); i++ {
+			if v.NS[i-1] >= v.NS[i] {
+				return nil, fmt.Errorf("set members out of order or repeated")
+			}
+		}
+		for i := 1; i < len(v.BS); i++ {
+			if bytes.Compare(v.BS[i-1], v.BS[i]) >= 0 {
+				return nil, fmt.Errorf("set members out of order or repeated")
+			}
+		}
 		switch {
 		case v.SS != nil:
 			return &types.AttributeValueMemberSS{Value: v.SS}, nil
