@@ -152,13 +152,14 @@ func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error
 
 // giveBack takes back the count of an attempt from the counter at key, unconditionally. Its failure
 // is not the request's: the attempt is refused either way, and a count too many only makes the limit
-// stricter until the window ends.
+// stricter until the window ends. It is sent once, never retried: a retry after a lost answer would
+// take back two counts for one attempt and loosen the limit.
 func (l *Limiter) giveBack(ctx context.Context, key map[string]types.AttributeValue) {
 	_, _ = l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.Table), Key: key, UpdateExpression: aws.String("ADD #n :minus"),
 		ExpressionAttributeNames:  map[string]string{"#n": countAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": &types.AttributeValueMemberN{Value: "-1"}},
-	})
+	}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 }
 
 // FromEnv builds the limiter of the tokens and payments functions over the billing table, once per
