@@ -88,7 +88,7 @@ func runChecker(t *testing.T, seed uint64, clients, opsPerClient int) {
 		switch {
 		case status >= 500:
 			if status != 503 || o.Code != "service_unavailable" {
-				t.Errorf("%s answered %d %s, want 503 service_unavailable for a dependency fault", o, status, body)
+				t.Errorf("%s answered %d %s, want 503 service_unavailable for a dependency fault\nits log:\n%s", o, status, body, logOf(body))
 			}
 			failed = append(failed, r)
 		case status == 409 && o.Code == "idempotency_key_in_use":
