@@ -219,8 +219,19 @@ func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.I
 		return nil, translate(err)
 	}
 	if p == nil || p.Status != billing.PaymentProcessing || p.InvoiceID != inv.ID {
-		// Claims and outcomes are written in the same transactions; this cannot happen unless the
-		// table was edited by hand. Refuse rather than guess whether a card was charged.
+		// The invoice and the attempt are two reads: another request may have recovered and settled
+		// the attempt in between. The invoice then no longer holds that claim at the version read, and
+		// is read again.
+		now, err := h.Store.Get(ctx, inv.ID)
+		if err != nil {
+			return nil, translate(err)
+		}
+		if now.Version != inv.Version || now.ClaimPaymentID != inv.ClaimPaymentID {
+			return nil, errRetry
+		}
+		// Claims and outcomes are written in the same transactions; an invoice that still claims a
+		// settled or missing attempt was edited by hand. Refuse rather than guess whether a card was
+		// charged.
 		return nil, errors.New("invoice " + inv.ID + " is claimed by payment " + inv.ClaimPaymentID + ", which is not a processing attempt of it")
 	}
 	until := h.Clock.Now().Add(h.Lease)
