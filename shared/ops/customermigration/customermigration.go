@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
+	"github.com/vaultbill/vaultbill/shared/adapters/tablescan"
 )
 
 // DB is the DynamoDB calls of a migration; *dynamodb.Client satisfies it.
@@ -64,77 +65,41 @@ func (m *Migrator) Run(ctx context.Context) (Result, error) {
 
 func (m *Migrator) run(ctx context.Context) (Result, error) {
 	var res Result
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan map[string]types.AttributeValue)
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	workers := m.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for item := range work {
-				o, err := m.one(ctx, item)
-				if err != nil {
-					cancel(err)
-					continue // drain
-				}
-				mu.Lock()
-				switch o {
-				case migrated:
-					res.Migrated++
-				case erased:
-					res.Erased++
-				case changed:
-					res.Changed++
-				}
-				mu.Unlock()
-				if m.Progress != nil {
-					m.Progress(o == migrated)
-				}
-			}
-		}()
-	}
-	scanErr := m.scan(ctx, work)
-	close(work)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return res, err
-	}
-	if scanErr != nil {
-		return res, scanErr
-	}
-	return res, context.Cause(ctx)
-}
-
-func (m *Migrator) scan(ctx context.Context, work chan<- map[string]types.AttributeValue) error {
 	names := maps.Clone(billingdb.CustomerFilterNames)
 	names["#personal"] = billingdb.AttrPersonal
-	p := dynamodb.NewScanPaginator(m.DB, &dynamodb.ScanInput{
+	in := &dynamodb.ScanInput{
 		TableName:                 aws.String(m.Store.Table),
 		FilterExpression:          aws.String(billingdb.CustomerFilter + " AND attribute_not_exists(#personal)"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: billingdb.CustomerFilterValues,
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", m.Store.Table, err)
-		}
-		for _, item := range page.Items {
-			select {
-			case work <- item:
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		}
 	}
-	return nil
+	err := tablescan.Each(ctx, m.DB, in, workers, func(ctx context.Context, item map[string]types.AttributeValue) error {
+		o, err := m.one(ctx, item)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		switch o {
+		case migrated:
+			res.Migrated++
+		case erased:
+			res.Erased++
+		case changed:
+			res.Changed++
+		}
+		mu.Unlock()
+		if m.Progress != nil {
+			m.Progress(o == migrated)
+		}
+		return nil
+	})
+	return res, err
 }
 
 type outcome int

@@ -38,6 +38,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
+	"github.com/vaultbill/vaultbill/shared/adapters/tablescan"
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
@@ -275,75 +276,39 @@ type rewrapped struct {
 // items scans one kind of item and rewraps each with a pool of workers.
 func (w *Rewrapper) items(ctx context.Context, k itemKind, target string, accept func(string) error) (Count, error) {
 	c := Count{Kind: k.name}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan map[string]types.AttributeValue)
 	var mu sync.Mutex
 	memo := map[string]*rewrapped{}
-	var wg sync.WaitGroup
 	workers := w.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for item := range work {
-				outcome, err := w.item(ctx, k, item, target, accept, &mu, memo)
-				if err != nil {
-					cancel(err)
-					continue // drain
-				}
-				mu.Lock()
-				switch outcome {
-				case done:
-					c.Rewrapped++
-				case skipped:
-					c.Skipped++
-				case gone:
-					c.Gone++
-				}
-				mu.Unlock()
-				w.progress(k.name, outcome == done)
-			}
-		}()
-	}
-	scanErr := w.scan(ctx, k, work)
-	close(work)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return c, err
-	}
-	if scanErr != nil {
-		return c, scanErr
-	}
-	return c, context.Cause(ctx)
-}
-
-func (w *Rewrapper) scan(ctx context.Context, k itemKind, work chan<- map[string]types.AttributeValue) error {
-	p := dynamodb.NewScanPaginator(w.DB, &dynamodb.ScanInput{
+	in := &dynamodb.ScanInput{
 		TableName:                 aws.String(k.table),
 		FilterExpression:          aws.String(k.filter),
 		ProjectionExpression:      aws.String("#pk, #sk, #w, #k"),
 		ExpressionAttributeNames:  map[string]string{"#pk": resources.PK, "#sk": resources.SK, "#w": k.wrapped, "#k": k.keyID},
 		ExpressionAttributeValues: k.values,
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		for _, item := range page.Items {
-			select {
-			case work <- item:
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		}
 	}
-	return nil
+	err := tablescan.Each(ctx, w.DB, in, workers, func(ctx context.Context, item map[string]types.AttributeValue) error {
+		outcome, err := w.item(ctx, k, item, target, accept, &mu, memo)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		switch outcome {
+		case done:
+			c.Rewrapped++
+		case skipped:
+			c.Skipped++
+		case gone:
+			c.Gone++
+		}
+		mu.Unlock()
+		w.progress(k.name, outcome == done)
+		return nil
+	})
+	return c, err
 }
 
 type outcome int
