@@ -195,7 +195,10 @@ func (i *Instance) Invoke(ctx context.Context, event []byte) (Result, error) {
 	if m := endReport.FindAllString(log, -1); len(m) > 0 {
 		r.Report = strings.TrimSpace(m[len(m)-1])
 	}
-	if strings.Contains(log, "INIT RTDONE(status: error)") || strings.Contains(log, "Runtime.ExitError") {
+	// The emulator's own word (INIT RTDONE, Runtime.ExitError) and the function's last line come on
+	// two pipes: either one, with a failed answer, says the function did not start.
+	if strings.Contains(log, "INIT RTDONE(status: error)") || strings.Contains(log, "Runtime.ExitError") ||
+		(resp.StatusCode != http.StatusOK && coldStartLine.MatchString(log)) {
 		return r, coldStartError(i.fn.Name, log)
 	}
 	if resp.StatusCode != http.StatusOK {
