@@ -250,4 +250,72 @@ func TestLayoutSaysWhatEachPackageIs(t *testing.T) {
 			t.Errorf("a function links %s, which exists for the local stack and tests only", p)
 		}
 	}
+	// Wiring points one way: it builds handlers, adapters and operations from plain dependency structs,
+	// and none of them knows how it is built.
+	for _, group := range []string{"domain", "adapters", "api", "handlers", "ops"} {
+		for _, p := range deps("../shared/" + group + "/...") {
+			if strings.HasPrefix(p, module+"shared/wiring") {
+				t.Errorf("shared/%s depends on %s: only mains, the CLI and the local stack use the wiring", group, p)
+			}
+		}
+	}
+	// Each function links its own wiring and no other function's, so a binary holds only the code
+	// (and the configuration it reads) of its own function.
+	fns, err := os.ReadDir("../functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range fns {
+		var own []string
+		for _, p := range deps("../functions/" + fn.Name()) {
+			switch rest, ok := strings.CutPrefix(p, module+"shared/wiring/"); {
+			case !ok || rest == "cards":
+				// shared/wiring itself, and what the two card functions share.
+			case rest == "functions":
+				t.Errorf("functions/%s links the table of every function's wiring", fn.Name())
+			default:
+				own = append(own, rest)
+			}
+		}
+		if len(own) != 1 {
+			t.Errorf("functions/%s links the wiring of %v; want its own only", fn.Name(), own)
+		}
+	}
+}
+
+// TestReadmeNamesEveryPackage: the README's table of shared/ names every package folder of each kind,
+// and names no package that is not there, so the layout a new reader is shown is the tree.
+func TestReadmeNamesEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `shared/(\\w+)/`[^|]*\\| (.*) \\|$")
+	name := regexp.MustCompile("`([\\w/]+)`")
+	rows := row.FindAllStringSubmatch(string(readme), -1)
+	kinds, err := os.ReadDir("../shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(kinds) {
+		t.Errorf("the README's table has %d rows; shared/ has %d folders", len(rows), len(kinds))
+	}
+	for _, r := range rows {
+		kind, listed := r[1], map[string]bool{}
+		for _, m := range name.FindAllStringSubmatch(r[2], -1) {
+			listed[m[1]] = true
+			if _, err := os.Stat(filepath.Join("../shared", kind, m[1])); err != nil && m[1] != kind {
+				t.Errorf("the README names shared/%s/%s, which does not exist", kind, m[1])
+			}
+		}
+		dirs, err := os.ReadDir(filepath.Join("../shared", kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dirs {
+			if d.IsDir() && !listed[d.Name()] {
+				t.Errorf("shared/%s/%s is not in the README's table", kind, d.Name())
+			}
+		}
+	}
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/local/cfn"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
@@ -34,6 +33,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
+	wafauditwiring "github.com/vaultbill/vaultbill/shared/wiring/wafaudit"
 	"github.com/vaultbill/vaultbill/template-tests/policyeval"
 )
 
@@ -379,7 +380,7 @@ func runFlow(t *testing.T, s *devstack.Stack) {
 	if err := json.Unmarshal(wb, &blocked); err != nil {
 		t.Fatal(err)
 	}
-	waf, err := wafaudit.Build(s.FunctionEnv("waf-audit"))
+	waf, err := wafauditwiring.New(s.FunctionEnv("waf-audit"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,14 +421,14 @@ func runFlow(t *testing.T, s *devstack.Stack) {
 		t.Fatalf("digest the audit trail past the grace: %v", err)
 	}
 	s.Audit.Clock = clock
-	b, err := backup.FromEnv(s.FunctionEnv("backup"), backup.BackupPrincipal)
+	b, err := backupwiring.New(s.FunctionEnv("backup"), backup.BackupPrincipal)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Backup(ctx); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
-	rt, err := backup.RestoreTestFromEnv(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
+	rt, err := backupwiring.NewRestoreTest(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
 	if err != nil {
 		t.Fatal(err)
 	}

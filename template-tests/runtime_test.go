@@ -20,18 +20,14 @@ import (
 
 	"github.com/vaultbill/vaultbill/infra/stacks"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/local/cfn"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/lambdaruntime"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/local/emulator"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/functions"
 )
 
 // runtimeStack is what the runtime tests share: the functions built as make build builds them (for
@@ -244,21 +240,6 @@ func sorted(s []string) []string {
 	return s
 }
 
-// builders build each function's handler in process as its main does, for TestConfigurationReads.
-var builders = map[string]func(wiring.Env) error{
-	"authorizer":    func(e wiring.Env) error { _, err := authorizer.Build(e); return err },
-	"audit-shipper": func(e wiring.Env) error { _, err := auditops.Shipper(e); return err },
-	"audit-digest":  func(e wiring.Env) error { _, err := auditops.NewDigest(e); return err },
-	"waf-audit":     func(e wiring.Env) error { _, err := wafaudit.Build(e); return err },
-	// page-check's main requires only the page's URL.
-	"page-check": func(e wiring.Env) error { return e.Config.Require(hostedpage.EnvCheckURL) },
-	"backup":     func(e wiring.Env) error { _, err := backup.FromEnv(e, backup.BackupPrincipal); return err },
-	"restore-test": func(e wiring.Env) error {
-		_, err := backup.RestoreTestFromEnv(e, backup.RestoreTestPrincipal)
-		return err
-	},
-}
-
 // TestConfigurationReads lists, per function, the variables its code asks for by name at cold start
 // (shared/api/config's Require and Lookup) that its template does not set: a required one fails (the
 // runtime test fails too, at the function's start), an optional one is reported with its default in
@@ -279,11 +260,10 @@ func TestConfigurationReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		build, ok := builders[name]
-		if register, isAPI := devstack.Functions[name]; isAPI {
-			build = func(e wiring.Env) error { _, err := wiring.API(e, name, register); return err }
-		} else if !ok {
-			t.Fatalf("no in-process builder for %s", name)
+		// Each function is built in process by the same wiring as its main.
+		build, ok := functions.Builds[name]
+		if !ok {
+			t.Fatalf("no wiring for %s in shared/wiring/functions", name)
 		}
 		var read []string
 		// config.From reads every field it knows at once; what is read after it is what the
@@ -296,7 +276,7 @@ func TestConfigurationReads(t *testing.T) {
 			return f.Env[k]
 		})
 		reading = true
-		err = build(wiring.Env{Config: c, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.DiscardHandler)})
+		_, err = build(wiring.Env{Config: c, AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.DiscardHandler)})
 		var unset []string
 		for _, k := range read {
 			if _, ok := f.Env[k]; !ok {

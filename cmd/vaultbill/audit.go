@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,12 +16,12 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/logging"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/emulator"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	trailwiring "github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
 const auditUsage = `usage:
@@ -39,31 +38,6 @@ digest    writes the digest for the time since the last one, now. When digest fi
 With AUDIT_BUCKET and AUDIT_SIGNING_KEY_ID set, they name the trail (AWS, credentials from the usual
 places); otherwise the command reads the local stack (make dev) at AWS_ENDPOINT_URL.
 `
-
-func init() {
-	invokers[auditops.ShipperName] = func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
-		var ev events.DynamoDBEvent
-		if err := json.Unmarshal(event, &ev); err != nil {
-			return nil, fmt.Errorf("event is not a DynamoDB stream event: %w", err)
-		}
-		s, err := auditops.Shipper(env)
-		if err != nil {
-			return nil, err
-		}
-		return s.Handle(ctx, ev)
-	}
-	invokers[auditops.DigestName] = func(ctx context.Context, env wiring.Env, event []byte) (any, error) {
-		var ev events.EventBridgeEvent
-		if err := json.Unmarshal(event, &ev); err != nil {
-			return nil, fmt.Errorf("event is not a scheduled event: %w", err)
-		}
-		d, err := auditops.NewDigest(env)
-		if err != nil {
-			return nil, err
-		}
-		return d.Handle(ctx, ev)
-	}
-}
 
 func runAudit(ctx context.Context, args []string) error {
 	return audit(ctx, args, os.Stdout, os.Stderr)
@@ -154,7 +128,7 @@ func auditValidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	v, err := auditops.Validator(env)
+	v, err := trailwiring.Validator(env)
 	if err != nil {
 		return err
 	}
@@ -220,7 +194,7 @@ func auditDigest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	d, err := auditops.NewDigest(env)
+	d, err := trailwiring.Digest(env)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // TestBudgetSimulatesInvocations: with --budget, backup, restore and restore-test run in simulated
@@ -29,7 +30,7 @@ func TestBudgetSimulatesInvocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := backup.RestoreTestFromEnv(s.Env, "cli:test")
+	r, err := backupwiring.NewRestoreTest(s.Env, "cli:test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,12 @@ import (
 
 	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/keyrewrap"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // Progress phases of the key commands.
@@ -71,7 +72,7 @@ func runKeys(ctx context.Context, args []string) error {
 	if k != keyrewrap.Data {
 		if c.BackupBucket == "" {
 			fmt.Fprintf(os.Stderr, "%s is not set: backup manifests are not rewrapped\n", config.EnvBackupBucket)
-		} else if rw.Backups, err = backup.FromEnv(env, "cli:"+osUser()); err != nil {
+		} else if rw.Backups, err = backupwiring.New(env, "cli:"+osUser()); err != nil {
 			return err
 		}
 	}

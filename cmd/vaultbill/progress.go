@@ -17,10 +17,11 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/awsconfig/workstation"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/logging"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // operatorRunner builds the backup runner for a command at the terminal. With BACKUP_BUCKET in the
@@ -34,7 +35,7 @@ func operatorRunner(ctx context.Context, w io.Writer) (*backup.Runner, func(), e
 		if err != nil {
 			return nil, nil, err
 		}
-		r, err := backup.RestoreTestFromEnv(env, principal)
+		r, err := backupwiring.NewRestoreTest(env, principal)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -46,7 +47,7 @@ func operatorRunner(ctx context.Context, w io.Writer) (*backup.Runner, func(), e
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (start the local stack with `make dev`, or set %s and AWS credentials to work on AWS)", err, config.EnvBackupBucket)
 	}
-	r, err := backup.RestoreTestFromEnv(s.Env, principal)
+	r, err := backupwiring.NewRestoreTest(s.Env, principal)
 	if err != nil {
 		s.Stop()
 		return nil, nil, err

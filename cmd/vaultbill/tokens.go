@@ -14,14 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	auditstore "github.com/vaultbill/vaultbill/shared/adapters/audit"
-	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
 	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 // importPhase is the progress phase of a card import.
@@ -85,7 +85,7 @@ func importCards(ctx context.Context, env wiring.Env, file, customer string, w *
 		return tokens.ImportResult{}, err
 	}
 	db := dynamodb.NewFromConfig(env.AWS)
-	v := vault.FromEnv(env, db)
+	v := cardwiring.Vault(env, db)
 	defer v.Close()
 	im := &tokens.Importer{
 		Vault: v, DB: db, BillingTable: env.Config.BillingTable, Audit: &auditstore.Store{DB: db, Table: env.Config.AuditTable},

@@ -3,16 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		d, err := auditops.NewDigest(env)
-		if err != nil {
-			return nil, err
-		}
-		return d.Handle, nil
-	})
-}
+func main() { wiring.Run(audittrail.BuildDigest) }

@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/auditquery"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/auditquery"
 )
 
-func main() { wiring.RunAPI(routes.AuditQuery, auditquery.Register) }
+func main() { wiring.Run(auditquery.Build) }

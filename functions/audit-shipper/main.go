@@ -3,19 +3,8 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
-func main() {
-	wiring.RunWithOptions(func(env wiring.Env) (any, []lambda.Option, error) {
-		shipper, err := auditops.Shipper(env)
-		if err != nil {
-			return nil, nil, err
-		}
-		// Lambda sends SIGTERM before it ends an environment: flush what is pending then.
-		return shipper.Handle, []lambda.Option{lambda.WithEnableSIGTERM(shipper.Close)}, nil
-	})
-}
+func main() { wiring.Run(audittrail.BuildShipper) }

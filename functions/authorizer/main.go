@@ -2,16 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/authorizer"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		a, err := authorizer.Build(env)
-		if err != nil {
-			return nil, err
-		}
-		return a.Handle, nil
-	})
-}
+func main() { wiring.Run(authorizer.Build) }

@@ -3,16 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		r, err := backup.FromEnv(env, backup.BackupPrincipal)
-		if err != nil {
-			return nil, err
-		}
-		return r.HandleBackup, nil
-	})
-}
+func main() { wiring.Run(backup.Build) }

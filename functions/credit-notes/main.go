@@ -3,9 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/creditnotes"
 )
 
-func main() { wiring.RunAPI(routes.CreditNotes, creditnotes.Register) }
+func main() { wiring.Run(creditnotes.Build) }

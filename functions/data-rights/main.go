@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/datarights"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/datarights"
 )
 
-func main() { wiring.RunAPI(routes.DataRights, datarights.Register) }
+func main() { wiring.Run(datarights.Build) }

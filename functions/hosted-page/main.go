@@ -3,9 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/hostedpage"
 )
 
-func main() { wiring.RunAPI(routes.HostedPage, hostedpage.Register) }
+func main() { wiring.Run(hostedpage.Build) }

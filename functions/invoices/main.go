@@ -3,9 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/invoices"
 )
 
-func main() { wiring.RunAPI(routes.Invoices, invoices.Register) }
+func main() { wiring.Run(invoices.Build) }

@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/me"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/me"
 )
 
-func main() { wiring.RunAPI(routes.Me, me.Register) }
+func main() { wiring.Run(me.Build) }

@@ -4,25 +4,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"time"
-
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/hostedpage"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		url := env.Config.Lookup(hostedpage.EnvCheckURL)
-		if url == "" {
-			return nil, fmt.Errorf("%s is not set", hostedpage.EnvCheckURL)
-		}
-		c := &hostedpage.Checker{
-			Client: &http.Client{Timeout: 20 * time.Second}, URL: url, Log: env.Log,
-			Alert: &hostedpage.Alerter{Metrics: env.Metrics},
-		}
-		return func(ctx context.Context) error { _, err := c.Run(ctx); return err }, nil
-	})
-}
+func main() { wiring.Run(hostedpage.BuildCheck) }

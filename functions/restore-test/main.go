@@ -4,16 +4,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		r, err := backup.RestoreTestFromEnv(env, backup.RestoreTestPrincipal)
-		if err != nil {
-			return nil, err
-		}
-		return r.HandleRestoreTest, nil
-	})
-}
+func main() { wiring.Run(backup.BuildRestoreTest) }

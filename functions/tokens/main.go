@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/tokens"
 )
 
-func main() { wiring.RunAPI(routes.Tokens, tokens.Register) }
+func main() { wiring.Run(tokens.Build) }

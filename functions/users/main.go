@@ -2,9 +2,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/users"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/users"
 )
 
-func main() { wiring.RunAPI(routes.Users, users.Register) }
+func main() { wiring.Run(users.Build) }

@@ -3,16 +3,8 @@
 package main
 
 import (
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/wafaudit"
 )
 
-func main() {
-	wiring.Run(func(env wiring.Env) (any, error) {
-		a, err := wafaudit.Build(env)
-		if err != nil {
-			return nil, err
-		}
-		return a.Handle, nil
-	})
-}
+func main() { wiring.Run(wafaudit.Build) }

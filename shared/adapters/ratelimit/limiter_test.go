@@ -17,16 +17,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 // serveTokens rewires the stack's tokens function over limiter, so the gateway serves it.
@@ -37,7 +37,7 @@ func serveTokens(t *testing.T, s *devstack.Stack, limiter tokens.CardAttempts) {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(s.Env.AWS)
-	tokens.Routes(svc, tokens.Deps{Vault: vault.FromEnv(s.Env, db), Attempts: limiter, Customers: db, BillingTable: s.Env.Config.BillingTable})
+	tokens.Routes(svc, tokens.Deps{Vault: cardwiring.Vault(s.Env, db), Attempts: limiter, Customers: db, BillingTable: s.Env.Config.BillingTable})
 	s.Gateway.Functions[routes.Tokens] = svc.Serve
 }
 

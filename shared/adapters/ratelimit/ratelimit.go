@@ -31,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
@@ -160,14 +159,4 @@ func (l *Limiter) giveBack(ctx context.Context, key map[string]types.AttributeVa
 		ExpressionAttributeNames:  map[string]string{"#n": countAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": &types.AttributeValueMemberN{Value: "-1"}},
 	}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-}
-
-// FromEnv builds the limiter of the tokens and payments functions over the billing table, once per
-// cold start. A malformed CARD_ATTEMPT_LIMIT or CARD_ATTEMPT_WINDOW stops the function at cold start.
-func FromEnv(env wiring.Env, db DB) (*Limiter, error) {
-	cfg, err := ConfigFrom(env.Config)
-	if err != nil {
-		return nil, err
-	}
-	return &Limiter{DB: db, Table: env.Config.BillingTable, Config: cfg}, nil
 }

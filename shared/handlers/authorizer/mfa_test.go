@@ -4,65 +4,38 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/jwt"
-	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
-	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
-// built is the authorizer exactly as the function wires it (Build), trusting key through a JWKS file,
-// with its audit writer replaced by a recorder.
-func built(t *testing.T, key *rsa.PrivateKey, extra map[string]string) (*Authorizer, *recorder) {
+// withPools is the test authorizer with the MFA-required pools given (MFA_POOL_ISSUERS, parsed by the
+// function's wiring: shared/wiring/authorizer).
+func withPools(t *testing.T, key *rsa.PrivateKey, pools []string) (*Authorizer, *recorder) {
 	t.Helper()
-	jwks := filepath.Join(t.TempDir(), "jwks.json")
-	if err := jwt.WriteJWKS(jwks, jwt.JWKS{Keys: []jwt.JWK{jwt.PublicJWK(kid, &key.PublicKey)}}); err != nil {
-		t.Fatal(err)
-	}
-	vars := config.Local(resources.LocalNames, issuer, jwks)
-	vars[config.EnvJWTAudience] = audience
-	for k, v := range extra {
-		vars[k] = v
-	}
-	a, err := Build(env(t, vars))
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &recorder{}
-	a.Audit = rec
+	a := newAuthorizer(t, key, rec)
+	a.MFAPools = pools
 	a.Sessions = epochs{} // no user has been revoked
 	return a, rec
-}
-
-// liveClaims are valid now (Build's verifier uses the real clock).
-func liveClaims(mod func(map[string]any)) map[string]any {
-	n := time.Now()
-	return claims(func(c map[string]any) {
-		c["iat"], c["exp"] = n.Unix(), n.Add(10*time.Minute).Unix()
-		if mod != nil {
-			mod(c)
-		}
-	})
 }
 
 // TestAccessTokenRefused: the API takes ID tokens only. A Cognito access token for the same app client
 // (client_id instead of aud, no custom attributes) is signed by the same key and must still be 401.
 func TestAccessTokenRefused(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	a, rec := built(t, key, nil)
-	access := sign(t, key, liveClaims(func(c map[string]any) {
+	a, rec := withPools(t, key, nil)
+	access := sign(t, key, claims(func(c map[string]any) {
 		delete(c, "aud")
 		delete(c, "cognito:username")
 		c["client_id"], c["username"], c["token_use"] = audience, "ann", "access"
 	}))
 	for name, tok := range map[string]string{
 		"access token":    access,
-		"no token_use":    sign(t, key, liveClaims(func(c map[string]any) { delete(c, "token_use") })),
-		"other token_use": sign(t, key, liveClaims(func(c map[string]any) { c["token_use"] = "refresh" })),
+		"no token_use":    sign(t, key, claims(func(c map[string]any) { delete(c, "token_use") })),
+		"other token_use": sign(t, key, claims(func(c map[string]any) { c["token_use"] = "refresh" })),
 	} {
 		rec.recs = nil
 		resp, err := a.Handle(context.Background(), request(tok))
@@ -73,7 +46,7 @@ func TestAccessTokenRefused(t *testing.T) {
 			t.Errorf("%s: audit %+v", name, rec.recs)
 		}
 	}
-	if resp, err := a.Handle(context.Background(), request(sign(t, key, liveClaims(nil)))); err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" {
+	if resp, err := a.Handle(context.Background(), request(sign(t, key, claims(nil)))); err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" {
 		t.Fatalf("ID token: %v, %+v", err, resp)
 	}
 }
@@ -95,25 +68,25 @@ func TestMFAProof(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		pools     string // MFA_POOL_ISSUERS
+		pools     []string // MFA_POOL_ISSUERS
 		mod       func(map[string]any)
 		other     string // non-empty: the token comes from this issuer, through a multi-issuer verifier
 		wantProof auth.MFAProof
 	}{
-		{"amr names mfa", "", nil, "", auth.MFAByAMR},
-		{"amr names mfa, issuer is also a pool", issuer, nil, "", auth.MFAByAMR},
-		{"no amr, issuer is an MFA pool", issuer, noAMR, "", auth.MFAByPool},
-		{"amr without mfa, issuer is an MFA pool", " " + pool + " , " + issuer, pwdOnly, "", auth.MFAByPool},
-		{"no amr, no pool configured", "", noAMR, "", auth.MFANone},
-		{"no amr, another issuer is the pool", pool, noAMR, "", auth.MFANone},
-		{"amr without mfa, another issuer is the pool", pool, pwdOnly, "", auth.MFANone},
-		{"no amr, token from another accepted issuer", issuer, noAMR, "https://other.test", auth.MFANone},
-		{"no amr, token from the pool through a multi-issuer verifier", pool, noAMR, pool, auth.MFAByPool},
+		{"amr names mfa", nil, nil, "", auth.MFAByAMR},
+		{"amr names mfa, issuer is also a pool", []string{issuer}, nil, "", auth.MFAByAMR},
+		{"no amr, issuer is an MFA pool", []string{issuer}, noAMR, "", auth.MFAByPool},
+		{"amr without mfa, issuer is an MFA pool", []string{pool, issuer}, pwdOnly, "", auth.MFAByPool},
+		{"no amr, no pool configured", nil, noAMR, "", auth.MFANone},
+		{"no amr, another issuer is the pool", []string{pool}, noAMR, "", auth.MFANone},
+		{"amr without mfa, another issuer is the pool", []string{pool}, pwdOnly, "", auth.MFANone},
+		{"no amr, token from another accepted issuer", []string{issuer}, noAMR, "https://other.test", auth.MFANone},
+		{"no amr, token from the pool through a multi-issuer verifier", []string{pool}, noAMR, pool, auth.MFAByPool},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, rec := built(t, key, map[string]string{config.EnvMFAPoolIssuers: tt.pools})
-			c := liveClaims(tt.mod)
+			a, rec := withPools(t, key, tt.pools)
+			c := claims(tt.mod)
 			if tt.other != "" {
 				a.Verifier = fixedVerifier{Subject: "user-1", Issuer: tt.other, Username: "ann", Groups: []string{"billing"}, TokenUse: "id"}
 			}

@@ -12,10 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	authorizerwiring "github.com/vaultbill/vaultbill/shared/wiring/authorizer"
 )
 
 func authorizeRequest(token string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
@@ -29,7 +30,7 @@ func authorizeRequest(token string) events.APIGatewayCustomAuthorizerRequestType
 func countedAuthorizer(tb testing.TB, s *devstack.Stack) (*authorizer.Authorizer, *stacktest.Calls) {
 	tb.Helper()
 	cfg, calls := stacktest.CountCalls(s.Env.AWS)
-	a, err := authorizer.Build(wiring.Env{Config: s.Env.Config, AWS: cfg, Log: slog.New(slog.DiscardHandler)})
+	a, err := authorizerwiring.New(wiring.Env{Config: s.Env.Config, AWS: cfg, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

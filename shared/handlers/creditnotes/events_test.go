@@ -16,9 +16,9 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	creditnoteswiring "github.com/vaultbill/vaultbill/shared/wiring/creditnotes"
 )
 
 // The objects the sample events name; sampleCreditNote stands for the note the first event creates.
@@ -39,7 +39,7 @@ func TestSampleEvents(t *testing.T) {
 	tok := cs.tokenize(sampleCustomer, processor.TestVisa)
 	cs.pay.must(200, "POST", "/v1/invoices/"+samplePaid+"/pay", `{"token":"`+tok+`"}`, nil)
 	// The Lambda wiring refunds through a sandbox of its own, as a separate function would.
-	svc, err := wiring.API(cs.s.Env, routes.CreditNotes, creditnotes.Register)
+	svc, err := wiring.API(cs.s.Env, routes.CreditNotes, creditnoteswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

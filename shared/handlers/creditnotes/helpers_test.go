@@ -17,15 +17,14 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -116,12 +115,12 @@ func (cs *cnStack) wirePayments() {
 		cs.t.Fatal(err)
 	}
 	raw := dynamodb.NewFromConfig(cs.s.Env.AWS)
-	limiter, err := ratelimit.FromEnv(cs.s.Env, raw)
+	limiter, err := cardwiring.Limiter(cs.s.Env, raw)
 	if err != nil {
 		cs.t.Fatal(err)
 	}
 	payments.Routes(svc, payments.Deps{
-		Store: &billingdb.Store{DB: raw, Table: cs.s.Env.Config.BillingTable}, Vault: vault.FromEnv(cs.s.Env, raw), Processor: cs.sandbox,
+		Store: &billingdb.Store{DB: raw, Table: cs.s.Env.Config.BillingTable}, Vault: cardwiring.Vault(cs.s.Env, raw), Processor: cs.sandbox,
 		Attempts: limiter,
 	})
 	cs.s.Gateway.Functions[routes.Payments] = svc.Serve

@@ -7,6 +7,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // TestRestoreOfAnOlderBackupKeepsTheErasure: a backup of every table taken before an erasure, restored
@@ -18,7 +19,7 @@ func TestRestoreOfAnOlderBackupKeepsTheErasure(t *testing.T) {
 	admin := as(t, s, "admin", "")
 	as(t, s, "billing", "").must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
 
-	r, err := backup.FromEnv(s.Env, "test")
+	r, err := backupwiring.New(s.Env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

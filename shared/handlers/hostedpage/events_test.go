@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	hostedpagewiring "github.com/vaultbill/vaultbill/shared/wiring/hostedpage"
 )
 
 // The sample events in events/hosted-page run through the function as `vaultbill invoke hosted-page`
@@ -18,7 +18,7 @@ import (
 // to an invoice that does not exist is a 404.
 func TestSampleEvents(t *testing.T) {
 	e := newEnv(t)
-	svc, err := wiring.API(e.s.Env, routes.HostedPage, hostedpage.Register)
+	svc, err := wiring.API(e.s.Env, routes.HostedPage, hostedpagewiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,11 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	invoiceswiring "github.com/vaultbill/vaultbill/shared/wiring/invoices"
 )
 
 // proxyEvent builds the event API Gateway sends for a billing user.
@@ -31,7 +31,7 @@ func proxyEvent(method, resource, path, body string, params map[string]string) e
 
 func benchService(b *testing.B) (*endpoint.Service, string) {
 	s := stacktest.New(b)
-	svc, err := wiring.API(s.Env, routes.Invoices, invoices.Register)
+	svc, err := wiring.API(s.Env, routes.Invoices, invoiceswiring.Register)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	invoiceswiring "github.com/vaultbill/vaultbill/shared/wiring/invoices"
 )
 
 // BenchmarkCreateCustomer is POST /v1/customers through the handler against the emulator, with the
@@ -18,7 +18,7 @@ func BenchmarkCreateCustomer(b *testing.B) {
 	env := s.Env
 	var calls *stacktest.Calls
 	env.AWS, calls = stacktest.CountCalls(s.Env.AWS)
-	svc, err := wiring.API(env, routes.Invoices, invoices.Register)
+	svc, err := wiring.API(env, routes.Invoices, invoiceswiring.Register)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func BenchmarkGetCustomer(b *testing.B) {
 	env := s.Env
 	var calls *stacktest.Calls
 	env.AWS, calls = stacktest.CountCalls(s.Env.AWS)
-	svc, err := wiring.API(env, routes.Invoices, invoices.Register)
+	svc, err := wiring.API(env, routes.Invoices, invoiceswiring.Register)
 	if err != nil {
 		b.Fatal(err)
 	}

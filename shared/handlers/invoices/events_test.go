@@ -15,10 +15,10 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	invoiceswiring "github.com/vaultbill/vaultbill/shared/wiring/invoices"
 )
 
 // The objects the sample events name.
@@ -34,7 +34,7 @@ const (
 func TestSampleEvents(t *testing.T) {
 	s := stacktest.New(t)
 	seedSamples(t, s.Env)
-	svc, err := wiring.API(s.Env, routes.Invoices, invoices.Register)
+	svc, err := wiring.API(s.Env, routes.Invoices, invoiceswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

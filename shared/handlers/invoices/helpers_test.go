@@ -12,11 +12,11 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	invoiceswiring "github.com/vaultbill/vaultbill/shared/wiring/invoices"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -111,7 +111,7 @@ func billingItems(t testing.TB, s *devstack.Stack) []map[string]types.AttributeV
 // rewire rebuilds the stack's invoices function from env, e.g. with an instrumented SDK client.
 func rewire(t testing.TB, s *devstack.Stack, env wiring.Env) *endpoint.Service {
 	t.Helper()
-	svc, err := wiring.API(env, routes.Invoices, invoices.Register)
+	svc, err := wiring.API(env, routes.Invoices, invoiceswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

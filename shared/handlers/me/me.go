@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 )
 
 // Response is the body of GET /v1/me.
@@ -20,8 +19,8 @@ type Response struct {
 	MFA        bool   `json:"mfa"`
 }
 
-// Register adds the route to svc.
-func Register(_ wiring.Env, svc *endpoint.Service) error {
+// Routes adds the route to svc.
+func Routes(svc *endpoint.Service) {
 	svc.Handle("GetMe", func(_ context.Context, c *endpoint.Call) (*endpoint.Result, error) {
 		p := c.Principal
 		return &endpoint.Result{Status: http.StatusOK, Body: Response{
@@ -29,5 +28,4 @@ func Register(_ wiring.Env, svc *endpoint.Service) error {
 			CustomerID: p.CustomerID, MFA: p.MFA,
 		}}, nil
 	})
-	return nil
 }

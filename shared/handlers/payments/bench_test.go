@@ -9,9 +9,9 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
-	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	paymentswiring "github.com/vaultbill/vaultbill/shared/wiring/payments"
 )
 
 // payEvent is the event API Gateway sends for POST /v1/invoices/{id}/pay by a payments user.
@@ -34,7 +34,7 @@ func payEvent(invoiceID, token string) events.APIGatewayProxyRequest {
 func BenchmarkPay(b *testing.B) {
 	ps := newPayStack(b)
 	counter := counted(ps)
-	svc, err := wiring.API(ps.env, routes.Payments, payments.Register)
+	svc, err := wiring.API(ps.env, routes.Payments, paymentswiring.Register)
 	if err != nil {
 		b.Fatal(err)
 	}

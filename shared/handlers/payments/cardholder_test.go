@@ -11,11 +11,10 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 // namingProcessor is the sandbox, noting the cardholder name of every charge it is sent.
@@ -42,12 +41,12 @@ func TestChargeCarriesTheCardholderName(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(ps.env.AWS)
-	limiter, err := ratelimit.FromEnv(ps.env, db)
+	limiter, err := cardwiring.Limiter(ps.env, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	payments.Routes(svc, payments.Deps{
-		Store: &billingdb.Store{DB: db, Table: ps.env.Config.BillingTable}, Vault: vault.FromEnv(ps.env, db),
+		Store: &billingdb.Store{DB: db, Table: ps.env.Config.BillingTable}, Vault: cardwiring.Vault(ps.env, db),
 		Processor: proc, Attempts: limiter,
 	})
 	ps.s.Gateway.Functions[routes.Payments] = svc.Serve

@@ -17,9 +17,10 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	paymentswiring "github.com/vaultbill/vaultbill/shared/wiring/payments"
 )
 
 // The objects the sample events name; sampleToken stands for a token the test makes.
@@ -37,7 +38,7 @@ func TestSampleEvents(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no sample events in events/payments")
 	}
-	svc, err := wiring.API(ps.s.Env, routes.Payments, payments.Register)
+	svc, err := wiring.API(ps.s.Env, routes.Payments, paymentswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,14 +19,14 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -121,11 +121,11 @@ func (ps *payStack) wire(kmsClient envelope.KMS) {
 	ps.store = &billingdb.Store{DB: raw, Table: c.BillingTable}
 	var v *vault.Vault
 	if kmsClient == nil {
-		v = vault.FromEnv(ps.env, raw)
+		v = cardwiring.Vault(ps.env, raw)
 	} else {
 		v = vault.New(vault.Config{DB: raw, KMS: kmsClient, Table: c.VaultTable, KeyID: c.VaultKeyID, Audit: &audit.Store{DB: raw, Table: c.AuditTable}})
 	}
-	limiter, err := ratelimit.FromEnv(ps.env, raw)
+	limiter, err := cardwiring.Limiter(ps.env, raw)
 	if err != nil {
 		ps.t.Fatal(err)
 	}

@@ -8,10 +8,10 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	tokenswiring "github.com/vaultbill/vaultbill/shared/wiring/tokens"
 )
 
 // BenchmarkTokenize runs POST /v1/tokens through the handler, wired as the function is (Register),
@@ -34,7 +34,7 @@ func BenchmarkTokenize(b *testing.B) {
 		return base.Lookup(k)
 	})
 	env.Config.Region = base.Region
-	svc, err := wiring.API(env, routes.Tokens, tokens.Register)
+	svc, err := wiring.API(env, routes.Tokens, tokenswiring.Register)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 // TestCardholderNameNeedsTheCustomerKey: a cardholder name is sealed under the customer's own key, so
@@ -80,7 +81,7 @@ func TestCardholderNameNeedsTheCustomerKey(t *testing.T) {
 	rec := audit.Record{EventVersion: audit.EventVersion, EventSource: "payments.vaultbill", RequestID: "req-holder",
 		UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: "payments-user"}}
 	reveal := func(id string) (string, error) {
-		c, err := vault.FromEnv(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: alice, Record: rec})
+		c, err := cardwiring.Vault(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: alice, Record: rec})
 		defer c.Zero()
 		return c.Name, err
 	}

@@ -22,18 +22,18 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
 	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/card"
 	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 // seedCustomer stores a customer as the invoicing function does: its key item (shared/adapters/customerkeys,
@@ -111,7 +111,7 @@ func serviceWith(tb testing.TB, s *devstack.Stack, client envelope.KMS) (*endpoi
 		Audit:        &audit.Store{DB: db, Table: c.AuditTable},
 		CustomerKeys: customerkeys.New(client, db, c.BillingTable, c.DataKeyID),
 	})
-	limiter, err := ratelimit.FromEnv(s.Env, db)
+	limiter, err := cardwiring.Limiter(s.Env, db)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -112,7 +113,7 @@ func TestRevealIsBoundToItsToken(t *testing.T) {
 		ids[n] = decode[tokens.TokenResponse](t, body).ID
 	}
 	db := dynamodb.NewFromConfig(s.Env.AWS)
-	v := vault.FromEnv(s.Env, db) // a fresh instance, as the payments function is
+	v := cardwiring.Vault(s.Env, db) // a fresh instance, as the payments function is
 	ctx := context.Background()
 	rec := audit.Record{EventVersion: audit.EventVersion, EventSource: "payments.vaultbill", RequestID: "req-1",
 		UserIdentity: audit.UserIdentity{Type: "CognitoUser", PrincipalID: "payments-user"}}
@@ -144,7 +145,7 @@ func TestRevealIsBoundToItsToken(t *testing.T) {
 	setCiphertext(t, db, s, a, cb)
 	setCiphertext(t, db, s, b, ca)
 	for _, id := range []string{a, b} {
-		c, err := vault.FromEnv(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_aliceaaaaaaaaaaaaaaaaaaaaa", Record: rec})
+		c, err := cardwiring.Vault(s.Env, db).Reveal(ctx, vault.RevealRequest{TokenID: id, CustomerID: "cus_aliceaaaaaaaaaaaaaaaaaaaaa", Record: rec})
 		if !errors.Is(err, envelope.ErrOpen) {
 			t.Errorf("Reveal of %s with the other token's ciphertext: %v %v, want ErrOpen", id, c, err)
 		}
@@ -330,7 +331,7 @@ func TestKMSEconomy(t *testing.T) {
 func TestConcurrentSameCardMakesOneToken(t *testing.T) {
 	s := stacktest.New(t)
 	db := dynamodb.NewFromConfig(s.Env.AWS)
-	v := vault.FromEnv(s.Env, db)
+	v := cardwiring.Vault(s.Env, db)
 	ctx := context.Background()
 	a, errA := v.Tokenize(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", validCard(t, visa))
 	b, errB := v.Tokenize(ctx, "cus_aliceaaaaaaaaaaaaaaaaaaaaa", validCard(t, visa))

@@ -11,9 +11,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/handlers/users"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	userswiring "github.com/vaultbill/vaultbill/shared/wiring/users"
 )
 
 // sampleUser is the user id the sample events name. A pool assigns subs itself, so the test puts the
@@ -23,7 +24,7 @@ const sampleUser = "3f1c2b9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"
 // TestSampleEvents runs the users function, as wired for Lambda, on every sample event in events/users.
 func TestSampleEvents(t *testing.T) {
 	s := stacktest.New(t)
-	svc, err := wiring.API(s.Env, routes.Users, users.Register)
+	svc, err := wiring.API(s.Env, routes.Users, userswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
 	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
-	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
@@ -61,21 +58,6 @@ type Handlers struct {
 	// Table is the billing table, which holds the session epochs.
 	Table string
 	Clock clock.Func
-}
-
-// Register adds the users routes to svc, over the pool named by USER_POOL_ID.
-func Register(env wiring.Env, svc *endpoint.Service) error {
-	c := env.Config
-	if err := c.Require(config.EnvUserPoolID, config.EnvBillingTable); err != nil {
-		return err
-	}
-	db := dynamodb.NewFromConfig(env.AWS)
-	Routes(svc, &Handlers{
-		Pool:      &userpool.Directory{API: cognitoidentityprovider.NewFromConfig(env.AWS), PoolID: c.Lookup(config.EnvUserPoolID)},
-		Customers: &billingdb.Store{DB: db, Table: c.BillingTable},
-		Epochs:    db, Table: c.BillingTable,
-	})
-	return nil
 }
 
 // Routes registers h's handlers.

@@ -23,6 +23,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/handlers/wafaudit"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	wafauditwiring "github.com/vaultbill/vaultbill/shared/wiring/wafaudit"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -64,7 +65,7 @@ func summarize(recs []audit.Record) []summary {
 func TestBlockedRequestsAreAudited(t *testing.T) {
 	s := stacktest.New(t)
 	ctx := context.Background()
-	a, err := wafaudit.Build(s.Env)
+	a, err := wafauditwiring.New(s.Env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	trailwiring "github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
 // StreamsAPI is the DynamoDB Streams calls the local event source mapping makes.
@@ -38,7 +38,7 @@ type DescribeTableAPI interface {
 // the hourly schedule of the digest.
 type AuditWorkers struct {
 	Shipper *audittrail.Shipper
-	Digest  *auditops.Digest
+	Digest  *audittrail.Hourly
 	Streams StreamsAPI
 	DB      DescribeTableAPI
 	Table   string
@@ -72,11 +72,11 @@ type position struct {
 
 func newAuditWorkers(s *Stack) (*AuditWorkers, error) {
 	env, shipperEnv := s.Env, s.FunctionEnv("audit-shipper")
-	shipper, err := auditops.Shipper(shipperEnv)
+	shipper, err := trailwiring.Shipper(shipperEnv)
 	if err != nil {
 		return nil, err
 	}
-	digest, err := auditops.NewDigest(s.FunctionEnv("audit-digest"))
+	digest, err := trailwiring.Digest(s.FunctionEnv("audit-digest"))
 	if err != nil {
 		return nil, err
 	}

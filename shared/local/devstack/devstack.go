@@ -23,41 +23,17 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/jwt"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/auditquery"
-	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
-	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
-	"github.com/vaultbill/vaultbill/shared/handlers/datarights"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
-	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
-	"github.com/vaultbill/vaultbill/shared/handlers/me"
-	"github.com/vaultbill/vaultbill/shared/handlers/payments"
-	"github.com/vaultbill/vaultbill/shared/handlers/tokens"
-	"github.com/vaultbill/vaultbill/shared/handlers/users"
 	"github.com/vaultbill/vaultbill/shared/local/emulator"
 	"github.com/vaultbill/vaultbill/shared/local/gateway"
 	"github.com/vaultbill/vaultbill/shared/local/provision"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/authorizer"
+	"github.com/vaultbill/vaultbill/shared/wiring/functions"
 )
 
 // Issuer is the iss of locally minted tokens.
 const Issuer = "https://auth.local.vaultbill"
-
-// Functions is every HTTP function the local stack serves, by routes.Function name. In AWS each runs
-// as its own Lambda from its own main.
-var Functions = map[string]wiring.Register{
-	routes.Me:         me.Register,
-	routes.AuditQuery: auditquery.Register,
-	routes.Invoices:   invoices.Register,
-	routes.Tokens:     tokens.Register,
-	routes.Payments:   payments.Register,
-	// Refunds in the local stack go to a sandbox of their own, which knows the refund-failing card
-	// by its charge id, as a separate Lambda would.
-	routes.CreditNotes: creditnotes.Register,
-	routes.Users:       users.Register,
-	routes.HostedPage:  hostedpage.Register,
-	routes.DataRights:  datarights.Register,
-}
 
 // Options configure a local stack.
 type Options struct {
@@ -192,7 +168,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	c.Region = cfg.Region
 	s.Env = wiring.Env{Config: c, AWS: cfg, Log: o.Log, Metrics: o.Metrics}
 
-	authz, err := authorizer.Build(s.FunctionEnv("authorizer"))
+	authz, err := authorizer.New(s.FunctionEnv("authorizer"))
 	if err != nil {
 		return err
 	}
@@ -201,7 +177,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		Account: c.Account, Region: c.Region, Log: o.Log,
 	}
 	for _, fn := range routes.Functions() {
-		register, ok := Functions[fn]
+		register, ok := functions.APIs[fn]
 		if !ok {
 			continue
 		}

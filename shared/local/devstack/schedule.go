@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // The local stand-ins for the EventBridge schedules of the backup and restore-test functions.
@@ -32,11 +33,11 @@ func (s *Stack) checkPage(ctx context.Context) error {
 // startSchedules runs the backup daily and the restore test weekly (or as often as o says) until
 // Stop. Each runs the same runner its Lambda function does.
 func (s *Stack) startSchedules(o Options) error {
-	b, err := backup.FromEnv(s.FunctionEnv("backup"), backup.BackupPrincipal)
+	b, err := backupwiring.New(s.FunctionEnv("backup"), backup.BackupPrincipal)
 	if err != nil {
 		return err
 	}
-	rt, err := backup.RestoreTestFromEnv(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
+	rt, err := backupwiring.NewRestoreTest(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
 	if err != nil {
 		return err
 	}

@@ -21,16 +21,16 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	cardwiring "github.com/vaultbill/vaultbill/shared/wiring/cards"
+	"github.com/vaultbill/vaultbill/shared/wiring/functions"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -78,7 +78,7 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	}
 	env := s.Env
 	env.AWS = cfg
-	for fn, register := range devstack.Functions {
+	for fn, register := range functions.APIs {
 		switch fn {
 		case routes.Payments, routes.CreditNotes:
 			continue
@@ -100,14 +100,14 @@ func newFaultStack(t testing.TB, seed uint64) *faultStack {
 	svc.Idempotency.Clock = fs.clock.Now
 	fs.crash = &crashDB{DB: svc.DB, crashes: settlesPaid}
 	svc.DB = fs.crash
-	limiter, err := ratelimit.FromEnv(env, db)
+	limiter, err := cardwiring.Limiter(env, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The card-attempt windows run on the test clock too: recovery moves past them, as a client that
 	// was told to retry later would.
 	limiter.Clock = fs.clock.Now
-	ph := payments.Routes(svc, payments.Deps{Store: store, Vault: vault.FromEnv(env, db), Processor: fs.sandbox, Attempts: limiter})
+	ph := payments.Routes(svc, payments.Deps{Store: store, Vault: cardwiring.Vault(env, db), Processor: fs.sandbox, Attempts: limiter})
 	ph.Clock = fs.clock.Now
 	s.Gateway.Functions[routes.Payments] = svc.Serve
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	trailwiring "github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
 // resign rewrites the digest at key through mutate and signs it with the trail's own key, as an
@@ -165,7 +165,7 @@ func TestDigestCatchesFileReplacedBeforeIt(t *testing.T) {
 // TestValidateCommandFailsOnProblems: the validator's range findings make the report invalid.
 func TestValidateReportOKNeedsCoverage(t *testing.T) {
 	tr := newTrail(t)
-	v, err := auditops.Validator(tr.s.Env)
+	v, err := trailwiring.Validator(tr.s.Env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
-	"github.com/vaultbill/vaultbill/shared/ops/auditops"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	trailwiring "github.com/vaultbill/vaultbill/shared/wiring/audittrail"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -104,7 +104,7 @@ func (tr *trail) hours(t *testing.T, n int) []string {
 
 func (tr *trail) validate(t *testing.T) audittrail.Report {
 	t.Helper()
-	v, err := auditops.Validator(tr.s.Env)
+	v, err := trailwiring.Validator(tr.s.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +417,7 @@ func TestValidatorDetectsBrokenChain(t *testing.T) {
 	}
 	d.LogFiles = d.LogFiles[1:]
 	forged, _ := json.Marshal(d)
-	dg, err := auditops.NewDigest(tr.s.Env)
+	dg, err := trailwiring.Digest(tr.s.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func BenchmarkValidateEmulator(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	v, err := auditops.Validator(s.Env)
+	v, err := trailwiring.Validator(s.Env)
 	if err != nil {
 		b.Fatal(err)
 	}

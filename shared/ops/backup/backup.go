@@ -59,6 +59,12 @@ type Source struct {
 	TableKeyID string
 }
 
+// Principals of the scheduled functions in audit records.
+const (
+	BackupPrincipal      = "backup.vaultbill"
+	RestoreTestPrincipal = "restore-test.vaultbill"
+)
+
 // Defaults.
 const (
 	// DefaultRetentionDays keeps five weeks of daily backups.

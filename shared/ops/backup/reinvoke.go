@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,13 +81,4 @@ func (r *Runner) continueWith(ctx context.Context, payload any) error {
 		return fmt.Errorf("continue in a new invocation of %s: %w", r.Reinvoke.Function, err)
 	}
 	return nil
-}
-
-// reinvokerFromEnv is the Reinvoker of the running Lambda function, or nil outside Lambda.
-func reinvokerFromEnv(cfg aws.Config) *Reinvoker {
-	fn := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
-	if fn == "" {
-		return nil
-	}
-	return &Reinvoker{Function: fn, Config: cfg}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
@@ -25,6 +24,10 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
+	paymentswiring "github.com/vaultbill/vaultbill/shared/wiring/payments"
+	tokenswiring "github.com/vaultbill/vaultbill/shared/wiring/tokens"
 )
 
 // TestRestoredVaultStillPays is the disaster drill as a customer sees it: a card stored before the
@@ -76,7 +79,7 @@ func TestRestoredVaultStillPays(t *testing.T) {
 		t.Fatalf("vault item kinds before the backup (-want +got):\n%s", diff)
 	}
 
-	r, err := backup.FromEnv(s.Env, "test")
+	r, err := backupwiring.New(s.Env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +109,7 @@ func TestRestoredVaultStillPays(t *testing.T) {
 
 	// Fresh tokens and payments functions, as after a cold start: they hold no data key and no
 	// fingerprint key, so every key they use is unwrapped from the restored items.
-	for fn, register := range map[string]wiring.Register{routes.Payments: payments.Register, routes.Tokens: tokens.Register} {
+	for fn, register := range map[string]wiring.Register{routes.Payments: paymentswiring.Register, routes.Tokens: tokenswiring.Register} {
 		svc, err := wiring.API(s.Env, fn, register)
 		if err != nil {
 			t.Fatal(err)

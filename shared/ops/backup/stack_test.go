@@ -30,6 +30,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -55,7 +56,7 @@ func newEnv(t testing.TB) *env {
 	e := s.Env
 	cfg, c := stacktest.CountCalls(s.Env.AWS)
 	e.AWS = cfg
-	r, err := backup.RestoreTestFromEnv(e, "test")
+	r, err := backupwiring.NewRestoreTest(e, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

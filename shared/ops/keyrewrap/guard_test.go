@@ -21,6 +21,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/keyrewrap"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // eraseFirst deletes an item just before the rewrap writes it: an erasure between the scan and the write.
@@ -106,7 +107,7 @@ func TestRewrapRefusesADataKeyOfAnotherKMSKey(t *testing.T) {
 // MAC'd again under its data key, which would make the alteration pass every later check).
 func TestRewrapRefusesATamperedManifest(t *testing.T) {
 	s := stacktest.New(t)
-	r, err := backup.FromEnv(s.Env, "test")
+	r, err := backupwiring.New(s.Env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

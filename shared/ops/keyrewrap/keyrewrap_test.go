@@ -17,13 +17,15 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/keyrewrap"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
+	"github.com/vaultbill/vaultbill/shared/wiring/functions"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -106,7 +108,7 @@ func rewrapper(t *testing.T, s *devstack.Stack, cfg aws.Config) *keyrewrap.Rewra
 	c := s.Env.Config
 	env := s.Env
 	env.AWS = cfg
-	r, err := backup.FromEnv(env, "test")
+	r, err := backupwiring.New(env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func coldFunctions(t *testing.T, s *devstack.Stack) wiring.Env {
 	env := s.Env
 	env.AWS = stacktest.RefuseDisabledKeys(s.Env.AWS)
 	for _, fn := range routes.Functions() {
-		register, ok := devstack.Functions[fn]
+		register, ok := functions.APIs[fn]
 		if !ok {
 			continue
 		}
@@ -162,7 +164,7 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 	pay.must(200, "POST", "/v1/invoices/"+openInvoice(bill, alice)+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
 	laterForAlice, laterForBob := openInvoice(bill, alice), openInvoice(bill, bob)
 
-	r, err := backup.FromEnv(s.Env, "test")
+	r, err := backupwiring.New(s.Env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +248,7 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 		check("pay with a new token", 200, status, body)
 	}
 
-	restorer, err := backup.FromEnv(env, "test")
+	restorer, err := backupwiring.New(env, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

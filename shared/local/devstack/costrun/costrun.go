@@ -28,6 +28,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/cost"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	backupwiring "github.com/vaultbill/vaultbill/shared/wiring/backup"
 )
 
 // PlatformLogBytes is what Lambda itself writes to CloudWatch Logs per invocation (the START, END and
@@ -217,11 +218,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // runJobs runs each scheduled function once over what the routes left, as its trigger would.
 func runJobs(ctx context.Context, s *devstack.Stack, m *meter, mem map[string]int64) ([]Measured, int, error) {
 	var shipped int
-	b, err := backup.FromEnv(s.FunctionEnv("backup"), backup.BackupPrincipal)
+	b, err := backupwiring.New(s.FunctionEnv("backup"), backup.BackupPrincipal)
 	if err != nil {
 		return nil, 0, err
 	}
-	rt, err := backup.RestoreTestFromEnv(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
+	rt, err := backupwiring.NewRestoreTest(s.FunctionEnv("restore-test"), backup.RestoreTestPrincipal)
 	if err != nil {
 		return nil, 0, err
 	}

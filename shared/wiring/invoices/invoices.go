@@ -1,3 +1,5 @@
+// Package invoices wires the invoices function: the billing table and the data key for the
+// customer-data purpose (customers' personal data), no vault access.
 package invoices
 
 import (
@@ -8,11 +10,17 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/handlers/invoices"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// Register wires the invoices function from its environment: the billing table and the data key for
-// the customer-data purpose (customers' personal data), no vault access.
+// Build is the function's cold start.
+func Build(env wiring.Env) (wiring.Handler, error) {
+	return wiring.HTTP(routes.Invoices, Register)(env)
+}
+
+// Register adds the customer and invoice routes.
 func Register(env wiring.Env, svc *endpoint.Service) error {
 	c := env.Config
 	if err := c.Require(config.EnvDataKey); err != nil {
@@ -22,6 +30,6 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 	keys := customerkeys.New(kms.NewFromConfig(env.AWS), db, c.BillingTable, c.DataKeyID)
 	// Kept responses of customer writes hold personal data: sealed under the customer's key too.
 	svc.Outcomes = keys
-	Routes(svc, &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys})
+	invoices.Routes(svc, &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys})
 	return nil
 }

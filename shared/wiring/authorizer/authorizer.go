@@ -1,3 +1,5 @@
+// Package authorizer wires the API's Lambda authorizer: the token verifier over the JWKS it is told of,
+// the session epochs in the billing table and the audit outbox.
 package authorizer
 
 import (
@@ -6,15 +8,21 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/jwt"
 	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/handlers/authorizer"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// Build makes the authorizer from a function environment, once per cold start.
-func Build(env wiring.Env) (*Authorizer, error) {
+// Build is the function's cold start.
+func Build(env wiring.Env) (wiring.Handler, error) {
+	a, err := New(env)
+	return wiring.Handler{Func: a.Handle}, err
+}
+
+// New makes the authorizer from a function environment, once per cold start.
+func New(env wiring.Env) (*authorizer.Authorizer, error) {
 	c := env.Config
 	if err := c.Require(config.EnvAuditTable, config.EnvBillingTable, config.EnvJWTIssuer, config.EnvJWTAudience); err != nil {
 		return nil, err
@@ -33,7 +41,7 @@ func Build(env wiring.Env) (*Authorizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build token verifier: %w", err)
 	}
-	var verifier Verifier = v
+	var verifier authorizer.Verifier = v
 	if iss := c.Lookup(config.EnvPoolIssuer); iss != "" {
 		// The local stack's second issuer: the emulator's user pool, beside the local signing key.
 		if err := c.Require(config.EnvPoolJWKSURL, config.EnvUserPoolClientID); err != nil {
@@ -50,10 +58,10 @@ func Build(env wiring.Env) (*Authorizer, error) {
 		verifier = jwt.Issuers{c.JWTIssuer: v, iss: pv}
 	}
 	db := dynamodb.NewFromConfig(env.AWS)
-	return &Authorizer{
+	return &authorizer.Authorizer{
 		Verifier: verifier,
 		Sessions: &sessions.Store{DB: db, Table: c.BillingTable},
-		Audit:    &audit.Store{DB: db, Table: c.AuditTable, Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}},
+		Audit:    wiring.Audit(env, db),
 		MFAPools: mfaPools(c.Lookup(config.EnvMFAPoolIssuers)),
 		Account:  c.Account, Region: c.Region, Log: env.Log,
 	}, nil

@@ -10,8 +10,8 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/wiring"
+	"github.com/vaultbill/vaultbill/shared/wiring/payments"
 )
 
 // TestRegisterConfiguration: the function refuses to start without the vault's table and key or the data key, or with

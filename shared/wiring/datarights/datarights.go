@@ -1,3 +1,6 @@
+// Package datarights wires the data-rights function: the billing table, customer keys (data key,
+// customer-data purpose), the vault table's token metadata and the erasure ledger. It has no vault
+// key: it never seals or opens a card.
 package datarights
 
 import (
@@ -11,12 +14,17 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
+	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/handlers/datarights"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
-// Register wires the data-rights function from its environment: the billing table, customer keys
-// (data key, customer-data purpose) and the vault table's token metadata. It has no vault key: it
-// never seals or opens a card.
+// Build is the function's cold start.
+func Build(env wiring.Env) (wiring.Handler, error) {
+	return wiring.HTTP(routes.DataRights, Register)(env)
+}
+
+// Register adds the export and erasure routes.
 func Register(env wiring.Env, svc *endpoint.Service) error {
 	c := env.Config
 	if err := c.Require(config.EnvDataKey, config.EnvVaultTable, config.EnvBackupBucket); err != nil {
@@ -28,7 +36,7 @@ func Register(env wiring.Env, svc *endpoint.Service) error {
 	v := vault.New(vault.Config{DB: db, Table: c.VaultTable})
 	// The erasure ledger lives in the backup bucket, outside every backed-up table (shared/adapters/erasures).
 	ledger := &erasures.Ledger{S3: s3client.New(env.AWS), Bucket: c.BackupBucket}
-	Routes(svc, &Handlers{Store: &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys}, Tokens: v,
-		Erase: Eraser{Ledger: ledger, Keys: keys, DB: db, VaultTable: c.VaultTable}})
+	datarights.Routes(svc, &datarights.Handlers{Store: &billingdb.Store{DB: db, Table: c.BillingTable, Keys: keys}, Tokens: v,
+		Erase: datarights.Eraser{Ledger: ledger, Keys: keys, DB: db, VaultTable: c.VaultTable}})
 	return nil
 }

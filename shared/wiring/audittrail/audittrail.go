@@ -1,13 +1,11 @@
-// Package auditops builds the audit trail's functions (shipper, digest, validator) and its automated
-// review from a function's environment.
-package auditops
+// Package audittrail wires the audit trail's functions (the shipper fed by the audit table's stream,
+// the hourly digest), its validator and its automated review.
+package audittrail
 
 import (
-	"context"
-	"fmt"
 	"io"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -15,10 +13,9 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/s3client"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
-	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 // Function names of the audit trail's background functions.
@@ -63,24 +60,24 @@ func Shipper(env wiring.Env) (*audittrail.Shipper, error) {
 		Alert: &audit.Alerter{Log: env.Log, Metrics: env.Metrics}}, nil
 }
 
+// BuildShipper is the shipper function's cold start. Lambda sends SIGTERM before it ends an
+// environment: what is pending is flushed then.
+func BuildShipper(env wiring.Env) (wiring.Handler, error) {
+	s, err := Shipper(env)
+	if err != nil {
+		return wiring.Handler{}, err
+	}
+	return wiring.Handler{Func: s.Handle, Options: []lambda.Option{lambda.WithEnableSIGTERM(s.Close)}}, nil
+}
+
 // Ledger is where the shipper records each log file's version and hash for the digester: the audit
 // table, beside the outbox records.
 func Ledger(env wiring.Env) audittrail.Ledger {
 	return audittrail.TableLedger{DB: dynamodb.NewFromConfig(env.AWS), Table: env.Config.AuditTable}
 }
 
-// Digest is the scheduled digest function. Each run first reconciles the outbox with the log files,
-// shipping what the stream dropped, so the digest covers it.
-type Digest struct {
-	Digester   *audittrail.Digester
-	Reconciler *audittrail.Reconciler
-	Review     *auditreview.Engine
-	// Now is the clock (the local stack simulates hours with it).
-	Clock clock.Func
-}
-
-// NewDigest builds the digest function.
-func NewDigest(env wiring.Env) (*Digest, error) {
+// Digest builds the hourly digest function.
+func Digest(env wiring.Env) (*audittrail.Hourly, error) {
 	if err := env.Config.Require(config.EnvAuditBucket, config.EnvAuditSigningKey, config.EnvAuditTable); err != nil {
 		return nil, err
 	}
@@ -89,7 +86,7 @@ func NewDigest(env wiring.Env) (*Digest, error) {
 		return nil, err
 	}
 	s3api := s3client.New(env.AWS)
-	return &Digest{
+	return &audittrail.Hourly{
 		Digester: &audittrail.Digester{
 			S3: s3api, KMS: kms.NewFromConfig(env.AWS), KeyID: env.Config.AuditSigningKeyID,
 			Location: Location(env), Ledger: Ledger(env), Log: env.Log,
@@ -103,35 +100,10 @@ func NewDigest(env wiring.Env) (*Digest, error) {
 	}, nil
 }
 
-// Handle runs on the hourly schedule. It covers the time since the last digest, so a late or
-// retried run loses nothing. A failure alerts and is returned, so the scheduler retries.
-func (a *Digest) Handle(ctx context.Context, _ events.EventBridgeEvent) (audittrail.DigestResult, error) {
-	now := a.Clock.Now
-	defer a.Review.Flush(ctx)
-	var recErr error
-	if a.Reconciler != nil {
-		a.Reconciler.Shipper.Clock = now
-		rec, err := a.Reconciler.Run(ctx, now())
-		switch {
-		case err != nil:
-			recErr = fmt.Errorf("audit reconcile: %w", err)
-			a.Review.Failed(ctx, audittrail.StageReconcile, recErr)
-		case rec.Shipped > 0:
-			// Loud even though repaired: the stream lost these records, which must not happen silently.
-			a.Review.Failed(ctx, audittrail.StageReconcile, fmt.Errorf("%d audit records (the oldest from %s) were in no log file after %s; shipped them now",
-				rec.Shipped, rec.Oldest, audittrail.DefaultGrace))
-		}
-	}
-	res, err := a.Digester.Run(ctx, now())
-	if err != nil {
-		a.Review.Failed(ctx, audittrail.StageDigest, err)
-		return res, fmt.Errorf("audit digest: %w", err)
-	}
-	for _, t := range res.Tampered {
-		// Written into the digest as the shipper wrote it; alerted now rather than at the next validation.
-		a.Review.Failed(ctx, audittrail.StageDigest, fmt.Errorf("audit log file tampered with before its digest: %s", t))
-	}
-	return res, recErr
+// BuildDigest is the digest function's cold start.
+func BuildDigest(env wiring.Env) (wiring.Handler, error) {
+	d, err := Digest(env)
+	return wiring.Handler{Func: d.Handle}, err
 }
 
 // Validator builds the validator for the trail's bucket and signing key.

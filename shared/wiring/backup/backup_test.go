@@ -7,8 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/wiring"
 )
 
 func TestBackupConfiguration(t *testing.T) {
@@ -25,7 +25,7 @@ func TestBackupConfiguration(t *testing.T) {
 	for _, tt := range tests {
 		env := config.Local(resources.LocalNames, "iss", "jwks.json")
 		env[config.EnvBackupRetentionDays] = tt.retention
-		r, err := FromEnv(wiring.Env{Config: config.From(func(k string) string { return env[k] }), AWS: aws.Config{Region: "us-east-1"}}, "test")
+		r, err := New(wiring.Env{Config: config.From(func(k string) string { return env[k] }), AWS: aws.Config{Region: "us-east-1"}}, "test")
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("retention %q: error %v, want one naming %s", tt.retention, err, tt.wantErr)
@@ -36,7 +36,7 @@ func TestBackupConfiguration(t *testing.T) {
 			t.Errorf("retention %q: %v, %+v", tt.retention, err, r)
 		}
 	}
-	if _, err := FromEnv(wiring.Env{Config: config.From(func(string) string { return "" })}, "test"); err == nil || !strings.Contains(err.Error(), config.EnvBackupBucket) {
+	if _, err := New(wiring.Env{Config: config.From(func(string) string { return "" })}, "test"); err == nil || !strings.Contains(err.Error(), config.EnvBackupBucket) {
 		t.Errorf("empty environment: %v, want an error naming %s", err, config.EnvBackupBucket)
 	}
 }
