@@ -12,9 +12,6 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/audit"
-	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
@@ -80,11 +77,11 @@ func NewAlarms(scope constructs.Construct, props *AlarmsProps) *Alarms {
 // AuditAlertRules are the automated review's rules (shared/ops/auditreview) each function raises: the
 // shipper evaluates every rule on the records it ships, the digest reports only its own failures.
 var AuditAlertRules = map[string][]string{
-	"audit-shipper": {auditreview.RuleAuthFailures, auditreview.RuleCardDataDenied, auditreview.RuleDetokenize,
-		auditreview.RuleNoMFA, auditreview.RulePipeline,
-		auditreview.RuleCardAttempts, auditreview.RuleCardFailures, auditreview.RuleCardThrottled,
-		auditreview.RulePrivilegeElevation},
-	"audit-digest": {auditreview.RulePipeline},
+	"audit-shipper": {resources.RuleAuthFailures, resources.RuleCardDataDenied, resources.RuleDetokenize,
+		resources.RuleNoMFA, resources.RulePipeline,
+		resources.RuleCardAttempts, resources.RuleCardFailures, resources.RuleCardThrottled,
+		resources.RulePrivilegeElevation},
+	"audit-digest": {resources.RulePipeline},
 }
 
 // audit alarms on the automated review's EMF metrics (namespace Vaultbill/Audit): every
@@ -95,14 +92,14 @@ func (c *Alarms) audit(alarm func(id, description string, m awscloudwatch.Metric
 		for _, rule := range AuditAlertRules[fn] {
 			alarm(FunctionID(fn)+LogicalID(rule, "Alarm"), "The audit review raised "+rule+" ("+fn+").",
 				awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-					Namespace: jsii.String(auditreview.Namespace), MetricName: jsii.String(auditreview.MetricAlerts),
+					Namespace: jsii.String(resources.AuditMetricNamespace), MetricName: jsii.String(resources.MetricAuditAlerts),
 					DimensionsMap: &map[string]*string{"Function": jsii.String(fn), "Rule": jsii.String(rule)},
 					Period:        five.Period, Statistic: five.Statistic,
 				}), 1)
 		}
 		alarm(FunctionID(fn)+"PipelineFailuresAlarm", "The audit trail failed to ship, decode or digest ("+fn+").",
 			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace: jsii.String(auditreview.Namespace), MetricName: jsii.String(auditreview.MetricPipeline),
+				Namespace: jsii.String(resources.AuditMetricNamespace), MetricName: jsii.String(resources.MetricAuditPipelineFailures),
 				DimensionsMap: &map[string]*string{"Function": jsii.String(fn)},
 				Period:        five.Period, Statistic: five.Statistic,
 			}), 1)
@@ -110,7 +107,7 @@ func (c *Alarms) audit(alarm func(id, description string, m awscloudwatch.Metric
 	// The audit writer's and shipper's last check masked a card number (shared/adapters/audit.Guard).
 	alarm("AuditCardNumberMaskedAlarm", "An audit record held a card number; it was masked before it was stored or shipped.",
 		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(audit.MetricNamespace), MetricName: jsii.String(audit.MetricCardNumbersMasked),
+			Namespace: jsii.String(resources.AuditMetricNamespace), MetricName: jsii.String(resources.MetricCardNumbersMasked),
 			Period: five.Period, Statistic: five.Statistic,
 		}), 1)
 }
@@ -130,14 +127,14 @@ func (c *Alarms) backup(action awscloudwatchactions.SnsAction, functions map[str
 	}
 	metric := func(name, table, statistic string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(backup.Namespace), MetricName: jsii.String(name),
+			Namespace: jsii.String(resources.BackupMetricNamespace), MetricName: jsii.String(name),
 			DimensionsMap: &map[string]*string{"Table": jsii.String(table)},
 			Period:        day, Statistic: jsii.String(statistic),
 		})
 	}
 	for _, t := range resources.Tables {
 		add(LogicalID(t.ID, "BackupSuccessAlarm"), "No successful backup of the "+t.ID+" table in a day.",
-			metric("BackupSuccess", t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
+			metric(resources.MetricBackupSuccess, t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
 				Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
 				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
@@ -145,13 +142,13 @@ func (c *Alarms) backup(action awscloudwatchactions.SnsAction, functions map[str
 		// The test runs weekly: of seven daily periods one has a datapoint, so all seven breach only
 		// when that run failed or did not happen.
 		add(LogicalID(t.ID, "RestoreTestSuccessAlarm"), "No passing restore test of the "+t.ID+" table in 7 days.",
-			metric("RestoreTestSuccess", t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
+			metric(resources.MetricRestoreTestSuccess, t.ID, "Minimum"), &awscloudwatch.CreateAlarmOptions{
 				Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(7), DatapointsToAlarm: jsii.Number(7),
 				ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 				TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
 			})
 		add(LogicalID(t.ID, "BackupAgeAlarm"), "The newest backup of the "+t.ID+" table is older than 48 hours.",
-			metric("BackupAge", t.ID, "Maximum"), &awscloudwatch.CreateAlarmOptions{
+			metric(resources.MetricBackupAge, t.ID, "Maximum"), &awscloudwatch.CreateAlarmOptions{
 				Threshold: jsii.Number(MaxBackupAge.Seconds()), EvaluationPeriods: jsii.Number(1),
 				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -160,7 +157,7 @@ func (c *Alarms) backup(action awscloudwatchactions.SnsAction, functions map[str
 	for _, fn := range []string{"backup", "restore-test"} {
 		filter := awslogs.NewMetricFilter(awscdk.Stack_Of(c.Construct), jsii.String(FunctionID(fn)+"AlertLines"), &awslogs.MetricFilterProps{
 			LogGroup:        functions[fn].LogGroup(),
-			MetricNamespace: jsii.String(backup.Namespace),
+			MetricNamespace: jsii.String(resources.BackupMetricNamespace),
 			MetricName:      jsii.String(BackupAlertMetrics[fn]),
 			MetricValue:     jsii.String("1"),
 			FilterPattern:   awslogs.FilterPattern_BooleanValue(jsii.String("$.alert"), jsii.Bool(true)),

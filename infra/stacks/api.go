@@ -53,7 +53,6 @@ type APIStack struct {
 	WebACL    awswafv2.CfnWebACL
 	// WAFLogs is the web ACL's log group: blocked requests only, subscribed by waf-audit.
 	WAFLogs awslogs.LogGroup
-	data    *DataStack
 }
 
 // Construct ids the template tests look for.
@@ -80,7 +79,7 @@ func FunctionID(name string) string { return LogicalID(name, "Function") }
 // cdk-nag suppressions name these resources by their top-level paths too.
 func NewAPIStack(scope constructs.Construct, id string, props *APIStackProps) *APIStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	a := &APIStack{Stack: stack, Functions: map[string]awslambda.Function{}, data: props.Data}
+	a := &APIStack{Stack: stack, Functions: map[string]awslambda.Function{}}
 	d := props.Data
 
 	a.Failures = awssqs.NewQueue(stack, jsii.String(FailureQueueID), &awssqs.QueueProps{

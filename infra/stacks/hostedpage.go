@@ -6,7 +6,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // hostedPageReason is why the hosted invoice page's methods have no authorizer.
@@ -18,7 +18,7 @@ const PageCheck = "page-check"
 // pageCheckURL tells the page check where the live page is: the stage's URL of the canary path.
 func pageCheckURL(functions map[string]awslambda.Function, api awsapigateway.RestApi) {
 	if fn, ok := functions[PageCheck]; ok {
-		fn.AddEnvironment(jsii.String(hostedpage.EnvCheckURL), api.UrlForPath(jsii.String(hostedpage.CanaryPath)), nil)
+		fn.AddEnvironment(jsii.String(resources.EnvPageCheckURL), api.UrlForPath(jsii.String(resources.PageCheckPath)), nil)
 	}
 }
 

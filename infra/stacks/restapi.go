@@ -13,8 +13,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vaultbill/vaultbill/shared/api/httpapi"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/local/gateway"
 )
 
 // RestAPI is the REST API of the route table: its stage with access and execution logs, the REQUEST
@@ -166,19 +166,19 @@ func NewRestAPI(scope constructs.Construct, props *RestAPIProps) *RestAPI {
 		api.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method), integrations[r.Function], opts)
 	}
 
-	// The same bodies the local gateway serves (shared/local/gateway), with API Gateway's variables in them.
-	headers := &map[string]*string{"Content-Type": jsii.String("'" + gateway.ProblemContentType + "'")}
+	// The same bodies the local gateway serves (shared/api/httpapi renders both), with API Gateway's variables in them.
+	headers := &map[string]*string{"Content-Type": jsii.String("'" + httpapi.ProblemContentType + "'")}
 	api.AddGatewayResponse(jsii.String("Unauthorized"), &awsapigateway.GatewayResponseOptions{
 		Type:            awsapigateway.ResponseType_UNAUTHORIZED(),
 		StatusCode:      jsii.String("401"),
 		ResponseHeaders: headers,
-		Templates:       &map[string]*string{"application/json": jsii.String(gateway.UnauthorizedTemplate())},
+		Templates:       &map[string]*string{"application/json": jsii.String(httpapi.UnauthorizedTemplate())},
 	})
 	api.AddGatewayResponse(jsii.String("AccessDenied"), &awsapigateway.GatewayResponseOptions{
 		Type:            awsapigateway.ResponseType_ACCESS_DENIED(),
 		StatusCode:      jsii.String("403"),
 		ResponseHeaders: headers,
-		Templates:       &map[string]*string{"application/json": jsii.String(gateway.AccessDeniedTemplate())},
+		Templates:       &map[string]*string{"application/json": jsii.String(httpapi.AccessDeniedTemplate())},
 	})
 	return c
 }
