@@ -15,10 +15,10 @@ import (
 	"github.com/vaultbill/vaultbill/infra/stacks"
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/api/config"
+	"github.com/vaultbill/vaultbill/shared/api/httpapi"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
 	"github.com/vaultbill/vaultbill/shared/local/cfn"
-	"github.com/vaultbill/vaultbill/shared/local/gateway"
 	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
 	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 	"github.com/vaultbill/vaultbill/shared/ops/backup"
@@ -679,8 +679,8 @@ func TestStageLogsThrottlesAndTraces(t *testing.T) {
 
 func TestGatewayResponsesMatchTheLocalGateway(t *testing.T) {
 	want := map[string][2]string{
-		"UNAUTHORIZED":  {"401", gateway.UnauthorizedTemplate()},
-		"ACCESS_DENIED": {"403", gateway.AccessDeniedTemplate()},
+		"UNAUTHORIZED":  {"401", httpapi.UnauthorizedTemplate()},
+		"ACCESS_DENIED": {"403", httpapi.AccessDeniedTemplate()},
 	}
 	got := map[string][2]string{}
 	for _, id := range api().ofType("AWS::ApiGateway::GatewayResponse") {
@@ -693,7 +693,7 @@ func TestGatewayResponsesMatchTheLocalGateway(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("gateway responses (-shared/local/gateway +template):\n%s", d)
 	}
-	if !strings.Contains(gateway.AccessDeniedTemplate(), `"code":"$context.authorizer.code"`) {
+	if !strings.Contains(httpapi.AccessDeniedTemplate(), `"code":"$context.authorizer.code"`) {
 		t.Error("the 403 body must take its code from the authorizer context")
 	}
 }

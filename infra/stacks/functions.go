@@ -4,10 +4,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Permission is one thing a function may touch. Each is granted by exactly one method of the API stack
@@ -133,22 +132,22 @@ type Function struct {
 	Settings map[string]string
 }
 
-// MaxBackupAge is the age of a table's newest backup that raises an alarm (shared/ops/backup.DefaultMaxAge).
-const MaxBackupAge = backup.DefaultMaxAge
+// MaxBackupAge is the age of a table's newest backup that raises an alarm (the restore test fails it as stale too).
+const MaxBackupAge = resources.MaxBackupAge
 
 // RestoreTestTablePrefix is the only table name prefix the restore test may create or delete.
-const RestoreTestTablePrefix = backup.RestoreTestPrefix
+const RestoreTestTablePrefix = resources.RestoreTestTablePrefix
 
 // apiTouches is what every API function needs from the shared runtime (shared/api/endpoint).
 var apiTouches = []Permission{AppendAudit, Idempotency}
 
 // EnvPaymentProcessor names the payments function's card processor; "sandbox" decides by test card
 // number and moves no money.
-const EnvPaymentProcessor = processor.EnvProcessor
+const EnvPaymentProcessor = resources.EnvPaymentProcessor
 
 // BackupRetentionDays is how long the backup function keeps its exports and native backups
 // (BACKUP_RETENTION_DAYS), the same as the AWS Backup recovery points.
-const BackupRetentionDays = backup.DefaultRetentionDays
+const BackupRetentionDays = resources.BackupRetentionDays
 
 // The audit shipper's stream source and timeout. The timeout must stay under audittrail.DefaultLag: a
 // log file is named for the minute its write starts, and the digest covering that minute lists the

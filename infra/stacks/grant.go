@@ -11,26 +11,35 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
-	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
-	"github.com/vaultbill/vaultbill/shared/adapters/hostedlink"
-	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
-	"github.com/vaultbill/vaultbill/shared/adapters/sessions"
-	"github.com/vaultbill/vaultbill/shared/adapters/userpool"
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/ops/auditreview"
-	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
-	"github.com/vaultbill/vaultbill/shared/ops/backup"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // EncryptionContextPurpose is the encryption context key every direct KMS call of the application
 // carries (shared/adapters/envelope, shared/ops/backup): a policy requires it, so a data key can only be made or
 // unwrapped for a stated purpose and CloudTrail names that purpose.
-const EncryptionContextPurpose = "vaultbill:purpose"
+const EncryptionContextPurpose = resources.EncryptionContextPurpose
 
 // grants applies one function's permissions to its role and collects the environment variables that
 // name what was granted (shared/api/config names), so a function is told about exactly what it may touch.
+//
+// The statements are written here rather than with CDK's grant*() helpers because those grant a fixed
+// set of actions on the whole resource, with no conditions, and these grants are made of conditions:
+//   - KMS use through a service is bound to that service and that resource: kms:ViaService and
+//     kms:EncryptionContext:aws:dynamodb:tableName or kms:EncryptionContext:aws:s3:arn (table,
+//     bucketKey); a direct KMS call to its stated purposes, kms:EncryptionContext:vaultbill:purpose
+//     (directKey), so the role that seals cards cannot unwrap them; signing to one algorithm and
+//     message type (kms:SigningAlgorithm, kms:MessageType). key.grantDecrypt() and the key use that
+//     table.grantReadData() and bucket.grantRead() add allow the actions on the whole key.
+//   - The key policies do not delegate to IAM (keys.go), so each KMS statement is mirrored into the
+//     key's policy for this role alone (allowKey); grant*() writes the role's policy only.
+//   - DynamoDB items are limited to a partition key prefix by dynamodb:LeadingKeys (the item prefixes
+//     of shared/ops/resources: IDEM#, RATE#, LINK#, SESSION#, the audit ledger's logfile#), and S3
+//     objects and listings to a key prefix (backups/, erasures/, AWSLogs/<account>/...).
+//   - Every statement has a Sid, which the least-privilege test and Unexercised name.
+//
+// Where a permission is whole actions on a whole table, the table's own Grant(role, actions...) is
+// used (table), and only its key statement is written here.
 type grants struct {
 	// fn is the function whose role this is (its key policy statements name the role).
 	fn     string
@@ -91,12 +100,12 @@ func (g *grants) directKey(sid, keyID string, purposes []string, actions ...stri
 // Purposes of direct KMS calls: the vaultbill:purpose values of shared/adapters/vault (CardDataContext,
 // FingerprintContext, checked against that package by the template tests) and shared/ops/backup.
 const (
-	PurposeCardData    = "card-data"
-	PurposeFingerprint = "card-fingerprint"
-	PurposeBackup      = backup.Purpose
-	PurposeCanary      = backup.CanaryPurpose
+	PurposeCardData    = resources.PurposeCardData
+	PurposeFingerprint = resources.PurposeFingerprint
+	PurposeBackup      = resources.PurposeBackup
+	PurposeCanary      = resources.PurposeCanary
 	// PurposeCustomerData is shared/adapters/customerkeys.Purpose: the per-customer keys of personal data.
-	PurposeCustomerData = customerkeys.Purpose
+	PurposeCustomerData = resources.PurposeCustomerData
 )
 
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
@@ -107,7 +116,7 @@ func (g *grants) auditLogs(rest string) *string {
 
 // ledgerKeys limits DynamoDB calls to the audit table's ledger items (shared/ops/audittrail.TableLedger).
 func (g *grants) ledgerKeys() map[string]any {
-	return map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{audittrail.LedgerKeyPrefix + "*"}}}
+	return map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.AuditLedgerKeyPrefix + "*"}}}
 }
 
 // bucketKey allows the KMS use S3 makes for SSE-KMS on the caller's behalf, only via S3 and only for
@@ -152,17 +161,17 @@ func (g *grants) apply(p Permission) {
 		g.allow("IdempotencyRecords",
 			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 			[]*string{billing.TableArn()},
-			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{"IDEM#*"}}})
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.IdempotencyKeyPrefix + "*"}}})
 		g.table("IdempotencyRecords", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case CountCardAttempts:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("CardAttemptCounters", []string{"dynamodb:UpdateItem"}, []*string{billing.TableArn()},
-			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{ratelimit.Prefix + "*"}}})
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.RateLimitKeyPrefix + "*"}}})
 		g.table("CardAttemptCounters", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case WriteInvoiceLinks:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("InvoiceLinks", []string{"dynamodb:PutItem"}, []*string{billing.TableArn()},
-			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{hostedlink.KeyPrefix + "*"}}})
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.LinkKeyPrefix + "*"}}})
 		g.table("InvoiceLinks", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case ReadWriteBilling:
 		g.table("ReadWriteBilling", resources.Billing.ID, true, append(tableRead, tableWrite...)...)
@@ -197,7 +206,7 @@ func (g *grants) apply(p Permission) {
 		})
 	case ShipAuditLogs:
 		b := d.Buckets[resources.AuditBucket]
-		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.Service + "/*")}, nil)
+		g.allow("ShipAuditLogs", []string{"s3:PutObject"}, []*string{g.auditLogs(resources.TrailService + "/*")}, nil)
 		g.bucketKey("ShipAuditLogsKey", b, resources.DataKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
 		// The ledger of written files (version and hash) in the audit table, its own items only.
@@ -214,7 +223,7 @@ func (g *grants) apply(p Permission) {
 		g.table("ReadLogFileRecords", resources.Audit.ID, false)
 	case WriteDigests:
 		b := d.Buckets[resources.AuditBucket]
-		g.allow("WriteDigests", []string{"s3:PutObject"}, []*string{g.auditLogs(audittrail.DigestService + "/*")}, nil)
+		g.allow("WriteDigests", []string{"s3:PutObject"}, []*string{g.auditLogs(resources.TrailDigestService + "/*")}, nil)
 		g.bucketKey("WriteDigestsKey", b, resources.DataKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
 	case SignDigests:
@@ -232,7 +241,7 @@ func (g *grants) apply(p Permission) {
 		g.allowKey("PublishAlertsKey", d.OpsKey, []string{"kms:GenerateDataKey", "kms:Decrypt"}, map[string]any{
 			"StringEquals": map[string]any{"kms:ViaService": "sns." + *awscdk.Aws_REGION() + ".amazonaws.com"},
 		})
-		g.env[auditreview.EnvTopicARN] = g.alerts.TopicArn()
+		g.env[resources.EnvAuditAlertTopicARN] = g.alerts.TopicArn()
 	case BackupTables:
 		for _, t := range resources.Tables {
 			table := d.Tables[t.ID]
@@ -246,18 +255,18 @@ func (g *grants) apply(p Permission) {
 		g.directKey("SealBackups", resources.BackupKey, []string{PurposeBackup}, "kms:GenerateDataKey")
 	case WriteBackups:
 		b := d.Buckets[resources.BackupBucket]
-		g.allow("WriteBackups", []string{"s3:PutObject", "s3:DeleteObject"}, []*string{b.ArnForObjects(jsii.String("backups/*"))}, nil)
+		g.allow("WriteBackups", []string{"s3:PutObject", "s3:DeleteObject"}, []*string{b.ArnForObjects(jsii.String(resources.BackupsPrefix + "*"))}, nil)
 		g.listBackups(b)
 		g.bucketKey("WriteBackupsKey", b, resources.BackupKey, "kms:GenerateDataKey", "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
 	case ReadBackups:
 		b := d.Buckets[resources.BackupBucket]
-		g.allow("ReadBackups", []string{"s3:GetObject"}, []*string{b.ArnForObjects(jsii.String("backups/*"))}, nil)
+		g.allow("ReadBackups", []string{"s3:GetObject"}, []*string{b.ArnForObjects(jsii.String(resources.BackupsPrefix + "*"))}, nil)
 		g.listBackups(b)
 		g.bucketKey("ReadBackupsKey", b, resources.BackupKey, "kms:Decrypt")
 		g.env[config.EnvBackupBucket] = b.BucketName()
 	case ReadCheckpoints:
-		g.allow("ReadCheckpoints", []string{"s3:GetObject"}, []*string{d.Buckets[resources.BackupBucket].ArnForObjects(jsii.String("backups/*"))}, nil)
+		g.allow("ReadCheckpoints", []string{"s3:GetObject"}, []*string{d.Buckets[resources.BackupBucket].ArnForObjects(jsii.String(resources.BackupsPrefix + "*"))}, nil)
 	case ContinueSelf:
 		// Granted once the function exists (allowContinue): its ARN is not known yet.
 	case OpenBackups:
@@ -318,15 +327,15 @@ func (g *grants) apply(p Permission) {
 	case ReadSessionEpochs:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("ReadSessionEpochs", []string{"dynamodb:GetItem"}, []*string{billing.TableArn()},
-			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{sessions.KeyPrefix + "*"}}})
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.SessionKeyPrefix + "*"}}})
 		g.table("ReadSessionEpochs", resources.Billing.ID, false) // no actions: only the key use via DynamoDB
 	case RevokeSessions:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("RevokeSessions", []string{"dynamodb:UpdateItem"}, []*string{billing.TableArn()},
-			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{sessions.KeyPrefix + "*"}}})
+			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.SessionKeyPrefix + "*"}}})
 		g.table("RevokeSessions", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
 	case AdministerUsers:
-		g.allow("AdministerUsers", userpool.AdminActions, []*string{d.UserPool.UserPoolArn()}, nil)
+		g.allow("AdministerUsers", resources.UserPoolAdminActions, []*string{d.UserPool.UserPoolArn()}, nil)
 		g.env[config.EnvUserPoolID] = d.UserPool.UserPoolId()
 	case SealCustomerData:
 		g.directKey("SealCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:GenerateDataKey", "kms:Decrypt")
@@ -334,7 +343,7 @@ func (g *grants) apply(p Permission) {
 		g.directKey("OpenCustomerData", resources.DataKey, []string{PurposeCustomerData}, "kms:Decrypt")
 	case RecordErasures:
 		b := d.Buckets[resources.BackupBucket]
-		g.allow("RecordErasures", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String(erasures.Prefix + "*"))}, nil)
+		g.allow("RecordErasures", []string{"s3:PutObject"}, []*string{b.ArnForObjects(jsii.String(resources.ErasuresPrefix + "*"))}, nil)
 		g.bucketKey("RecordErasuresKey", b, resources.BackupKey, "kms:GenerateDataKey")
 		g.env[config.EnvBackupBucket] = b.BucketName()
 	default:
@@ -346,7 +355,7 @@ func (g *grants) apply(p Permission) {
 // backups/<table>/ to find, verify and prune backups).
 func (g *grants) listBackups(b awss3.Bucket) {
 	g.allow("ListBackupObjects", []string{"s3:ListBucket"}, []*string{b.BucketArn()},
-		map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"backups/*"}}})
+		map[string]any{"StringLike": map[string]any{"s3:prefix": []string{resources.BackupsPrefix + "*"}}})
 }
 
 // Unexercised gives, for each permission, the reason for each grant that the local stack's

@@ -2,10 +2,11 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/handlers/hostedpage"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // hostedPageReason is why the hosted invoice page's methods have no authorizer.
@@ -15,9 +16,9 @@ const hostedPageReason = "The hosted invoice page's routes (/pay/...) are for cu
 const PageCheck = "page-check"
 
 // pageCheckURL tells the page check where the live page is: the stage's URL of the canary path.
-func (a *APIStack) pageCheckURL(api awsapigateway.RestApi) {
-	if fn, ok := a.Functions[PageCheck]; ok {
-		fn.AddEnvironment(jsii.String(hostedpage.EnvCheckURL), api.UrlForPath(jsii.String(hostedpage.CanaryPath)), nil)
+func pageCheckURL(functions map[string]awslambda.Function, api awsapigateway.RestApi) {
+	if fn, ok := functions[PageCheck]; ok {
+		fn.AddEnvironment(jsii.String(resources.EnvPageCheckURL), api.UrlForPath(jsii.String(resources.PageCheckPath)), nil)
 	}
 }
 

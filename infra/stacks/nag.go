@@ -9,8 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/erasures"
-	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Wildcard is a "*" in an IAM Allow statement that is there on purpose, with the reason.
@@ -31,12 +30,12 @@ var Wildcards = []Wildcard{
 	{Action: "kms:ReEncrypt*", Reason: "SQS SSE-KMS: sending to the encrypted failure queue (CDK queue grant), on the ops key only."},
 	{ResourceSuffix: "/index/*", Reason: "The function's own table's indexes (queries by GSI); granted by table.Grant on that table only."},
 	{StarResourceAction: "dynamodb:ListBackups", Reason: "dynamodb:ListBackups has no resource-level permissions (it lists the account's backups, no data); the backup function then deletes only its tables' own backups (table/<name>/backup/*)."},
-	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + audittrail.Service + "/*", Reason: "The audit shipper writes log files under AWSLogs/<this account>/CloudTrail/ of the audit bucket only (CloudTrail layout); Object Lock keeps each one."},
-	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + audittrail.DigestService + "/*", Reason: "The audit digest writes digest files under AWSLogs/<this account>/CloudTrail-Digest/ of the audit bucket only."},
+	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + resources.TrailService + "/*", Reason: "The audit shipper writes log files under AWSLogs/<this account>/CloudTrail/ of the audit bucket only (CloudTrail layout); Object Lock keeps each one."},
+	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/" + resources.TrailDigestService + "/*", Reason: "The audit digest writes digest files under AWSLogs/<this account>/CloudTrail-Digest/ of the audit bucket only."},
 	{ResourceSuffix: "/AWSLogs/<AWS::AccountId>/*", Reason: "The audit digest reads this account's log and digest files under AWSLogs/<this account>/ of the audit bucket (to hash them and chain to the previous digest)."},
 	{ResourceSuffix: "/backup/*", Reason: "The backup function deletes expired native backups of its own three tables only (table/<name>/backup/*)."},
-	{ResourceSuffix: "/backups/*", Reason: "Objects under the backups/ prefix of the backup bucket only."},
-	{ResourceSuffix: "/" + erasures.Prefix + "*", Reason: "The data-rights function puts erasure ledger entries under the erasures/ prefix of the backup bucket only (one object per erasure, named by customer id and time)."},
+	{ResourceSuffix: "/" + resources.BackupsPrefix + "*", Reason: "Objects under the backups/ prefix of the backup bucket only."},
+	{ResourceSuffix: "/" + resources.ErasuresPrefix + "*", Reason: "The data-rights function puts erasure ledger entries under the erasures/ prefix of the backup bucket only (one object per erasure, named by customer id and time)."},
 	{ResourceSuffix: ":table/" + RestoreTestTablePrefix + "*", Reason: "The restore test creates a fresh table per run; it may only touch tables with this fixed prefix."},
 }
 

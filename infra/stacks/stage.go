@@ -3,14 +3,14 @@ package stacks
 import (
 	"fmt"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Stages of a deployment (AppProps.Stage; -c stage=... or VAULTBILL_STAGE).
 const (
-	StageTest       = processor.StageTest
-	StageProduction = processor.StageProduction
+	StageTest       = resources.StageTest
+	StageProduction = resources.StageProduction
 	// DefaultStage is production: a deployment that does not say it is a test is treated as one that
 	// takes real money, so forgetting the flag can never put the sandbox processor in front of real
 	// invoices (the synth fails instead, with the reason).
@@ -19,10 +19,10 @@ const (
 
 // EnvStage tells the payments function its stage; it refuses the sandbox processor under production
 // at cold start too (shared/adapters/processor.Check).
-const EnvStage = processor.EnvStage
+const EnvStage = resources.EnvStage
 
 // DefaultPaymentProcessor is the payments function's card processor when none is configured.
-const DefaultPaymentProcessor = processor.SandboxName
+const DefaultPaymentProcessor = resources.SandboxProcessor
 
 // checkStage refuses a stage that is not a test stage from paying with the sandbox processor, which
 // approves test cards and moves no money.
@@ -30,7 +30,7 @@ func checkStage(stage, proc string) error {
 	if stage != StageTest && stage != StageProduction {
 		return fmt.Errorf("stage %q: use -c stage=%s or -c stage=%s (or VAULTBILL_STAGE)", stage, StageTest, StageProduction)
 	}
-	if err := processor.Check(proc, stage); err != nil {
+	if err := resources.CheckProcessorStage(proc, stage); err != nil {
 		return fmt.Errorf("%w\nsynthesize a test stage with -c stage=%s (or VAULTBILL_STAGE=%s), or configure a real processor with -c paymentProcessor=...",
 			err, StageTest, StageTest)
 	}

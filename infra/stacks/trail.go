@@ -5,14 +5,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/vaultbill/vaultbill/shared/ops/audittrail"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // auditStreamMaxRecordAge is the audit stream's maximum record age, the one the digest's
 // reconciliation counts on (shared/ops/audittrail.StreamMaxRecordAge).
 func auditStreamMaxRecordAge() awscdk.Duration {
-	return awscdk.Duration_Seconds(jsii.Number(audittrail.StreamMaxRecordAge.Seconds()))
+	return awscdk.Duration_Seconds(jsii.Number(resources.AuditStreamMaxRecordAge.Seconds()))
 }
 
 // auditWriters are the functions whose roles may write under AWSLogs/ in the audit bucket: the

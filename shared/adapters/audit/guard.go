@@ -7,12 +7,13 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Metric of the audit writer's last check, in the automated review's namespace.
 const (
-	MetricNamespace         = "Vaultbill/Audit"
-	MetricCardNumbersMasked = "CardNumbersMasked"
+	MetricNamespace         = resources.AuditMetricNamespace
+	MetricCardNumbersMasked = resources.MetricCardNumbersMasked
 )
 
 // Redacted returns rec with logging.Redact applied to every string in it: card numbers, JWTs, bearer

@@ -45,7 +45,7 @@ import (
 )
 
 // Purpose is the vaultbill:purpose of every customer key's encryption context.
-const Purpose = "customer-data"
+const Purpose = resources.PurposeCustomerData
 
 // Key item layout.
 const (
@@ -69,7 +69,7 @@ var ErrNoKey = errors.New("customer key does not exist")
 // Context is the KMS encryption context of a customer's key: KMS unwraps it for that customer only,
 // and CloudTrail names the customer with every unwrap.
 func Context(customerID string) map[string]string {
-	return map[string]string{"vaultbill:purpose": Purpose, "customer": customerID}
+	return map[string]string{resources.EncryptionContextPurpose: Purpose, "customer": customerID}
 }
 
 // DB is the DynamoDB call the keys make themselves (writes go into the caller's transaction).

@@ -32,7 +32,7 @@ import (
 )
 
 // Prefix is where the ledger's objects live in the backup bucket.
-const Prefix = "erasures/"
+const Prefix = resources.ErasuresPrefix
 
 // Entry is one erasure: ids and a time only.
 type Entry struct {

@@ -49,7 +49,7 @@ const keepExpired = 7 * 24 * time.Hour
 
 // KeyPrefix starts the partition key of every link item; the hosted-page function may put items
 // under it and nowhere else in the billing table.
-const KeyPrefix = "LINK#"
+const KeyPrefix = resources.LinkKeyPrefix
 
 const (
 	linkPK = KeyPrefix

@@ -103,7 +103,7 @@ func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (
 	now := s.Clock.Now()
 	var owner [16]byte
 	_, _ = rand.Read(owner[:])
-	c := &Claim{pk: "IDEM#" + principal + "#" + key, hash: fingerprint, owner: hex.EncodeToString(owner[:])}
+	c := &Claim{pk: resources.IdempotencyKeyPrefix + principal + "#" + key, hash: fingerprint, owner: hex.EncodeToString(owner[:])}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table),
 		Item: map[string]types.AttributeValue{

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/vaultbill/vaultbill/shared/domain/card"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Outcome is what the processor decided.
@@ -210,20 +211,20 @@ func newID(prefix string) string {
 
 // EnvProcessor names the card processor of the functions that charge and refund (payments,
 // credit-notes): "sandbox" (the default) decides by test card number and moves no money.
-const EnvProcessor = "PAYMENT_PROCESSOR"
+const EnvProcessor = resources.EnvPaymentProcessor
 
 // EnvStage is the deployment stage the CDK app declares on those functions: StageTest or
 // StageProduction. The local stack sets none.
-const EnvStage = "STAGE"
+const EnvStage = resources.EnvStage
 
 // Stages.
 const (
-	StageTest       = "test"
-	StageProduction = "production"
+	StageTest       = resources.StageTest
+	StageProduction = resources.StageProduction
 )
 
 // SandboxName is the EnvProcessor value of the sandbox processor.
-const SandboxName = "sandbox"
+const SandboxName = resources.SandboxProcessor
 
 // New returns the card processor named by EnvProcessor's value: "sandbox" (the default when unset)
 // decides by test card number and moves no money, so it refuses a production stage (see Check).
@@ -238,20 +239,6 @@ func New(name, stage string) (Processor, error) {
 	return nil, fmt.Errorf("%s=%q is not a known card processor; use %s", EnvProcessor, name, SandboxName)
 }
 
-// Check refuses the sandbox processor (name "" or "sandbox") where the stage is production: it
-// approves 4242... and moves no money, so every invoice paid with it would be paid for free. The CDK
-// app runs the same check at synth, and the functions again at cold start, so neither a mistaken
-// deploy nor a changed environment variable can take real payments with it. An empty stage is the
-// local stack's; an unknown one is refused, so a misspelt "production" cannot pass as a test.
-func Check(name, stage string) error {
-	switch stage {
-	case "", StageTest, StageProduction:
-	default:
-		return fmt.Errorf("%s=%q is not a stage; use %s or %s", EnvStage, stage, StageTest, StageProduction)
-	}
-	if stage == StageProduction && (name == "" || name == SandboxName) {
-		return fmt.Errorf("%s=%s with the %s card processor (%s): the sandbox moves no money and must never take payments in production; configure a real processor, or declare a test stage (%s=%s)",
-			EnvStage, stage, SandboxName, EnvProcessor, EnvStage, StageTest)
-	}
-	return nil
-}
+// Check refuses the sandbox processor (name "" or "sandbox") where the stage is production
+// (resources.CheckProcessorStage: the CDK app runs the same check at synth).
+func Check(name, stage string) error { return resources.CheckProcessorStage(name, stage) }

@@ -83,7 +83,7 @@ type Limiter struct {
 // Key prefixes of the counter items. The IAM grant of the tokens and payments functions is limited to
 // partition keys under Prefix.
 const (
-	Prefix          = "RATE#"
+	Prefix          = resources.RateLimitKeyPrefix
 	principalPrefix = Prefix + "principal#"
 	customerPrefix  = Prefix + "customer#"
 	countAttr       = "n"

@@ -19,7 +19,7 @@ import (
 
 // KeyPrefix starts the partition key of every session epoch item; the authorizer's IAM grant names
 // only items whose key starts with it.
-const KeyPrefix = "SESSION#"
+const KeyPrefix = resources.SessionKeyPrefix
 
 // sortKey is the one sort key of an epoch item.
 const sortKey = "EPOCH"

@@ -35,12 +35,7 @@ type AdminAPI interface {
 }
 
 // AdminActions are the IAM action names of AdminAPI, for the users function's grant.
-var AdminActions = []string{
-	"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:ListUsers",
-	"cognito-idp:ListUsersInGroup", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
-	"cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser",
-	"cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDeleteUser",
-}
+var AdminActions = resources.UserPoolAdminActions
 
 // Status is a user's state as the API shows it.
 type Status string

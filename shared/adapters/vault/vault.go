@@ -57,8 +57,8 @@ type DB interface {
 // context, so a card data key cannot be passed off as the fingerprint key or the reverse, and an IAM
 // policy can require the context (kms:EncryptionContext:vaultbill:purpose).
 var (
-	CardDataContext    = map[string]string{"vaultbill:purpose": "card-data"}
-	FingerprintContext = map[string]string{"vaultbill:purpose": "card-fingerprint"}
+	CardDataContext    = map[string]string{resources.EncryptionContextPurpose: resources.PurposeCardData}
+	FingerprintContext = map[string]string{resources.EncryptionContextPurpose: resources.PurposeFingerprint}
 )
 
 // Config is what a Vault is built from.

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // The inventory of the page's scripts and styles (PCI DSS 6.4.3): each with its hashes and the reason
@@ -205,10 +207,10 @@ func sortedKeys[V any](m map[string]V) []string {
 // CanaryPath is the page the scheduled check fetches: a link that is never issued (too short to be
 // one), so the answer is the refusal page, which has the same headers, script and stylesheet as every
 // invoice page and needs no invoice.
-const CanaryPath = "/pay/page-check"
+const CanaryPath = resources.PageCheckPath
 
 // EnvCheckURL is the page the scheduled check fetches (the API's URL + CanaryPath).
-const EnvCheckURL = "PAGE_CHECK_URL"
+const EnvCheckURL = resources.EnvPageCheckURL
 
 // Checker is the scheduled check of the live page (PCI DSS 11.6.1).
 type Checker struct {

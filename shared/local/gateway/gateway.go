@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -21,7 +20,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/httpapi"
 	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 )
 
@@ -87,14 +85,14 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, ev *events.A
 	authResp, err := g.Authorizer(r.Context(), g.authorizerEvent(*ev))
 	switch {
 	case err != nil && err.Error() == "Unauthorized":
-		writeRaw(w, http.StatusUnauthorized, ProblemContentType, unauthorizedBody(requestID), requestID)
+		writeRaw(w, http.StatusUnauthorized, httpapi.ProblemContentType, httpapi.UnauthorizedBody(requestID), requestID)
 		return false
 	case err != nil:
 		g.Log.Error("authorizer failed", "request_id", requestID, "error", err)
 		writeRaw(w, http.StatusInternalServerError, "application/json", msgInternal, requestID)
 		return false
 	case !allows(authResp.PolicyDocument):
-		writeRaw(w, http.StatusForbidden, ProblemContentType, deniedBody(authResp.Context, requestID), requestID)
+		writeRaw(w, http.StatusForbidden, httpapi.ProblemContentType, httpapi.DeniedBody(authResp.Context, requestID), requestID)
 		return false
 	}
 	ev.RequestContext.Authorizer = map[string]any{"principalId": authResp.PrincipalID}
@@ -120,59 +118,6 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, route routes.Ro
 		return
 	}
 	writeProxyResponse(w, resp, requestID)
-}
-
-// unauthorizedBody is API Gateway's {"message":"Unauthorized"} extended with the problem+json fields,
-// as the deployed UNAUTHORIZED gateway response renders it.
-func unauthorizedBody(requestID string) string {
-	p := httpapi.ProblemOf(problem.New(problem.Unauthorized, "A valid bearer token is required."), requestID)
-	return marshalWithMessage(p, "Unauthorized")
-}
-
-// deniedBody renders an authorizer Deny as the deployed ACCESS_DENIED gateway response does: the code
-// and title come from the authorizer's context (mfa_required, forbidden).
-func deniedBody(ctx map[string]any, requestID string) string {
-	code, _ := ctx[auth.CtxCode].(string)
-	if code == "" {
-		code = string(problem.Forbidden)
-	}
-	title, _ := ctx[auth.CtxTitle].(string)
-	if title == "" {
-		title = problem.New(problem.Code(code), "").Title()
-	}
-	p := httpapi.Problem{
-		Type:      httpapi.ProblemType + code,
-		Title:     title,
-		Status:    http.StatusForbidden,
-		Detail:    "The request was denied.",
-		Code:      problem.Code(code),
-		RequestID: requestID,
-	}
-	return marshalWithMessage(p, "User is not authorized to access this resource")
-}
-
-// UnauthorizedTemplate is the body of the deployed UNAUTHORIZED gateway response: the local 401 body
-// with API Gateway's request id variable in place of the request id.
-func UnauthorizedTemplate() string { return unauthorizedBody("$context.requestId") }
-
-// AccessDeniedTemplate is the body of the deployed ACCESS_DENIED gateway response: the local 403 body
-// with API Gateway's variables for the request id and the authorizer's code and title.
-func AccessDeniedTemplate() string {
-	return deniedBody(map[string]any{
-		auth.CtxCode:  "$context.authorizer." + auth.CtxCode,
-		auth.CtxTitle: "$context.authorizer." + auth.CtxTitle,
-	}, "$context.requestId")
-}
-
-// ProblemContentType is the content type of both gateway responses.
-const ProblemContentType = "application/problem+json"
-
-func marshalWithMessage(p httpapi.Problem, message string) string {
-	b, _ := json.Marshal(struct {
-		Message string `json:"message"`
-		httpapi.Problem
-	}{message, p})
-	return string(b)
 }
 
 func allows(doc events.APIGatewayCustomAuthorizerPolicy) bool {

@@ -18,22 +18,23 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Rule names, as alerts and metrics carry them.
 const (
-	RuleAuthFailures   = "authorization-failures"
-	RuleCardDataDenied = "card-data-access-denied"
-	RuleDetokenize     = "detokenization-volume"
-	RuleNoMFA          = "request-without-mfa"
-	RulePipeline       = "audit-pipeline-failure"
+	RuleAuthFailures   = resources.RuleAuthFailures
+	RuleCardDataDenied = resources.RuleCardDataDenied
+	RuleDetokenize     = resources.RuleDetokenize
+	RuleNoMFA          = resources.RuleNoMFA
+	RulePipeline       = resources.RulePipeline
 	// RuleCardAttempts, RuleCardFailures and RuleCardThrottled catch card enumeration and card testing
 	// by one principal: many tokenize or pay attempts, many refused card numbers, or any throttled one.
-	RuleCardAttempts  = "card-attempt-volume"
-	RuleCardFailures  = "card-validation-failures"
-	RuleCardThrottled = "card-attempts-throttled"
+	RuleCardAttempts  = resources.RuleCardAttempts
+	RuleCardFailures  = resources.RuleCardFailures
+	RuleCardThrottled = resources.RuleCardThrottled
 	// RulePrivilegeElevation fires on every successful grant of the admin role (PCI DSS 10.2.1.5).
-	RulePrivilegeElevation = "privilege-elevation"
+	RulePrivilegeElevation = resources.RulePrivilegeElevation
 )
 
 // DetokenizeEvent is the eventName of the record written for every decryption of a card number.
@@ -45,7 +46,7 @@ const (
 	EnvAuthWindow       = "AUDIT_ALERT_AUTH_WINDOW"
 	EnvDetokenize       = "AUDIT_ALERT_DETOKENIZE"
 	EnvDetokenizeWindow = "AUDIT_ALERT_DETOKENIZE_WINDOW"
-	EnvTopicARN         = "AUDIT_ALERT_TOPIC_ARN"
+	EnvTopicARN         = resources.EnvAuditAlertTopicARN
 	EnvCardAttempts     = "AUDIT_ALERT_CARD_ATTEMPTS"
 	EnvCardFailures     = "AUDIT_ALERT_CARD_FAILURES"
 	EnvCardWindow       = "AUDIT_ALERT_CARD_WINDOW"
@@ -162,14 +163,14 @@ const (
 	MetricCardDenied   = "CardDataAccessDenied"
 	MetricDetokenize   = "Detokenizations"
 	MetricNoMFA        = "RequestsWithoutMFA"
-	MetricPipeline     = "AuditPipelineFailures"
+	MetricPipeline     = resources.MetricAuditPipelineFailures
 	MetricCardAttempts = "CardAttempts"
 	MetricCardFailures = "CardAttemptsRefused"
 	MetricThrottled    = "CardAttemptsThrottled"
-	MetricAlerts       = "Alerts"
+	MetricAlerts       = resources.MetricAuditAlerts
 	// MetricElevations counts grants of the admin role.
 	MetricElevations = "AdminRoleGrants"
-	Namespace        = "Vaultbill/Audit"
+	Namespace        = resources.AuditMetricNamespace
 )
 
 func (e *Engine) init() {

@@ -14,14 +14,16 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Service is the service name in log file keys, as CloudTrail writes it: tools built for CloudTrail
 // (the AWS CLI's validate-logs, Athena's CloudTrail table, SIEM inputs) find the files by it.
-const Service = "CloudTrail"
+const Service = resources.TrailService
 
 // DigestService is the service name in digest file keys.
-const DigestService = "CloudTrail-Digest"
+const DigestService = resources.TrailDigestService
 
 // TrailName is the trail's name in digest keys and in the trail ARN the AWS CLI is given
 // (arn:aws:cloudtrail:<region>:<account>:trail/vaultbill).

@@ -44,7 +44,7 @@ type LedgerDB interface {
 // marked with KindAttr. They carry no auditDay, so the by-time index (the query API) never lists
 // them, and the shipper skips them on the table's stream.
 const (
-	LedgerKeyPrefix = "logfile#"
+	LedgerKeyPrefix = resources.AuditLedgerKeyPrefix
 	KindAttr        = "kind"
 	KindLogFile     = "logfile"
 	// LedgerRetention outlives any digest delay the pipeline alarms leave unnoticed.

@@ -36,7 +36,7 @@ type Reconciler struct {
 
 // StreamMaxRecordAge is the event source mapping's MaximumRecordAge: the stream gives up a record
 // older than this (and its retries end sooner, 10 of them).
-const StreamMaxRecordAge = time.Hour
+const StreamMaxRecordAge = resources.AuditStreamMaxRecordAge
 
 // Defaults of the reconciler: the grace outlasts the stream's maximum record age and a shipper run
 // (its timeout is 2 minutes), so a record the reconciler ships is one the stream gave up; every hourly

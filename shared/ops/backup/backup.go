@@ -68,19 +68,26 @@ const (
 // Defaults.
 const (
 	// DefaultRetentionDays keeps five weeks of daily backups.
-	DefaultRetentionDays = 35
+	DefaultRetentionDays = resources.BackupRetentionDays
 	// DefaultSegments is the parallel scan's TotalSegments.
 	DefaultSegments = 4
 	// DefaultPartItems caps the items of one part; DefaultPartBytes its uncompressed size.
 	DefaultPartItems = 10000
 	DefaultPartBytes = 16 << 20
 	// DefaultMaxAge is how old the newest backup may be before the restore test fails it as stale.
-	DefaultMaxAge = 48 * time.Hour
+	DefaultMaxAge = resources.MaxBackupAge
 	// RestoreTestPrefix starts every scratch table's name, locally and in AWS, so IAM can allow the
 	// restore test to create and delete those tables and no others.
-	RestoreTestPrefix = "vaultbill-restore-test-"
+	RestoreTestPrefix = resources.RestoreTestTablePrefix
 	// Namespace is the CloudWatch namespace of the metrics.
-	Namespace = "Vaultbill/Backup"
+	Namespace = resources.BackupMetricNamespace
+)
+
+// The metrics the alarms watch (the others are for dashboards).
+const (
+	metricBackupSuccess      = resources.MetricBackupSuccess
+	metricRestoreTestSuccess = resources.MetricRestoreTestSuccess
+	metricBackupAge          = resources.MetricBackupAge
 )
 
 // Runner backs up, lists, prunes, restores and restore-tests. The backup and restore-test functions

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Layout of the bucket:
@@ -30,7 +32,7 @@ import (
 const IDLayout = "20060102T150405.000Z"
 
 const (
-	rootPrefix   = "backups/"
+	rootPrefix   = resources.BackupsPrefix
 	manifestName = "manifest.json"
 	// FormatVersion is the manifest format.
 	FormatVersion = 1

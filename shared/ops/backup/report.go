@@ -66,7 +66,7 @@ func (r *Runner) reportBackup(ctx context.Context, res BackupResult, err error) 
 			resources = append(resources, audit.Resource{Type: "AWS::DynamoDB::Backup", ARN: t.NativeBackupARN, ID: nativeBackupName(t.Table, res.ID)})
 		}
 		r.emitMetrics(t.Table,
-			metric{"BackupSuccess", boolMetric(t.OK()), "Count"},
+			metric{metricBackupSuccess, boolMetric(t.OK()), "Count"},
 			metric{"BackupItems", float64(t.Items), "Count"},
 			metric{"BackupBytes", float64(t.SealedBytes), "Bytes"},
 			metric{"BackupDuration", t.Duration.Seconds(), "Seconds"},

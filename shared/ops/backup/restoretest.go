@@ -204,12 +204,12 @@ func (r *Runner) reportRestoreTest(ctx context.Context, res RestoreTestResult, e
 	elems := map[string]string{"outcome": outcome(err)}
 	for _, t := range res.Tables {
 		ms := []metric{
-			{"RestoreTestSuccess", boolMetric(t.Err == nil), "Count"},
+			{metricRestoreTestSuccess, boolMetric(t.Err == nil), "Count"},
 			{"RestoreTestItems", float64(t.Items), "Count"},
 			{"RestoreTestDuration", t.Duration.Seconds(), "Seconds"},
 		}
 		if t.BackupID != "" {
-			ms = append(ms, metric{"BackupAge", t.Age.Seconds(), "Seconds"})
+			ms = append(ms, metric{metricBackupAge, t.Age.Seconds(), "Seconds"})
 			resources = append(resources, audit.Resource{Type: "AWS::S3::Object", ID: manifestKey(t.Table, t.BackupID)})
 		}
 		r.emitMetrics(t.Table, ms...)

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // Parts are sealed with AES-256-GCM under one data key per table per backup run. The data key is
@@ -35,20 +36,20 @@ type dataKey struct {
 }
 
 // Purpose is the vaultbill:purpose of backup data keys: the backup key's IAM policy allows only it.
-const Purpose = "backup"
+const Purpose = resources.PurposeBackup
 
 // encryptionContext binds a data key to its purpose and to the one backup it seals.
 func encryptionContext(table, id string) map[string]string {
-	return map[string]string{"vaultbill:purpose": Purpose, "backup": table + "/" + id}
+	return map[string]string{resources.EncryptionContextPurpose: Purpose, "backup": table + "/" + id}
 }
 
 // CanaryPurpose is the vaultbill:purpose of the vault key canary: the restore-test role may decrypt
 // under the vault key for this purpose only, never a card data key (purpose card-data).
-const CanaryPurpose = "restore-canary"
+const CanaryPurpose = resources.PurposeCanary
 
 // canaryContext binds a canary to its purpose and to the one backup that carries it.
 func canaryContext(table, id string) map[string]string {
-	return map[string]string{"vaultbill:purpose": CanaryPurpose, "backup": table + "/" + id}
+	return map[string]string{resources.EncryptionContextPurpose: CanaryPurpose, "backup": table + "/" + id}
 }
 
 // newCanary has the vault key generate a data key nobody ever sees in plaintext.

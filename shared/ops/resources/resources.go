@@ -1,5 +1,6 @@
 // Package resources defines Vaultbill's stateful AWS resources (tables, keys, buckets) once, so the
-// local provisioner and the CDK app create the same key schemas, indexes and streams.
+// local provisioner and the CDK app create the same key schemas, indexes and streams, and the names
+// the deployed infrastructure and the runtime share (contract.go). It imports nothing of ours.
 package resources
 
 // AttrType is a DynamoDB key attribute type.

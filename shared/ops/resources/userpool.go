@@ -34,3 +34,12 @@ var Users = UserPool{
 
 // UserPool is the physical name of the local user pool.
 func (n Names) UserPool() string { return n.Prefix + "users" }
+
+// UserPoolAdminActions are the IAM actions the users function may call on the user pool: those of
+// shared/adapters/userpool's AdminAPI.
+var UserPoolAdminActions = []string{
+	"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:ListUsers",
+	"cognito-idp:ListUsersInGroup", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
+	"cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser",
+	"cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDeleteUser",
+}

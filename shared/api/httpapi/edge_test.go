@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"strings"
@@ -20,12 +20,12 @@ func TestDeployedTemplatesRenderTheLocalBodies(t *testing.T) {
 		}
 		return tpl
 	}
-	if d := cmp.Diff(unauthorizedBody(requestID), fill(UnauthorizedTemplate(), map[string]string{"$context.requestId": requestID})); d != "" {
+	if d := cmp.Diff(UnauthorizedBody(requestID), fill(UnauthorizedTemplate(), map[string]string{"$context.requestId": requestID})); d != "" {
 		t.Errorf("401 body (-local +deployed):\n%s", d)
 	}
 	for _, code := range []problem.Code{problem.MFARequired, problem.Forbidden} {
 		title := problem.New(code, "").Title()
-		local := deniedBody(map[string]any{auth.CtxCode: string(code), auth.CtxTitle: title}, requestID)
+		local := DeniedBody(map[string]any{auth.CtxCode: string(code), auth.CtxTitle: title}, requestID)
 		deployed := fill(AccessDeniedTemplate(), map[string]string{
 			"$context.requestId":        requestID,
 			"$context.authorizer.code":  string(code),
