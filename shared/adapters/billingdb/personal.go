@@ -48,6 +48,19 @@ func (st *Store) keys() (CustomerKeys, error) {
 	return st.Keys, nil
 }
 
+// keyOf returns the existing key of a customer.
+func (st *Store) keyOf(ctx context.Context, customerID string) (*envelope.Key, error) {
+	keys, err := st.keys()
+	if err != nil {
+		return nil, err
+	}
+	key, err := keys.Get(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("key of customer %s: %w", customerID, err)
+	}
+	return key, nil
+}
+
 // sealCustomer returns c's item with its personal data sealed under key.
 func sealCustomer(c *billing.Customer, key *envelope.Key) (map[string]types.AttributeValue, error) {
 	item, err := customerItem(c)
@@ -73,13 +86,9 @@ func sealCustomer(c *billing.Customer, key *envelope.Key) (map[string]types.Attr
 // SealedCustomerItem is c's item with its personal data sealed under c's existing key (the
 // migration of a plaintext item uses it).
 func (st *Store) SealedCustomerItem(ctx context.Context, c *billing.Customer) (map[string]types.AttributeValue, error) {
-	keys, err := st.keys()
+	key, err := st.keyOf(ctx, c.ID)
 	if err != nil {
 		return nil, err
-	}
-	key, err := keys.Get(ctx, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("key of customer %s: %w", c.ID, err)
 	}
 	return sealCustomer(c, key)
 }
@@ -94,13 +103,9 @@ func (st *Store) openCustomer(ctx context.Context, item map[string]types.Attribu
 	if !ok {
 		return c, nil // written before per-customer keys; see the migration command
 	}
-	keys, err := st.keys()
+	key, err := st.keyOf(ctx, c.ID)
 	if err != nil {
 		return nil, err
-	}
-	key, err := keys.Get(ctx, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("key of customer %s: %w", c.ID, err)
 	}
 	plain, err := customerkeys.Open(key, c.ID, sealed.Value)
 	if err != nil {
