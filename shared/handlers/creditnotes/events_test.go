@@ -6,19 +6,15 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
-	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // The objects the sample events name; sampleCreditNote stands for the note the first event creates.
@@ -36,8 +32,8 @@ const (
 func TestSampleEvents(t *testing.T) {
 	cs := newCNStack(t)
 	seed(t, cs.s.Env)
-	tok := cs.tokenize(sampleCustomer, processor.TestVisa)
-	cs.pay.must(200, "POST", "/v1/invoices/"+samplePaid+"/pay", `{"token":"`+tok+`"}`, nil)
+	tok := cs.pay.Tokenize(sampleCustomer, processor.TestVisa)
+	cs.pay.Must(200, "POST", "/v1/invoices/"+samplePaid+"/pay", `{"token":"`+tok+`"}`, nil)
 	// The Lambda wiring refunds through a sandbox of its own, as a separate function would.
 	svc, err := wiring.API(cs.s.Env, routes.CreditNotes, creditnotes.Register)
 	if err != nil {
@@ -74,7 +70,7 @@ func TestSampleEvents(t *testing.T) {
 		if req.HTTPMethod != "POST" {
 			continue
 		}
-		cn := decode[billing.CreditNote](t, first.Body)
+		cn := stacktest.Decode[billing.CreditNote](t, first.Body)
 		if created == "" {
 			created = cn.ID
 		}
@@ -93,37 +89,5 @@ func TestSampleEvents(t *testing.T) {
 // seed stores the sample customer and the two sample invoices, open.
 func seed(t *testing.T, env wiring.Env) {
 	t.Helper()
-	db := dynamodb.NewFromConfig(env.AWS)
-	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable,
-		Keys: customerkeys.New(kms.NewFromConfig(env.AWS), db, env.Config.BillingTable, env.Config.DataKeyID)}
-	now := time.Now()
-	cus, err := billing.NewCustomer(sampleCustomer, billing.CustomerInput{Name: "Sample Customer", Email: "sample@example.com"}, billing.FormatTime(now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := st.CreateCustomerItems(context.Background(), cus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range []string{sampleOpen, samplePaid} {
-		q, u := int64(1), int64(1000)
-		inv, err := billing.NewInvoice(id, billing.InvoiceInput{CustomerID: sampleCustomer, Currency: "EUR",
-			Lines: []billing.LineInput{{Description: "Sample", Quantity: &q, UnitAmount: &u}}}, billing.NewID, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := inv.Apply(billing.Finalize, now); err != nil {
-			t.Fatal(err)
-		}
-		num := billing.FormatNumber(int64(900001 + i))
-		inv.Number = &num
-		its, err := st.CreateInvoiceItems(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, its[1])
-	}
-	if _, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		t.Fatalf("seed samples: %v", err)
-	}
+	stacktest.SeedSamples(t, env.AWS, env.Config, sampleCustomer, true, sampleOpen, samplePaid)
 }

@@ -21,11 +21,11 @@ import (
 // role and a customer for its own (another's is not found). A refused request issues and refunds nothing.
 func TestRoles(t *testing.T) {
 	cs := newCNStack(t)
-	own := cs.customer("Own")
-	other := cs.customer("Other")
+	own := cs.billing.Customer("Own").ID
+	other := cs.billing.Customer("Other").ID
 	_, pay := cs.paid(own, processor.TestVisa)
 	var note billing.CreditNote
-	cs.billing.must(201, "POST", "/v1/invoices/"+cs.open(own).ID+"/credit-notes", creditBody(1, "duplicate"), &note)
+	cs.billing.Must(201, "POST", "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate"), &note)
 
 	principals := []struct {
 		name     string
@@ -48,7 +48,7 @@ func TestRoles(t *testing.T) {
 		want map[string]int
 	}{
 		{"credit note on an open invoice", "POST", "/v1/invoices/{id}/credit-notes",
-			func() string { return "/v1/invoices/" + cs.open(own).ID + "/credit-notes" }, creditBody(100, "order_change"),
+			func() string { return "/v1/invoices/" + cs.billing.Open(own).ID + "/credit-notes" }, creditBody(100, "order_change"),
 			staff(201, 201, 403, 403, 403, 403)},
 		{"refund (credit note on a paid invoice)", "POST", "/v1/invoices/{id}/credit-notes",
 			func() string {
@@ -79,7 +79,7 @@ func TestRoles(t *testing.T) {
 				}
 				path := tt.path()
 				refunds, c := len(cs.sandbox.Refunds()), newClient(t, cs.s, string(p.role), p.customer)
-				status, body := c.do(tt.method, path, tt.body)
+				status, body := c.Do(tt.method, path, tt.body)
 				got[p.name] = status
 				if status >= 400 && len(cs.sandbox.Refunds()) != refunds {
 					t.Errorf("%s: %d %s, yet refunded", p.name, status, body)
@@ -92,8 +92,8 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Without MFA nobody credits or refunds.
-	noMFA := &client{t: t, s: cs.s, token: stacktest.Token(t, cs.s, devstack.TokenSpec{Role: "admin", Subject: "no-mfa", NoMFA: true})}
-	if status, body := noMFA.do(http.MethodPost, "/v1/invoices/"+cs.open(own).ID+"/credit-notes", creditBody(1, "duplicate")); status != 403 {
+	noMFA := &client{T: t, S: cs.s, Token: stacktest.Token(t, cs.s, devstack.TokenSpec{Role: "admin", Subject: "no-mfa", NoMFA: true})}
+	if status, body := noMFA.Do(http.MethodPost, "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate")); status != 403 {
 		t.Errorf("credit note without MFA: %d %s", status, body)
 	}
 }

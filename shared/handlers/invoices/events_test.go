@@ -10,10 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
-	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/api/wiring"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
@@ -81,41 +78,17 @@ func TestSampleEvents(t *testing.T) {
 // seedSamples stores the customer and drafts the sample events refer to.
 func seedSamples(t *testing.T, env wiring.Env) {
 	t.Helper()
-	db := dynamodb.NewFromConfig(env.AWS)
-	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable,
-		Keys: customerkeys.New(kms.NewFromConfig(env.AWS), db, env.Config.BillingTable, env.Config.DataKeyID)}
-	now := time.Now()
-	cus, err := billing.NewCustomer(sampleCustomer, billing.CustomerInput{Name: "Sample Customer", Email: "sample@example.com"}, billing.FormatTime(now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := st.CreateCustomerItems(context.Background(), cus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{sampleDraft, sampleDeleted} {
-		q, u := int64(1), int64(1000)
-		inv, err := billing.NewInvoice(id, billing.InvoiceInput{CustomerID: sampleCustomer, Currency: "EUR",
-			Lines: []billing.LineInput{{Description: "Sample", Quantity: &q, UnitAmount: &u}}}, billing.NewID, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		its, err := st.CreateInvoiceItems(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, its[1])
-	}
+	stacktest.SeedSamples(t, env.AWS, env.Config, sampleCustomer, false, sampleDraft, sampleDeleted)
 	// A payment of the sample draft, as the payments function stores one (the reads need no more).
+	now := time.Now()
 	pay := &billing.Payment{ID: samplePayment, InvoiceID: sampleDraft, CustomerID: sampleCustomer,
 		TokenID: "tok_5b8e2f0c1d3a4e6f9a7b8c0d1e2f3a4b", Status: billing.PaymentSucceeded, Amount: 1000,
 		Currency: "EUR", CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
-	claim, err := st.ClaimItems(&billing.Invoice{ID: sampleDraft}, pay, now)
+	claim, err := stacktest.SampleStore(env.AWS, env.Config).ClaimItems(&billing.Invoice{ID: sampleDraft}, pay, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	items = append(items, claim[1])
-	if _, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		t.Fatalf("seed samples: %v", err)
+	if _, err := dynamodb.NewFromConfig(env.AWS).TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: claim[1:2]}); err != nil {
+		t.Fatalf("seed sample payment: %v", err)
 	}
 }

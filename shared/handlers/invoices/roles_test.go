@@ -23,9 +23,9 @@ import (
 func TestRoles(t *testing.T) {
 	s := stacktest.New(t)
 	bill := newClient(t, s, "billing", "")
-	own := bill.customer("Own Customer")
-	other := bill.customer("Other Customer")
-	ownInvoice := bill.draft(own.ID)
+	own := bill.Customer("Own Customer")
+	other := bill.Customer("Other Customer")
+	ownInvoice := bill.Draft(own.ID)
 	ownPayment := seedPayment(t, s.Env, ownInvoice)
 
 	type principal struct {
@@ -38,8 +38,8 @@ func TestRoles(t *testing.T) {
 		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own.ID}, {"customer-other", auth.Customer, other.ID},
 	}
 	openInvoice := func() billing.Invoice {
-		inv := bill.draft(own.ID)
-		bill.must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
+		inv := bill.Draft(own.ID)
+		bill.Must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
 		return inv
 	}
 	draftBody := fmt.Sprintf(`{"customer_id":%q,"currency":"USD","lines":[{"description":"Seat","quantity":1,"unit_amount":500}]}`, own.ID)
@@ -55,11 +55,11 @@ func TestRoles(t *testing.T) {
 		"ListInvoices":   func() (string, string, string) { return "GET", "/v1/invoices?customer_id=" + own.ID, "" },
 		"GetInvoice":     func() (string, string, string) { return "GET", "/v1/invoices/" + ownInvoice.ID, "" },
 		"UpdateInvoice": func() (string, string, string) {
-			return "PATCH", "/v1/invoices/" + bill.draft(own.ID).ID, `{"memo":"m"}`
+			return "PATCH", "/v1/invoices/" + bill.Draft(own.ID).ID, `{"memo":"m"}`
 		},
-		"DeleteInvoice": func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.draft(own.ID).ID, "" },
+		"DeleteInvoice": func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.Draft(own.ID).ID, "" },
 		"FinalizeInvoice": func() (string, string, string) {
-			return "POST", "/v1/invoices/" + bill.draft(own.ID).ID + "/finalize", ""
+			return "POST", "/v1/invoices/" + bill.Draft(own.ID).ID + "/finalize", ""
 		},
 		"VoidInvoice": func() (string, string, string) { return "POST", "/v1/invoices/" + openInvoice().ID + "/void", "" },
 		"MarkInvoiceUncollectible": func() (string, string, string) {
@@ -111,7 +111,7 @@ func TestRoles(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				c := newClient(t, s, string(p.role), p.customer)
 				method, path, body := build()
-				status, resp, _ := c.do(method, path, body)
+				status, resp, _ := c.Send(method, path, body)
 				if status != want {
 					t.Errorf("%s %s: %d, want %d; %s", method, path, status, want, resp)
 				}
@@ -125,19 +125,19 @@ func TestRoles(t *testing.T) {
 	// A customer's lists hold only its own objects.
 	otherClient := newClient(t, s, "customer", other.ID)
 	var invs billingdb.List[billing.Invoice]
-	otherClient.must(200, "GET", "/v1/invoices", "", &invs)
+	otherClient.Must(200, "GET", "/v1/invoices", "", &invs)
 	if len(invs.Data) != 0 {
 		t.Errorf("another customer sees %d invoices", len(invs.Data))
 	}
 	ownClient := newClient(t, s, "customer", own.ID)
-	ownClient.must(200, "GET", "/v1/invoices?status=open", "", &invs)
+	ownClient.Must(200, "GET", "/v1/invoices?status=open", "", &invs)
 	for _, inv := range invs.Data {
 		if inv.CustomerID != own.ID {
 			t.Errorf("customer sees invoice of %s", inv.CustomerID)
 		}
 	}
 	var cs billingdb.List[billing.Customer]
-	otherClient.must(200, "GET", "/v1/customers", "", &cs)
+	otherClient.Must(200, "GET", "/v1/customers", "", &cs)
 	if len(cs.Data) != 1 || cs.Data[0].ID != other.ID {
 		t.Errorf("customer's customer list: %+v", cs.Data)
 	}

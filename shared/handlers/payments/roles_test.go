@@ -19,9 +19,9 @@ import (
 // customer's invoice is not found. A refused request charges nothing.
 func TestRoles(t *testing.T) {
 	ps := newPayStack(t)
-	own := ps.customer("Own")
-	other := ps.customer("Other")
-	tok := ps.tokenize(own, processor.TestVisa)
+	own := ps.billing.Customer("Own").ID
+	other := ps.billing.Customer("Other").ID
+	tok := ps.pay.Tokenize(own, processor.TestVisa)
 
 	type principal struct {
 		name     string
@@ -55,10 +55,10 @@ func TestRoles(t *testing.T) {
 		if fromTable != want[p.name] {
 			t.Errorf("%s: the permission table gives %d, the contract says %d", p.name, fromTable, want[p.name])
 		}
-		inv := ps.open(own)
+		inv := ps.billing.Open(own)
 		before := len(ps.sandbox.Accepted())
 		c := newClient(t, ps.s, string(p.role), p.customer)
-		status, body := c.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
+		status, body := c.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
 		got[p.name] = status
 		charged := len(ps.sandbox.Accepted()) - before
 		if status == 200 && charged != 1 || status != 200 && charged != 0 {
@@ -70,9 +70,9 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Without MFA nobody pays.
-	noMFA := &client{t: t, s: ps.s, token: stacktest.Token(t, ps.s, devstack.TokenSpec{Role: "payments", Subject: "no-mfa", NoMFA: true})}
-	inv := ps.open(own)
-	if status, body := noMFA.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 403 {
+	noMFA := &client{T: t, S: ps.s, Token: stacktest.Token(t, ps.s, devstack.TokenSpec{Role: "payments", Subject: "no-mfa", NoMFA: true})}
+	inv := ps.billing.Open(own)
+	if status, body := noMFA.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 403 {
 		t.Errorf("pay without MFA: %d %s", status, body)
 	}
 }
