@@ -154,15 +154,20 @@ func (st *Store) UpdateCustomerItem(ctx context.Context, c *billing.Customer, pr
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
+	return st.putAtVersion(item, prevVersion), nil
+}
+
+func strp(v string) *string { return &v }
+
+// putAtVersion is the put of a customer item on condition that the stored one is still at prevVersion.
+func (st *Store) putAtVersion(item map[string]types.AttributeValue, prevVersion int64) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: &st.Table, Item: item,
 		ConditionExpression:       strp("#v = :v"),
 		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
+	}}
 }
-
-func strp(v string) *string { return &v }
 
 // ErasedCustomerItem is the put of an erased customer (c.Erase applied, c.Version the next one):
 // ids and times only, no personal data sealed or clear, conditioned on the version read.
@@ -174,10 +179,5 @@ func (st *Store) ErasedCustomerItem(c *billing.Customer, prevVersion int64) (typ
 	for _, a := range personalAttrs {
 		delete(item, a)
 	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: &st.Table, Item: item,
-		ConditionExpression:       strp("#v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
+	return st.putAtVersion(item, prevVersion), nil
 }

@@ -45,7 +45,9 @@ const (
 
 // DefaultLease is how long a pending refund belongs to the request that reserved it. It must exceed
 // the function's timeout, so that a live refund is never taken over; the processor's idempotency key
-// keeps even that case from refunding twice.
+// keeps even that case from refunding twice. The payments function's claim is a lease of the same
+// length, but it holds the invoice itself (one attempt at a time); a refund's lease is on its own
+// pending note, since several refunds of one invoice may run at once, so the two are kept apart.
 const DefaultLease = 2 * time.Minute
 
 // maxAttempts bounds the re-reads after lost races: on the invoice (concurrent refunds reserve on it)
