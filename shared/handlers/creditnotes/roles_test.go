@@ -10,7 +10,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
@@ -27,14 +26,7 @@ func TestRoles(t *testing.T) {
 	var note billing.CreditNote
 	cs.billing.Must(201, "POST", "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate"), &note)
 
-	principals := []struct {
-		name     string
-		role     auth.Role
-		customer string
-	}{
-		{"admin", auth.Admin, ""}, {"billing", auth.Billing, ""}, {"payments", auth.Payments, ""},
-		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own}, {"customer-other", auth.Customer, other},
-	}
+	principals := stacktest.Callers(own, other)
 	staff := func(admin, billing, payments, auditor, customerOwn, customerOther int) map[string]int {
 		return map[string]int{"admin": admin, "billing": billing, "payments": payments, "auditor": auditor,
 			"customer-own": customerOwn, "customer-other": customerOther}
@@ -74,15 +66,15 @@ func TestRoles(t *testing.T) {
 			got := map[string]int{}
 			for _, p := range principals {
 				// A customer is refused by the route itself, before anything is read.
-				if auth.ScopeOf(p.role, route.Action) == auth.None && tt.want[p.name] != 403 {
-					t.Errorf("%s: the permission table refuses the route, the contract says %d", p.name, tt.want[p.name])
+				if auth.ScopeOf(p.Role, route.Action) == auth.None && tt.want[p.Name] != 403 {
+					t.Errorf("%s: the permission table refuses the route, the contract says %d", p.Name, tt.want[p.Name])
 				}
 				path := tt.path()
-				refunds, c := len(cs.sandbox.Refunds()), newClient(t, cs.s, string(p.role), p.customer)
+				refunds, c := len(cs.sandbox.Refunds()), newClient(t, cs.s, string(p.Role), p.Customer)
 				status, body := c.Do(tt.method, path, tt.body)
-				got[p.name] = status
+				got[p.Name] = status
 				if status >= 400 && len(cs.sandbox.Refunds()) != refunds {
-					t.Errorf("%s: %d %s, yet refunded", p.name, status, body)
+					t.Errorf("%s: %d %s, yet refunded", p.Name, status, body)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -92,7 +84,7 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Without MFA nobody credits or refunds.
-	noMFA := &client{T: t, S: cs.s, Token: stacktest.Token(t, cs.s, devstack.TokenSpec{Role: "admin", Subject: "no-mfa", NoMFA: true})}
+	noMFA := stacktest.NoMFAClient(t, cs.s, "admin")
 	if status, body := noMFA.Do(http.MethodPost, "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate")); status != 403 {
 		t.Errorf("credit note without MFA: %d %s", status, body)
 	}

@@ -28,15 +28,7 @@ func TestRoles(t *testing.T) {
 	ownInvoice := bill.Draft(own.ID)
 	ownPayment := seedPayment(t, s.Env, ownInvoice)
 
-	type principal struct {
-		name     string
-		role     auth.Role
-		customer string
-	}
-	principals := []principal{
-		{"admin", auth.Admin, ""}, {"billing", auth.Billing, ""}, {"payments", auth.Payments, ""},
-		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own.ID}, {"customer-other", auth.Customer, other.ID},
-	}
+	principals := stacktest.Callers(own.ID, other.ID)
 	openInvoice := func() billing.Invoice {
 		inv := bill.Draft(own.ID)
 		bill.Must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
@@ -69,12 +61,12 @@ func TestRoles(t *testing.T) {
 		"GetPayment":   func() (string, string, string) { return "GET", "/v1/payments/" + ownPayment, "" },
 	}
 	// expect derives the status from the permission table.
-	expect := func(p principal, r routes.Route) int {
-		switch auth.ScopeOf(p.role, r.Action) {
+	expect := func(p stacktest.Caller, r routes.Route) int {
+		switch auth.ScopeOf(p.Role, r.Action) {
 		case auth.None:
 			return http.StatusForbidden
 		case auth.Own:
-			if p.customer != own.ID && r.Operation != "ListCustomers" {
+			if p.Customer != own.ID && r.Operation != "ListCustomers" {
 				return http.StatusNotFound
 			}
 		}
@@ -103,13 +95,13 @@ func TestRoles(t *testing.T) {
 		}
 		covered++
 		for _, p := range principals {
-			name := p.name + "/" + r.Operation
+			name := p.Name + "/" + r.Operation
 			want := expect(p, r)
 			if f, ok := fixed[name]; ok && f != want {
 				t.Errorf("%s: the permission table gives %d, the contract says %d", name, want, f)
 			}
 			t.Run(name, func(t *testing.T) {
-				c := newClient(t, s, string(p.role), p.customer)
+				c := newClient(t, s, string(p.Role), p.Customer)
 				method, path, body := build()
 				status, resp, _ := c.Send(method, path, body)
 				if status != want {
