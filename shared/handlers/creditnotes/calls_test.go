@@ -2,9 +2,6 @@ package creditnotes_test
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -82,17 +79,8 @@ func TestCallsPerCreditNote(t *testing.T) {
 		if n := proc.refunds - before; n != tt.refunds {
 			t.Errorf("%s: %d processor refunds, want %d", tt.name, n, tt.refunds)
 		}
-		t.Logf("%-30s %s + %d processor refund(s)", tt.name, format(got), tt.refunds)
+		t.Logf("%-30s %s + %d processor refund(s)", tt.name, stacktest.FormatCalls(got), tt.refunds)
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for op, n := range calls {
-		parts = append(parts, fmt.Sprintf("%d %s", n, op))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " + ")
 }
 
 // creditEvent is the event API Gateway sends for POST /v1/invoices/{id}/credit-notes by role.

@@ -2,7 +2,6 @@ package invoices_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
@@ -61,16 +60,6 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		if over := stacktest.Exceeding(tt.want, got); over != nil {
 			t.Errorf("%s (%d): DynamoDB calls beyond the table: %v", tt.name, status, over)
 		}
-		t.Logf("%-40s %s", tt.name, format(got))
+		t.Logf("%-40s %s", tt.name, stacktest.FormatCalls(got))
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for _, op := range []string{"GetItem", "Query", "PutItem", "TransactWriteItems"} {
-		if n := calls[op]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, op))
-		}
-	}
-	return strings.Join(parts, " + ")
 }

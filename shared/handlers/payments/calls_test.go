@@ -1,9 +1,6 @@
 package payments_test
 
 import (
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
@@ -81,15 +78,6 @@ func TestCallsPerPay(t *testing.T) {
 		if over := stacktest.Exceeding(tt.want, got); over != nil {
 			t.Errorf("%s: AWS calls beyond the table: %v", tt.name, over)
 		}
-		t.Logf("%-50s %s", tt.name, format(got))
+		t.Logf("%-50s %s", tt.name, stacktest.FormatCalls(got))
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for op, n := range calls {
-		parts = append(parts, fmt.Sprintf("%d %s", n, op))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " + ")
 }
