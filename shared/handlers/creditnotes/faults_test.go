@@ -63,13 +63,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		status, body := tt.c.Do("POST", tt.path, tt.body)
-		p := stacktest.Decode[stacktest.Problem](t, body)
-		if status != tt.status || p.Code != tt.code {
-			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.code)
-		}
-		if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
-			t.Errorf("%s: errors %+v, want field %q", tt.name, p.Errors, tt.field)
-		}
+		stacktest.ExpectProblem(t, tt.name, status, body, tt.status, tt.code, tt.field)
 	}
 	for _, id := range []string{open.ID, paid.ID, draft.ID, void.ID, uncollectible.ID} {
 		if notes := cs.notes(id); len(notes) != 0 {

@@ -56,13 +56,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		status, body := ps.pay.Do("POST", tt.path, tt.body)
-		p := stacktest.Decode[stacktest.Problem](t, body)
-		if status != tt.status || p.Code != tt.code {
-			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.code)
-		}
-		if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
-			t.Errorf("%s: errors %+v, want field %q", tt.name, p.Errors, tt.field)
-		}
+		stacktest.ExpectProblem(t, tt.name, status, body, tt.status, tt.code, tt.field)
 		assertNoCardNumber(t, body, processor.TestVisa, processor.TestMastercard)
 	}
 	if n := len(ps.sandbox.Accepted()); n != charges {

@@ -124,3 +124,17 @@ func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.L
 
 // Advance skips d.
 func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// ExpectProblem checks that the answer (status, body) of the request name is the problem wantStatus
+// with code wantCode, its first field error on wantField when that is not "", and returns the problem.
+func ExpectProblem(t testing.TB, name string, status int, body string, wantStatus int, wantCode, wantField string) Problem {
+	t.Helper()
+	p := Decode[Problem](t, body)
+	if status != wantStatus || p.Code != wantCode {
+		t.Errorf("%s: %d %s, want %d %s", name, status, body, wantStatus, wantCode)
+	}
+	if wantField != "" && (len(p.Errors) == 0 || p.Errors[0].Field != wantField) {
+		t.Errorf("%s: errors %+v, want field %q", name, p.Errors, wantField)
+	}
+	return p
+}
