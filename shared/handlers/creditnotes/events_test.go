@@ -2,12 +2,7 @@ package creditnotes_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
@@ -43,25 +38,13 @@ func TestSampleEvents(t *testing.T) {
 		file   string
 		status int
 	}{{"create-credit-note", 201}, {"refund-invoice", 201}, {"get-credit-note", 200}, {"list-credit-notes", 200}}
-	files, _ := os.ReadDir("../../../events/credit-notes")
-	if len(files) != len(order) {
+	if files := stacktest.SampleEvents(t, routes.CreditNotes); len(files) != len(order) {
 		t.Errorf("%d sample events, the test runs %d", len(files), len(order))
 	}
 	covered := map[string]bool{}
 	created := ""
 	for _, ev := range order {
-		raw, err := os.ReadFile("../../../events/credit-notes/" + ev.file + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), sampleCreditNote, created)), &req); err != nil {
-			t.Fatalf("%s: not a proxy request: %v", ev.file, err)
-		}
-		r, ok := routes.Lookup(req.HTTPMethod, req.Resource)
-		if !ok || r.Function != routes.CreditNotes {
-			t.Fatalf("%s: %s %s is not a credit-notes route", ev.file, req.HTTPMethod, req.Resource)
-		}
+		req, r := stacktest.SampleEvent(t, routes.CreditNotes, ev.file, sampleCreditNote, created)
 		covered[r.Operation] = true
 		first, err := svc.Serve(context.Background(), req)
 		if err != nil || first.StatusCode != ev.status {
@@ -74,16 +57,9 @@ func TestSampleEvents(t *testing.T) {
 		if created == "" {
 			created = cn.ID
 		}
-		again, err := svc.Serve(context.Background(), req)
-		if err != nil || again.StatusCode != first.StatusCode || again.Body != first.Body || again.Headers["Idempotent-Replayed"] != "true" {
-			t.Errorf("%s replayed: %d %s %v", ev.file, again.StatusCode, again.Body, again.Headers)
-		}
+		stacktest.CheckReplayed(t, ev.file, svc.Serve, req, first)
 	}
-	for _, r := range routes.All {
-		if r.Function == routes.CreditNotes && !covered[r.Operation] {
-			t.Errorf("no sample event for %s", r.Operation)
-		}
-	}
+	stacktest.CheckSampled(t, routes.CreditNotes, covered)
 }
 
 // seed stores the sample customer and the two sample invoices, open.

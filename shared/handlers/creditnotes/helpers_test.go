@@ -31,6 +31,9 @@ type client = stacktest.Client
 
 var newClient = stacktest.NewClient
 
+// clock is the real time, moved forward by what a test skips (a lease).
+type clock = stacktest.Clock
+
 // cnStack is a local stack whose payments and credit-notes functions share one sandbox processor the
 // test can count (and take down), and whose credit-notes function runs over a DynamoDB client the test
 // can make fail and a clock the test can move.
@@ -41,7 +44,7 @@ type cnStack struct {
 	proc    *faultyProcessor
 	db      *faultyDB
 	h       *creditnotes.Handlers
-	clock   *stacktest.Clock
+	clock   *clock
 	env     wiring.Env
 	billing *client
 	pay     *client
@@ -51,7 +54,7 @@ type cnStack struct {
 func newCNStack(t testing.TB) *cnStack {
 	t.Helper()
 	s := stacktest.New(t)
-	cs := &cnStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &stacktest.Clock{}, env: s.Env}
+	cs := &cnStack{t: t, s: s, sandbox: processor.NewSandbox(), clock: &clock{}, env: s.Env}
 	cs.proc = &faultyProcessor{Processor: cs.sandbox}
 	cs.wirePayments()
 	cs.wire()

@@ -2,13 +2,9 @@ package invoices_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
@@ -44,23 +40,14 @@ func TestSampleEvents(t *testing.T) {
 		{"finalize-invoice", 200}, {"mark-uncollectible-invoice", 200}, {"void-invoice", 200}, {"delete-invoice", 200},
 		{"get-payment", 200}, {"list-payments", 200},
 	}
-	files, _ := filepath.Glob("../../../events/invoices/*.json")
-	if len(files) != len(order) {
+	if files := stacktest.SampleEvents(t, routes.Invoices); len(files) != len(order) {
 		t.Errorf("%d sample events, the test runs %d", len(files), len(order))
 	}
 	covered := map[string]bool{}
 	for _, ev := range order {
-		raw, err := os.ReadFile("../../../events/invoices/" + ev.file + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			t.Fatalf("%s: not a proxy request: %v", ev.file, err)
-		}
-		r, ok := routes.Lookup(req.HTTPMethod, req.Resource)
-		if !ok || r.Function != routes.Invoices || req.RequestContext.Authorizer["principalId"] == nil {
-			t.Fatalf("%s: %s %s is not an invoices route with an authorizer context", ev.file, req.HTTPMethod, req.Resource)
+		req, r := stacktest.SampleEvent(t, routes.Invoices, ev.file)
+		if req.RequestContext.Authorizer["principalId"] == nil {
+			t.Fatalf("%s: %s %s has no authorizer context", ev.file, req.HTTPMethod, req.Resource)
 		}
 		covered[r.Operation] = true
 		resp, err := svc.Serve(context.Background(), req)
@@ -68,11 +55,7 @@ func TestSampleEvents(t *testing.T) {
 			t.Errorf("%s: %d %s (%v), want %d", ev.file, resp.StatusCode, resp.Body, err, ev.status)
 		}
 	}
-	for _, r := range routes.All {
-		if r.Function == routes.Invoices && !covered[r.Operation] {
-			t.Errorf("no sample event for %s", r.Operation)
-		}
-	}
+	stacktest.CheckSampled(t, routes.Invoices, covered)
 }
 
 // seedSamples stores the customer and drafts the sample events refer to.

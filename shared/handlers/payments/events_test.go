@@ -2,13 +2,9 @@ package payments_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
@@ -40,17 +36,7 @@ func TestSampleEvents(t *testing.T) {
 	seedOpenInvoices(t, ps.s.Env, "in_sampleopenaaaaaaaaaaaaaaaa", "in_sampleopenbbbbbbbbbbbbbbbb")
 	tok := ps.pay.Tokenize(sampleCustomer, processor.TestVisa)
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), sampleToken, tok)), &req); err != nil {
-			t.Fatalf("%s: not a proxy request: %v", f, err)
-		}
-		if r, ok := routes.Lookup(req.HTTPMethod, req.Resource); !ok || r.Function != routes.Payments {
-			t.Fatalf("%s: %s %s is not a payments route", f, req.HTTPMethod, req.Resource)
-		}
+		req, _ := stacktest.SampleEvent(t, routes.Payments, strings.TrimSuffix(filepath.Base(f), ".json"), sampleToken, tok)
 		first, err := svc.Serve(context.Background(), req)
 		if err != nil || first.StatusCode != 200 {
 			t.Fatalf("%s: %d %s (%v)", f, first.StatusCode, first.Body, err)
@@ -58,10 +44,7 @@ func TestSampleEvents(t *testing.T) {
 		if got := stacktest.Decode[payments.PayResponse](t, first.Body); got.Invoice.Status != billing.Paid || got.Payment.Status != billing.PaymentSucceeded {
 			t.Errorf("%s: %s", f, first.Body)
 		}
-		again, err := svc.Serve(context.Background(), req)
-		if err != nil || again.StatusCode != 200 || again.Body != first.Body || again.Headers["Idempotent-Replayed"] != "true" {
-			t.Errorf("%s replayed: %d %s %v", f, again.StatusCode, again.Body, again.Headers)
-		}
+		stacktest.CheckReplayed(t, f, svc.Serve, req, first)
 	}
 }
 
