@@ -159,15 +159,9 @@ func n(v int64) types.AttributeValue {
 
 // GetCustomer returns a customer, or not_found.
 func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, error) {
-	if !billing.ValidID(billing.CustomerPrefix, id) {
-		return nil, notFound("customer")
-	}
-	item, err := st.get(ctx, customerKey(id))
+	item, err := st.getObject(ctx, billing.CustomerPrefix, id, "customer", customerKey(id))
 	if err != nil {
-		return nil, fmt.Errorf("get customer %s: %w", id, err)
-	}
-	if item == nil {
-		return nil, notFound("customer")
+		return nil, err
 	}
 	return st.openCustomer(ctx, item)
 }
@@ -176,15 +170,9 @@ func (st *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer,
 // not_found, without opening the customer's key: for functions that only need to know the customer
 // exists (users checks a customer user's customer) and hold no customer key.
 func (st *Store) GetCustomerRecord(ctx context.Context, id string) (*billing.Customer, error) {
-	if !billing.ValidID(billing.CustomerPrefix, id) {
-		return nil, notFound("customer")
-	}
-	item, err := st.get(ctx, customerKey(id))
+	item, err := st.getObject(ctx, billing.CustomerPrefix, id, "customer", customerKey(id))
 	if err != nil {
-		return nil, fmt.Errorf("get customer %s: %w", id, err)
-	}
-	if item == nil {
-		return nil, notFound("customer")
+		return nil, err
 	}
 	return decodeCustomer(item)
 }
@@ -192,15 +180,9 @@ func (st *Store) GetCustomerRecord(ctx context.Context, id string) (*billing.Cus
 // Get returns an invoice, or not_found. The read is strongly consistent, so its Version is the one a
 // conditional write must match. The payments function reads the invoice it charges with it.
 func (st *Store) Get(ctx context.Context, id string) (*billing.Invoice, error) {
-	if !billing.ValidID(billing.InvoicePrefix, id) {
-		return nil, notFound("invoice")
-	}
-	item, err := st.get(ctx, invoiceKey(id))
+	item, err := st.getObject(ctx, billing.InvoicePrefix, id, "invoice", invoiceKey(id))
 	if err != nil {
-		return nil, fmt.Errorf("get invoice %s: %w", id, err)
-	}
-	if item == nil {
-		return nil, notFound("invoice")
+		return nil, err
 	}
 	return decodeInvoice(item)
 }
@@ -238,6 +220,22 @@ func (st *Store) get(ctx context.Context, key map[string]types.AttributeValue) (
 		return nil, err
 	}
 	return out.Item, nil
+}
+
+// getObject reads the item at key of the object id (strongly consistent), or answers not_found for
+// what: an id without prefix is not found without a read, so no malformed id reaches a key.
+func (st *Store) getObject(ctx context.Context, prefix, id, what string, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	if !billing.ValidID(prefix, id) {
+		return nil, notFound(what)
+	}
+	item, err := st.get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", what, id, err)
+	}
+	if item == nil {
+		return nil, notFound(what)
+	}
+	return item, nil
 }
 
 func notFound(what string) error {

@@ -88,15 +88,9 @@ func decodeCreditNote(item map[string]types.AttributeValue) (*billing.CreditNote
 
 // GetCreditNote returns a credit note, issued or pending, or not_found (strongly consistent).
 func (st *Store) GetCreditNote(ctx context.Context, id string) (*billing.CreditNote, error) {
-	if !billing.ValidID(billing.CreditNotePrefix, id) {
-		return nil, notFound("credit note")
-	}
-	item, err := st.get(ctx, creditNoteKey(id))
+	item, err := st.getObject(ctx, billing.CreditNotePrefix, id, "credit note", creditNoteKey(id))
 	if err != nil {
-		return nil, fmt.Errorf("get credit note %s: %w", id, err)
-	}
-	if item == nil {
-		return nil, notFound("credit note")
+		return nil, err
 	}
 	return decodeCreditNote(item)
 }

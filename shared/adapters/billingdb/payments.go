@@ -71,17 +71,11 @@ func (st *Store) GetPayment(ctx context.Context, id string) (*billing.Payment, e
 
 // ReadPayment returns a payment for the API, or not_found.
 func (st *Store) ReadPayment(ctx context.Context, id string) (*billing.Payment, error) {
-	if !billing.ValidID(billing.PaymentPrefix, id) {
-		return nil, notFound("payment")
-	}
-	p, err := st.GetPayment(ctx, id)
+	item, err := st.getObject(ctx, billing.PaymentPrefix, id, "payment", paymentKey(id))
 	if err != nil {
 		return nil, err
 	}
-	if p == nil {
-		return nil, notFound("payment")
-	}
-	return p, nil
+	return decodePayment(item)
 }
 
 // InvoicePayments returns every payment attempt of an invoice, oldest first.
@@ -151,43 +145,34 @@ func (st *Store) ClaimItems(inv *billing.Invoice, p *billing.Payment, until time
 // until the new lease ends. The condition on the version makes one request the recoverer; the others'
 // take-overs fail.
 func (st *Store) TakeOverItem(inv *billing.Invoice, until time.Time) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
-		UpdateExpression:         aws.String("SET #until = :until, #v = :next"),
-		ConditionExpression:      aws.String("#v = :v AND #claim = :pay"),
-		ExpressionAttributeNames: map[string]string{"#claim": attrClaimPaymentID, "#until": attrClaimUntil, "#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pay": s(inv.ClaimPaymentID), ":until": millis(until), ":next": n(inv.Version + 1), ":v": n(inv.Version),
-		},
-	}}
+	return st.claimedUpdate(inv, "SET #until = :until, #v = :next",
+		map[string]types.AttributeValue{":until": millis(until), ":next": n(inv.Version + 1)})
 }
 
 // ExpireClaimItem ends the lease of the claim inv holds now, so that the next pay request recovers the
 // attempt at once instead of after the lease. Its holder writes it when it gives up after the card
 // processor may have been asked; it changes nothing else.
 func (st *Store) ExpireClaimItem(inv *billing.Invoice, at time.Time) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
-		UpdateExpression:         aws.String("SET #until = :at"),
-		ConditionExpression:      aws.String("#v = :v AND #claim = :pay"),
-		ExpressionAttributeNames: map[string]string{"#claim": attrClaimPaymentID, "#until": attrClaimUntil, "#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pay": s(inv.ClaimPaymentID), ":at": millis(at), ":v": n(inv.Version),
-		},
-	}}
+	return st.claimedUpdate(inv, "SET #until = :at", map[string]types.AttributeValue{":at": millis(at)})
 }
 
 // ReleaseItem ends the claim inv holds (as read, or as claimed) and leaves the invoice open: the
 // attempt failed or never reached the processor.
 func (st *Store) ReleaseItem(inv *billing.Invoice) types.TransactWriteItem {
+	return st.claimedUpdate(inv, "SET #v = :next REMOVE #claim, #until", map[string]types.AttributeValue{":next": n(inv.Version + 1)})
+}
+
+// claimedUpdate is update (over #claim, #until, #v and values) of inv's item, on condition that the
+// invoice is still at the version read and holds the same claim: a request changes a claim only while
+// it is the one it read.
+func (st *Store) claimedUpdate(inv *billing.Invoice, update string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	values[":pay"], values[":v"] = s(inv.ClaimPaymentID), n(inv.Version)
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: invoiceKey(inv.ID),
-		UpdateExpression:         aws.String("SET #v = :next REMOVE #claim, #until"),
-		ConditionExpression:      aws.String("#v = :v AND #claim = :pay"),
-		ExpressionAttributeNames: map[string]string{"#claim": attrClaimPaymentID, "#until": attrClaimUntil, "#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pay": s(inv.ClaimPaymentID), ":next": n(inv.Version + 1), ":v": n(inv.Version),
-		},
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#v = :v AND #claim = :pay"),
+		ExpressionAttributeNames:  map[string]string{"#claim": attrClaimPaymentID, "#until": attrClaimUntil, "#v": attrVersion},
+		ExpressionAttributeValues: values,
 	}}
 }
 

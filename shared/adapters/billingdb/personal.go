@@ -48,6 +48,19 @@ func (st *Store) keys() (CustomerKeys, error) {
 	return st.Keys, nil
 }
 
+// keyOf returns the existing key of a customer.
+func (st *Store) keyOf(ctx context.Context, customerID string) (*envelope.Key, error) {
+	keys, err := st.keys()
+	if err != nil {
+		return nil, err
+	}
+	key, err := keys.Get(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("key of customer %s: %w", customerID, err)
+	}
+	return key, nil
+}
+
 // sealCustomer returns c's item with its personal data sealed under key.
 func sealCustomer(c *billing.Customer, key *envelope.Key) (map[string]types.AttributeValue, error) {
 	item, err := customerItem(c)
@@ -73,13 +86,9 @@ func sealCustomer(c *billing.Customer, key *envelope.Key) (map[string]types.Attr
 // SealedCustomerItem is c's item with its personal data sealed under c's existing key (the
 // migration of a plaintext item uses it).
 func (st *Store) SealedCustomerItem(ctx context.Context, c *billing.Customer) (map[string]types.AttributeValue, error) {
-	keys, err := st.keys()
+	key, err := st.keyOf(ctx, c.ID)
 	if err != nil {
 		return nil, err
-	}
-	key, err := keys.Get(ctx, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("key of customer %s: %w", c.ID, err)
 	}
 	return sealCustomer(c, key)
 }
@@ -94,13 +103,9 @@ func (st *Store) openCustomer(ctx context.Context, item map[string]types.Attribu
 	if !ok {
 		return c, nil // written before per-customer keys; see the migration command
 	}
-	keys, err := st.keys()
+	key, err := st.keyOf(ctx, c.ID)
 	if err != nil {
 		return nil, err
-	}
-	key, err := keys.Get(ctx, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("key of customer %s: %w", c.ID, err)
 	}
 	plain, err := customerkeys.Open(key, c.ID, sealed.Value)
 	if err != nil {
@@ -149,15 +154,20 @@ func (st *Store) UpdateCustomerItem(ctx context.Context, c *billing.Customer, pr
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
+	return st.putAtVersion(item, prevVersion), nil
+}
+
+func strp(v string) *string { return &v }
+
+// putAtVersion is the put of a customer item on condition that the stored one is still at prevVersion.
+func (st *Store) putAtVersion(item map[string]types.AttributeValue, prevVersion int64) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: &st.Table, Item: item,
 		ConditionExpression:       strp("#v = :v"),
 		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
+	}}
 }
-
-func strp(v string) *string { return &v }
 
 // ErasedCustomerItem is the put of an erased customer (c.Erase applied, c.Version the next one):
 // ids and times only, no personal data sealed or clear, conditioned on the version read.
@@ -169,10 +179,5 @@ func (st *Store) ErasedCustomerItem(c *billing.Customer, prevVersion int64) (typ
 	for _, a := range personalAttrs {
 		delete(item, a)
 	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: &st.Table, Item: item,
-		ConditionExpression:       strp("#v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(prevVersion)},
-	}}, nil
+	return st.putAtVersion(item, prevVersion), nil
 }

@@ -67,18 +67,6 @@ func middles(bin, last4 string, n int) []string {
 	return out
 }
 
-// alertsFor returns the rules of the alerts logged about subject.
-func alertsFor(subject string) map[string]int {
-	out := map[string]int{}
-	for _, line := range strings.Split(stacktest.Logs.String(), "\n") {
-		var l struct{ Msg, Rule, Subject string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "audit alert" && l.Subject == subject {
-			out[l.Rule]++
-		}
-	}
-	return out
-}
-
 func (a *attackStack) ship() {
 	a.t.Helper()
 	if _, err := a.s.Audit.ShipNow(context.Background()); err != nil {
@@ -155,7 +143,7 @@ func TestEnumerationIsThrottled(t *testing.T) {
 		t.Errorf("audit records of the throttled attempts: %d %s", resp.StatusCode, body)
 	}
 	a.ship()
-	got := alertsFor("principal:mallory-enum")
+	got := stacktest.AlertsFor("principal:mallory-enum")
 	if got[auditreview.RuleCardAttempts] == 0 || got[auditreview.RuleCardThrottled] == 0 {
 		t.Errorf("alerts for the enumerating principal: %v, want %s and %s", got, auditreview.RuleCardAttempts, auditreview.RuleCardThrottled)
 	}
@@ -186,7 +174,7 @@ func TestCardTestingIsThrottled(t *testing.T) {
 		t.Fatalf("card testing throttled at attempt %d, want before 40", throttledAt)
 	}
 	a.ship()
-	if got := alertsFor("principal:carla-carder"); got[auditreview.RuleCardFailures] == 0 {
+	if got := stacktest.AlertsFor("principal:carla-carder"); got[auditreview.RuleCardFailures] == 0 {
 		t.Errorf("alerts for the card tester: %v, want %s", got, auditreview.RuleCardFailures)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -124,9 +125,13 @@ func (c *Call) PathParam(name string) string { return c.Request.PathParameters[n
 // Query returns a query string parameter.
 func (c *Call) Query(name string) string { return c.Request.QueryStringParameters[name] }
 
-// Touch adds a resource to the audit record.
+// Touch adds a resource to the audit record, once however often a handler that reads again after a
+// lost race names it.
 func (c *Call) Touch(typ, id string) {
-	c.Resources = append(c.Resources, audit.Resource{Type: typ, ID: id})
+	r := audit.Resource{Type: typ, ID: id}
+	if !slices.Contains(c.Resources, r) {
+		c.Resources = append(c.Resources, r)
+	}
 }
 
 // Log is the request's logger (JSON, redacted, tagged with the request id).

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -43,14 +44,7 @@ const (
 var Reasons = []Reason{ReasonDuplicate, ReasonFraudulent, ReasonOrderChange, ReasonProductUnsatisfactory}
 
 // Valid reports whether r is a known reason.
-func (r Reason) Valid() bool {
-	for _, v := range Reasons {
-		if r == v {
-			return true
-		}
-	}
-	return false
-}
+func (r Reason) Valid() bool { return slices.Contains(Reasons, r) }
 
 // RefundStatus is the outcome of a refund; only succeeded refunds are ever stored.
 type RefundStatus string

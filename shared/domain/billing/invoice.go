@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
@@ -24,14 +25,7 @@ const (
 var Statuses = []Status{Draft, Open, Paid, Void, Uncollectible}
 
 // Valid reports whether s is a known status.
-func (s Status) Valid() bool {
-	for _, v := range Statuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Event is something that happens to an invoice.
 type Event string

@@ -2,9 +2,6 @@ package creditnotes_test
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -39,8 +36,8 @@ func (c *countingProcessor) Refund(ctx context.Context, r processor.Refund) (pro
 // figures in billingdb's doc), as upper bounds: a change that adds a round trip fails here, one that saves one passes.
 func TestCallsPerCreditNote(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Counted")
-	open := cs.open(cus)
+	cus := cs.billing.Customer("Counted").ID
+	open := cs.billing.Open(cus)
 	paid, _ := cs.paid(cus, processor.TestVisa)
 	refusing, _ := cs.paid(cus, processor.TestRefundFails)
 	proc := &countingProcessor{Processor: cs.sandbox}
@@ -67,11 +64,11 @@ func TestCallsPerCreditNote(t *testing.T) {
 			calls{"DynamoDB GetItem": 3, "DynamoDB TransactWriteItems": 2, "DynamoDB PutItem": 1, "DynamoDB Query": 1}, 1},
 		// invoice, payment, reserve, then the release with the refusal's audit record.
 		{"refused refund", cs.pay, refusing.ID, nil, 402, calls{"DynamoDB GetItem": 2, "DynamoDB TransactWriteItems": 2}, 1},
-		{"refused: draft", cs.billing, cs.draft(cus).ID, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB PutItem": 1}, 0},
+		{"refused: draft", cs.billing, cs.billing.Draft(cus).ID, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB PutItem": 1}, 0},
 	}
 	for _, tt := range tests {
 		before := proc.refunds
-		status, body := tt.c.credit(tt.invoice, 100, tt.headers...)
+		status, body := credit(tt.c, tt.invoice, 100, tt.headers...)
 		if status != tt.status {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
@@ -82,17 +79,8 @@ func TestCallsPerCreditNote(t *testing.T) {
 		if n := proc.refunds - before; n != tt.refunds {
 			t.Errorf("%s: %d processor refunds, want %d", tt.name, n, tt.refunds)
 		}
-		t.Logf("%-30s %s + %d processor refund(s)", tt.name, format(got), tt.refunds)
+		t.Logf("%-30s %s + %d processor refund(s)", tt.name, stacktest.FormatCalls(got), tt.refunds)
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for op, n := range calls {
-		parts = append(parts, fmt.Sprintf("%d %s", n, op))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " + ")
 }
 
 // creditEvent is the event API Gateway sends for POST /v1/invoices/{id}/credit-notes by role.
@@ -117,14 +105,14 @@ func BenchmarkRefund(b *testing.B) { benchCredit(b, true) }
 
 func benchCredit(b *testing.B, refund bool) {
 	cs := newCNStack(b)
-	cus := cs.customer("Bench")
+	cus := cs.billing.Customer("Bench").ID
 	var inv string
 	role := auth.Billing
 	if refund {
 		p, _ := cs.paid(cus, processor.TestVisa)
 		inv, role = p.ID, auth.Payments
 	} else {
-		inv = cs.open(cus).ID
+		inv = cs.billing.Open(cus).ID
 	}
 	proc := &countingProcessor{Processor: cs.sandbox}
 	cs.proc.Processor = proc

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // issued returns an invoice's issued post-payment credit notes and fails on any note still pending.
@@ -47,7 +48,7 @@ func (cs *cnStack) checkRefunds(inv billing.Invoice, paymentID string, want int)
 		cs.t.Errorf("%d refunds accepted, %d post-payment credit notes issued, want %d", len(refunds), len(notes), want)
 	}
 	got := cs.totals(inv.ID, paymentID)
-	stored := cs.invoice(inv.ID)
+	stored := stacktest.StoredInvoice(cs.t, cs.s, inv.ID)
 	if got.Refunded != sum || got.PaymentRefunded != sum || refundedSum(refunds) != sum || sum > got.Paid ||
 		stored.RefundReserved != sum || len(stored.PendingRefunds) != 0 {
 		cs.t.Errorf("refunded: notes %d, invoice %d, payment %d, sandbox %d, reserved %d (pending %v), paid %d",
@@ -59,7 +60,7 @@ func (cs *cnStack) checkRefunds(inv billing.Invoice, paymentID string, want int)
 // the others are refused (422), and the sandbox refunded exactly the issued notes.
 func TestConcurrentRefunds(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestVisa)
 
 	statuses := refundAtOnce(cs, inv.ID, 8, 1000, "")
@@ -83,7 +84,7 @@ func refundAtOnce(cs *cnStack, invoiceID string, n int, amount int64, prefix str
 			if prefix != "" {
 				headers = []string{"Idempotency-Key", fmt.Sprintf("%s-%d", prefix, i)}
 			}
-			status, body := cs.pay.credit(invoiceID, amount, headers...)
+			status, body := credit(cs.pay, invoiceID, amount, headers...)
 			if status != 201 && status != 422 && status != 503 {
 				cs.t.Errorf("refund %d: %d %s", i, status, body)
 			}
@@ -103,10 +104,10 @@ func refundAtOnce(cs *cnStack, invoiceID string, n int, amount int64, prefix str
 // sandbox refunded exactly those, once each.
 func TestConcurrentRefundsWithCrash(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestVisa)
 
-	cs.db.FailWhen(first(3, issuesRefund))
+	cs.db.FailWhen(stacktest.First(3, stacktest.IssuesRefund))
 	statuses := refundAtOnce(cs, inv.ID, 8, 1000, "crash")
 	if cs.db.Failed.Load() != 3 {
 		t.Fatalf("%d injected faults, want 3", cs.db.Failed.Load())
@@ -127,10 +128,10 @@ func TestConcurrentRefundsWithCrash(t *testing.T) {
 // TestGaplessNumbers: 20 credit notes at once on 20 invoices get CN-000001 … CN-000020, each once.
 func TestGaplessNumbers(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	invs := make([]string, 20)
 	for i := range invs {
-		invs[i] = cs.open(cus).ID
+		invs[i] = cs.billing.Open(cus).ID
 	}
 	numbers := make([]string, len(invs))
 	var wg sync.WaitGroup
@@ -139,7 +140,7 @@ func TestGaplessNumbers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var cn billing.CreditNote
-			cs.billing.must(201, "POST", "/v1/invoices/"+id+"/credit-notes", creditBody(100, "order_change"), &cn)
+			cs.billing.Must(201, "POST", "/v1/invoices/"+id+"/credit-notes", creditBody(100, "order_change"), &cn)
 			numbers[i] = cn.Number
 		}()
 	}
@@ -152,7 +153,7 @@ func TestGaplessNumbers(t *testing.T) {
 		}
 	}
 	for _, id := range invs {
-		if got := cs.invoice(id); got.AmountDue != 4658 || got.AmountCredited != 100 {
+		if got := stacktest.StoredInvoice(cs.t, cs.s, id); got.AmountDue != 4658 || got.AmountCredited != 100 {
 			t.Errorf("invoice %s: due %d, credited %d", id, got.AmountDue, got.AmountCredited)
 		}
 	}

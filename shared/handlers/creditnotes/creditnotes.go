@@ -16,11 +16,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
@@ -47,7 +45,9 @@ const (
 
 // DefaultLease is how long a pending refund belongs to the request that reserved it. It must exceed
 // the function's timeout, so that a live refund is never taken over; the processor's idempotency key
-// keeps even that case from refunding twice.
+// keeps even that case from refunding twice. The payments function's claim is a lease of the same
+// length, but it holds the invoice itself (one attempt at a time); a refund's lease is on its own
+// pending note, since several refunds of one invoice may run at once, so the two are kept apart.
 const DefaultLease = 2 * time.Minute
 
 // maxAttempts bounds the re-reads after lost races: on the invoice (concurrent refunds reserve on it)
@@ -68,7 +68,6 @@ type Deps struct {
 // Handlers serves the credit note routes.
 type Handlers struct {
 	Deps
-	svc *endpoint.Service
 	// Now, NewID and Lease are the clock, the id source and the refund lease (replaced in tests).
 	Clock clock.Func
 	NewID func(prefix string) string
@@ -77,20 +76,12 @@ type Handlers struct {
 
 // Routes adds the credit note routes to svc. Its own writes go through svc.DB, the runtime's client.
 func Routes(svc *endpoint.Service, d Deps) *Handlers {
-	h := &Handlers{Deps: d, svc: svc, NewID: billing.NewID, Lease: DefaultLease}
+	h := &Handlers{Deps: d, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("CreateCreditNote", h.create)
 	svc.Handle("GetCreditNote", h.get)
 	svc.Handle("ListCreditNotes", h.list)
 	return h
 }
-
-func (h *Handlers) transact(ctx context.Context, items ...types.TransactWriteItem) error {
-	_, err := h.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return err
-}
-
-// errRetry tells the create loop to read the invoice again.
-var errRetry = errors.New("retry")
 
 // request is one create request: its validated body and the ids it keeps across retries.
 type request struct {
@@ -109,7 +100,7 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 	if err := r.in.Validate(); err != nil {
 		return nil, err
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	return endpoint.Retry(ctx, maxAttempts, "The invoice is being changed by other requests; retry shortly.", func(int) (*endpoint.Result, error) {
 		inv, err := h.Store.Get(ctx, c.PathParam("id"))
 		if err != nil {
 			return nil, translate(err)
@@ -117,7 +108,7 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 		if !c.Principal.CanAccess(auth.CreateCreditNotes, inv.CustomerID) {
 			return nil, problem.New(problem.NotFound, "No such invoice.")
 		}
-		touch(c, resInvoice, inv.ID)
+		c.Touch(resInvoice, inv.ID)
 		typ, err := inv.CreditNoteTypeOf()
 		if err != nil {
 			return nil, err
@@ -130,24 +121,18 @@ func (h *Handlers) create(ctx context.Context, c *endpoint.Call) (*endpoint.Resu
 		if err := c.Principal.Authorize(action); err != nil {
 			return nil, err
 		}
-		var res *endpoint.Result
 		if typ == billing.PrePayment {
-			res, err = h.credit(ctx, c, inv, r)
-		} else {
-			res, err = h.recoverPending(ctx, c, inv, r)
-			if res == nil && err == nil {
-				res, err = h.earlier(ctx, c, inv, r)
-			}
-			if res == nil && err == nil {
-				res, err = h.reserve(ctx, c, inv, r)
-			}
+			return h.credit(ctx, c, inv, r)
 		}
-		if !errors.Is(err, errRetry) {
-			return res, err
+		res, err := h.recoverPending(ctx, c, inv, r)
+		if res == nil && err == nil {
+			res, err = h.earlier(ctx, c, inv, r)
 		}
-		backoff(ctx, attempt)
-	}
-	return nil, problem.New(problem.ServiceUnavailable, "The invoice is being changed by other requests; retry shortly.")
+		if res == nil && err == nil {
+			res, err = h.reserve(ctx, c, inv, r)
+		}
+		return res, err
+	})
 }
 
 // credit issues a pre-payment credit note: the invoice's amount due falls, and an invoice with nothing
@@ -169,10 +154,10 @@ func (h *Handlers) credit(ctx context.Context, c *endpoint.Call, inv *billing.In
 	if err != nil {
 		return nil, err
 	}
-	touch(c, resCreditNote, cn.ID)
+	c.Touch(resCreditNote, cn.ID)
 	res, err := c.Commit(ctx, http.StatusCreated, cn, items...)
 	if err != nil && billingdb.Contended(err, 2) {
-		return nil, errRetry // the counter or the invoice moved on: read both again
+		return nil, endpoint.ErrRetry // the counter or the invoice moved on: read both again
 	}
 	return res, translate(err)
 }
@@ -206,8 +191,8 @@ func (h *Handlers) earlier(ctx context.Context, c *endpoint.Call, inv *billing.I
 		// still running" (409 idempotency_key_in_use): retried after the lease, this request recovers it.
 		return nil, problem.New(problem.IdempotencyKeyInUse, "A refund of this request is in progress; retry after a while.")
 	}
-	touch(c, resCreditNote, cn.ID)
-	touch(c, resPayment, cn.PaymentID)
+	c.Touch(resCreditNote, cn.ID)
+	c.Touch(resPayment, cn.PaymentID)
 	res, err := c.Commit(ctx, http.StatusCreated, cn)
 	return res, translate(err)
 }
@@ -237,14 +222,14 @@ func (h *Handlers) reserve(ctx context.Context, c *endpoint.Call, inv *billing.I
 	if err != nil {
 		return nil, err
 	}
-	if err := h.transact(ctx, items...); err != nil {
+	if err := c.Transact(ctx, items...); err != nil {
 		if billingdb.Contended(err, 1) {
-			return nil, errRetry // another refund reserved first: read what is left again
+			return nil, endpoint.ErrRetry // another refund reserved first: read what is left again
 		}
 		return nil, translate(err)
 	}
-	touch(c, resCreditNote, cn.ID)
-	touch(c, resPayment, cn.PaymentID)
+	c.Touch(resCreditNote, cn.ID)
+	c.Touch(resPayment, cn.PaymentID)
 	return h.refund(ctx, c, cn, r.charge, false)
 }
 
@@ -252,7 +237,7 @@ func (h *Handlers) reserve(ctx context.Context, c *endpoint.Call, inv *billing.I
 // request that died, or could not store the processor's answer. The processor is asked again with the
 // note's own key, so a refund that went through is recorded, not repeated. A note of this very request
 // (the client's retry with the same Idempotency-Key) answers it; others are recorded with their own
-// audit record, and the request then reads the invoice again (errRetry). Nothing to recover: nil, nil.
+// audit record, and the request then reads the invoice again (endpoint.ErrRetry). Nothing to recover: nil, nil.
 func (h *Handlers) recoverPending(ctx context.Context, c *endpoint.Call, inv *billing.Invoice, r *request) (*endpoint.Result, error) {
 	recovered := false
 	for _, id := range inv.PendingRefunds {
@@ -267,7 +252,7 @@ func (h *Handlers) recoverPending(ctx context.Context, c *endpoint.Call, inv *bi
 			continue // settled, or still in the hands of its request
 		}
 		until := h.Clock.Now().Add(h.Lease)
-		if err := h.transact(ctx, h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, until)); err != nil {
+		if err := c.Transact(ctx, h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, until)); err != nil {
 			if billingdb.Contended(err, 1) {
 				recovered = true // another request took it over first
 				continue
@@ -286,8 +271,8 @@ func (h *Handlers) recoverPending(ctx context.Context, c *endpoint.Call, inv *bi
 		mine := r.key != "" && cn.RequestKey == r.key
 		c.Log().Info("recovering an interrupted refund", "invoice_id", inv.ID, "credit_note_id", cn.ID, "own", mine)
 		if mine {
-			touch(c, resCreditNote, cn.ID)
-			touch(c, resPayment, cn.PaymentID)
+			c.Touch(resCreditNote, cn.ID)
+			c.Touch(resPayment, cn.PaymentID)
 			return h.refund(ctx, c, cn, p.ChargeID, false)
 		}
 		if _, err := h.refund(ctx, c, cn, p.ChargeID, true); err != nil {
@@ -296,7 +281,7 @@ func (h *Handlers) recoverPending(ctx context.Context, c *endpoint.Call, inv *bi
 		recovered = true
 	}
 	if recovered {
-		return nil, errRetry
+		return nil, endpoint.ErrRetry
 	}
 	return nil, nil
 }
@@ -358,7 +343,7 @@ func (h *Handlers) issue(ctx context.Context, c *endpoint.Call, pending *billing
 		if !billingdb.Contended(err, 1) {
 			return nil, h.notStored(ctx, c, pending, err)
 		}
-		backoff(ctx, attempt) // another credit note took the number: read the counter again
+		endpoint.Backoff(ctx, attempt) // another credit note took the number: read the counter again
 	}
 	return nil, h.notStored(ctx, c, pending, errors.New("credit note counter contended"))
 }
@@ -394,11 +379,7 @@ func (h *Handlers) recordRecovery(ctx context.Context, c *endpoint.Call, cn *bil
 		audit.Resource{Type: resInvoice, ID: cn.InvoiceID}, audit.Resource{Type: resCreditNote, ID: cn.ID},
 		audit.Resource{Type: resPayment, ID: cn.PaymentID})
 	rec.ErrorCode = string(code)
-	recItem, err := h.svc.Audit.TransactItem(rec)
-	if err != nil {
-		return err
-	}
-	return h.transact(ctx, append(items[:len(items):len(items)], recItem)...)
+	return c.TransactAudited(ctx, rec, items...)
 }
 
 // notStored handles an outcome that could not be stored: the note stays pending, its lease is cut short
@@ -412,7 +393,7 @@ func (h *Handlers) notStored(ctx context.Context, c *endpoint.Call, cn *billing.
 // ends on its own.
 func (h *Handlers) expire(ctx context.Context, c *endpoint.Call, cn *billing.CreditNote) {
 	now := h.Clock.Now()
-	if err := h.transact(context.WithoutCancel(ctx), h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, now)); err != nil {
+	if err := c.Transact(context.WithoutCancel(ctx), h.Store.RenewRefundLeaseItem(cn, cn.ClaimUntil, now)); err != nil {
 		c.Log().Error("expire refund lease; it ends on its own", "invoice_id", cn.InvoiceID, "credit_note_id", cn.ID, "error", err)
 		return
 	}
@@ -441,7 +422,7 @@ func (h *Handlers) get(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 	if cn.Status != billing.CreditNoteIssued || !c.Principal.CanAccess(auth.ReadCreditNotes, cn.CustomerID) {
 		return nil, problem.New(problem.NotFound, "No such credit note.")
 	}
-	touch(c, resCreditNote, cn.ID)
+	c.Touch(resCreditNote, cn.ID)
 	return &endpoint.Result{Status: http.StatusOK, Body: cn}, nil
 }
 
@@ -463,25 +444,6 @@ func ownOnly(c *endpoint.Call, action auth.Action) string {
 		return c.Principal.CustomerID
 	}
 	return ""
-}
-
-func backoff(ctx context.Context, attempt int) {
-	// Jittered so that racing requests spread out instead of colliding again in step.
-	d := time.Duration(rand.IntN(5+5*min(attempt, 10))) * time.Millisecond
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
-// touch names an object in the audit record once, however often a retried loop reads it.
-func touch(c *endpoint.Call, typ, id string) {
-	for _, r := range c.Resources {
-		if r.Type == typ && r.ID == id {
-			return
-		}
-	}
-	c.Touch(typ, id)
 }
 
 // translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.

@@ -18,14 +18,14 @@ import (
 // invoice as it was.
 func TestBadInput(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
-	open := cs.open(cus)
+	cus := cs.billing.Customer("Ada").ID
+	open := cs.billing.Open(cus)
 	paid, _ := cs.paid(cus, processor.TestVisa)
-	draft := cs.draft(cus)
-	void := cs.open(cus)
-	cs.billing.must(200, "POST", "/v1/invoices/"+void.ID+"/void", "", nil)
-	uncollectible := cs.open(cus)
-	cs.billing.must(200, "POST", "/v1/invoices/"+uncollectible.ID+"/mark-uncollectible", "", nil)
+	draft := cs.billing.Draft(cus)
+	void := cs.billing.Open(cus)
+	cs.billing.Must(200, "POST", "/v1/invoices/"+void.ID+"/void", "", nil)
+	uncollectible := cs.billing.Open(cus)
+	cs.billing.Must(200, "POST", "/v1/invoices/"+uncollectible.ID+"/mark-uncollectible", "", nil)
 
 	path := "/v1/invoices/" + open.ID + "/credit-notes"
 	refund := "/v1/invoices/" + paid.ID + "/credit-notes"
@@ -62,31 +62,25 @@ func TestBadInput(t *testing.T) {
 		{"uncollectible invoice", cs.admin, "/v1/invoices/" + uncollectible.ID + "/credit-notes", creditBody(1, "duplicate"), 409, "invalid_state", ""},
 	}
 	for _, tt := range tests {
-		status, body := tt.c.do("POST", tt.path, tt.body)
-		p := decode[problemBody](t, body)
-		if status != tt.status || p.Code != tt.code {
-			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.code)
-		}
-		if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
-			t.Errorf("%s: errors %+v, want field %q", tt.name, p.Errors, tt.field)
-		}
+		status, body := tt.c.Do("POST", tt.path, tt.body)
+		stacktest.ExpectProblem(t, tt.name, status, body, tt.status, tt.code, tt.field)
 	}
 	for _, id := range []string{open.ID, paid.ID, draft.ID, void.ID, uncollectible.ID} {
 		if notes := cs.notes(id); len(notes) != 0 {
 			t.Errorf("refused requests stored credit notes on %s: %+v", id, notes)
 		}
 	}
-	if got := cs.invoice(open.ID); got.AmountDue != 4758 || got.AmountCredited != 0 || got.UpdatedAt != open.UpdatedAt {
+	if got := stacktest.StoredInvoice(cs.t, cs.s, open.ID); got.AmountDue != 4758 || got.AmountCredited != 0 || got.UpdatedAt != open.UpdatedAt {
 		t.Errorf("open invoice after refused requests: %+v", got)
 	}
-	if got := cs.invoice(paid.ID); got.RefundReserved != 0 || got.AmountRefunded != 0 {
+	if got := stacktest.StoredInvoice(cs.t, cs.s, paid.ID); got.RefundReserved != 0 || got.AmountRefunded != 0 {
 		t.Errorf("paid invoice after refused requests: %+v", got)
 	}
 	if n := len(cs.sandbox.Refunds()); n != 0 {
 		t.Errorf("refused requests refunded %d times", n)
 	}
 	// A memo of exactly 500 characters is accepted, and the invoice is still creditable.
-	cs.billing.must(201, "POST", path, `{"amount":1,"reason":"duplicate","memo":"`+long[2:]+`"}`, nil)
+	cs.billing.Must(201, "POST", path, `{"amount":1,"reason":"duplicate","memo":"`+long[2:]+`"}`, nil)
 
 	// Reads: malformed and unknown ids, lists without a filter, foreign cursors.
 	reads := []struct {
@@ -106,7 +100,7 @@ func TestBadInput(t *testing.T) {
 		{"invoice cursor on credit notes", "/v1/credit-notes?customer_id=" + cus + "&cursor=MjAyNi0wMS0wMVQwMDowMDowMC4wMDBaI2luX2FhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh", 400},
 	}
 	for _, tt := range reads {
-		if status, body := cs.billing.do("GET", tt.path, ""); status != tt.status {
+		if status, body := cs.billing.Do("GET", tt.path, ""); status != tt.status {
 			t.Errorf("%s: %d %s, want %d", tt.name, status, body, tt.status)
 		}
 	}
@@ -122,27 +116,27 @@ func TestProcessorDown(t *testing.T) {
 	}{{"before the refund", false}, {"after the refund", true}} {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := newCNStack(t)
-			cus := cs.customer("Ada")
+			cus := cs.billing.Customer("Ada").ID
 			inv, pay := cs.paid(cus, processor.TestVisa)
 			cs.proc.down.Store(true)
 			cs.proc.afterRefund.Store(tt.afterRefund)
-			status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "down-1")
-			if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" || strings.Contains(body, "injected") {
+			status, body := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "down-1")
+			if p := stacktest.Decode[stacktest.Problem](t, body); status != 503 || p.Code != "service_unavailable" || strings.Contains(body, "injected") {
 				t.Fatalf("refund with the processor down: %d %s", status, body)
 			}
 			notes := cs.notes(inv.ID)
 			if len(notes) != 1 || notes[0].Status != billing.CreditNotePending {
 				t.Fatalf("notes after the outage: %+v", notes)
 			}
-			if status, _ := cs.billing.do("GET", "/v1/credit-notes/"+notes[0].ID, ""); status != 404 {
+			if status, _ := cs.billing.Do("GET", "/v1/credit-notes/"+notes[0].ID, ""); status != 404 {
 				t.Errorf("a pending note is visible: %d", status)
 			}
-			if got := cs.invoice(inv.ID); got.RefundReserved != 1000 || got.AmountRefunded != 0 {
+			if got := stacktest.StoredInvoice(cs.t, cs.s, inv.ID); got.RefundReserved != 1000 || got.AmountRefunded != 0 {
 				t.Errorf("invoice during the outage: reserved %d, refunded %d", got.RefundReserved, got.AmountRefunded)
 			}
 			cs.proc.down.Store(false)
 			var cn billing.CreditNote
-			cs.pay.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &cn, "Idempotency-Key", "down-1")
+			cs.pay.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &cn, "Idempotency-Key", "down-1")
 			if cn.ID != notes[0].ID || cn.Number != "CN-000001" {
 				t.Errorf("the retry answered %+v, want the pending note %s", cn, notes[0].ID)
 			}
@@ -156,11 +150,11 @@ func TestProcessorDown(t *testing.T) {
 // record, RecoverRefund) and then makes its own refund; the first client's retry gets its note.
 func TestDynamoDBFailsAfterRefund(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestVisa)
-	cs.db.FailWhen(first(1, issuesRefund))
-	status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "crash-1")
-	if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" || strings.Contains(body, "injected") {
+	cs.db.FailWhen(stacktest.First(1, stacktest.IssuesRefund))
+	status, body := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "crash-1")
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 503 || p.Code != "service_unavailable" || strings.Contains(body, "injected") {
 		t.Fatalf("refund whose commit fails: %d %s", status, body)
 	}
 	if !strings.Contains(stacktest.Logs.String(), "injected DynamoDB fault") {
@@ -170,18 +164,18 @@ func TestDynamoDBFailsAfterRefund(t *testing.T) {
 		t.Fatalf("%d refunds before recovery, want 1", n)
 	}
 	var own billing.CreditNote
-	cs.admin.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(500, "duplicate"), &own)
+	cs.admin.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(500, "duplicate"), &own)
 	if own.Amount != 500 || own.Number != "CN-000002" {
 		t.Errorf("the recovering request's own note: %+v", own)
 	}
 	var retried billing.CreditNote
-	cs.pay.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &retried, "Idempotency-Key", "crash-1")
+	cs.pay.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &retried, "Idempotency-Key", "crash-1")
 	if retried.Amount != 1000 || retried.Number != "CN-000001" || retried.ID == own.ID {
 		t.Errorf("the first client's retry: %+v", retried)
 	}
 	cs.checkRefunds(inv, pay.ID, 2)
 	var recovered int
-	for _, rec := range cs.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(cs.t, cs.s) {
 		if rec.EventName == creditnotes.RecoverEvent {
 			recovered++
 			if rec.ErrorCode != "" || len(rec.Resources) != 3 || rec.Resources[1].ID != retried.ID {
@@ -199,26 +193,26 @@ func TestDynamoDBFailsAfterRefund(t *testing.T) {
 // stays reserved) until the lease ends; the next request then recovers it.
 func TestCrashKeepsLease(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestVisa)
 	cs.db.FailWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
-		return issuesRefund(in) || (len(in.TransactItems) == 1 && in.TransactItems[0].Update != nil && in.TransactItems[0].Update.ExpressionAttributeValues[":from"] != nil)
+		return stacktest.IssuesRefund(in) || (len(in.TransactItems) == 1 && in.TransactItems[0].Update != nil && in.TransactItems[0].Update.ExpressionAttributeValues[":from"] != nil)
 	})
-	if status, body := cs.pay.credit(inv.ID, 4000); status != 503 {
+	if status, body := credit(cs.pay, inv.ID, 4000); status != 503 {
 		t.Fatalf("refund that dies: %d %s", status, body)
 	}
 	cs.db.FailWhen(nil)
 	// The lease is live: the reservation holds, nothing is recovered.
-	if status, body := cs.pay.credit(inv.ID, 1000); status != 422 {
+	if status, body := credit(cs.pay, inv.ID, 1000); status != 422 {
 		t.Errorf("refund beyond what the live reservation leaves: %d %s", status, body)
 	}
-	cs.pay.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(758, "duplicate"), nil)
-	if got := cs.invoice(inv.ID); len(got.PendingRefunds) != 1 {
+	cs.pay.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(758, "duplicate"), nil)
+	if got := stacktest.StoredInvoice(cs.t, cs.s, inv.ID); len(got.PendingRefunds) != 1 {
 		t.Errorf("pending refunds with a live lease: %v", got.PendingRefunds)
 	}
 	cs.clock.Advance(creditnotes.DefaultLease + 1)
 	// After the lease, the next request recovers the note, then finds nothing left for its own refund.
-	if status, body := cs.pay.credit(inv.ID, 1); status != 422 {
+	if status, body := credit(cs.pay, inv.ID, 1); status != 422 {
 		t.Errorf("request after the lease: %d %s", status, body)
 	}
 	cs.checkRefunds(inv, pay.ID, 2)
@@ -229,25 +223,25 @@ func TestCrashKeepsLease(t *testing.T) {
 // pending note (RecoverRefund record with refund_failed); no credit note stays, nothing is refunded.
 func TestRecoveredRefusal(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, _ := cs.paid(cus, processor.TestRefundFails)
 	cs.proc.down.Store(true)
-	if status, body := cs.pay.credit(inv.ID, 1000); status != 503 {
+	if status, body := credit(cs.pay, inv.ID, 1000); status != 503 {
 		t.Fatalf("refund with the processor down: %d %s", status, body)
 	}
 	cs.proc.down.Store(false)
-	status, body := cs.admin.credit(inv.ID, 500)
-	if p := decode[problemBody](t, body); status != 402 || p.Code != "refund_failed" {
+	status, body := credit(cs.admin, inv.ID, 500)
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 402 || p.Code != "refund_failed" {
 		t.Errorf("the next refund: %d %s", status, body)
 	}
 	if notes := cs.notes(inv.ID); len(notes) != 0 {
 		t.Errorf("credit notes kept: %+v", notes)
 	}
-	if got := cs.invoice(inv.ID); got.RefundReserved != 0 || len(got.PendingRefunds) != 0 || got.AmountRefunded != 0 {
+	if got := stacktest.StoredInvoice(cs.t, cs.s, inv.ID); got.RefundReserved != 0 || len(got.PendingRefunds) != 0 || got.AmountRefunded != 0 {
 		t.Errorf("invoice after the recovered refusal: %+v", got)
 	}
 	var recovered []string
-	for _, rec := range cs.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(cs.t, cs.s) {
 		if rec.EventName == creditnotes.RecoverEvent {
 			recovered = append(recovered, rec.ErrorCode)
 		}
@@ -264,25 +258,25 @@ func TestRecoveredRefusal(t *testing.T) {
 // charged for the amount due), a pre-payment credit note is refused (409) and changes nothing.
 func TestCreditDuringPayment(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
-	inv := cs.open(cus)
-	stored := cs.invoice(inv.ID)
+	cus := cs.billing.Customer("Ada").ID
+	inv := cs.billing.Open(cus)
+	stored := stacktest.StoredInvoice(cs.t, cs.s, inv.ID)
 	now := cs.clock.Now()
 	p := &billing.Payment{ID: billing.NewID(billing.PaymentPrefix), InvoiceID: inv.ID, CustomerID: cus,
 		TokenID: "tok_00000000000000000000000000000000", Status: billing.PaymentProcessing, Amount: stored.AmountDue,
 		Currency: stored.Currency, CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
-	items, err := cs.reader().ClaimItems(stored, p, now.Add(time.Minute))
+	items, err := stacktest.BillingStore(cs.s).ClaimItems(stored, p, now.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dynamodb.NewFromConfig(cs.s.Env.AWS).TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		t.Fatal(err)
 	}
-	status, body := cs.billing.credit(inv.ID, 100)
-	if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" {
+	status, body := credit(cs.billing, inv.ID, 100)
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 409 || p.Code != "invalid_state" {
 		t.Errorf("credit note during a payment: %d %s", status, body)
 	}
-	if got := cs.invoice(inv.ID); got.AmountDue != 4758 || got.AmountCredited != 0 || len(cs.notes(inv.ID)) != 0 {
+	if got := stacktest.StoredInvoice(cs.t, cs.s, inv.ID); got.AmountDue != 4758 || got.AmountCredited != 0 || len(cs.notes(inv.ID)) != 0 {
 		t.Errorf("invoice after the refused credit note: %+v", got)
 	}
 }

@@ -2,19 +2,15 @@ package creditnotes_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
@@ -30,35 +26,12 @@ import (
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
 // client talks to one local stack as one principal.
-type client struct {
-	t     testing.TB
-	s     *devstack.Stack
-	token string
-}
+type client = stacktest.Client
 
-func newClient(t testing.TB, s *devstack.Stack, role, customerID string) *client {
-	t.Helper()
-	return &client{t: t, s: s, token: stacktest.Token(t, s, devstack.TokenSpec{Role: role, CustomerID: customerID, Subject: role + "-" + customerID})}
-}
+var newClient = stacktest.NewClient
 
-func (c *client) do(method, path, body string, headers ...string) (int, string) {
-	c.t.Helper()
-	resp, b := stacktest.Do(c.t, c.s, method, path, c.token, body, headers...)
-	return resp.StatusCode, b
-}
-
-func (c *client) must(want int, method, path, body string, out any, headers ...string) {
-	c.t.Helper()
-	status, b := c.do(method, path, body, headers...)
-	if status != want {
-		c.t.Fatalf("%s %s: %d, want %d; body %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(b), out); err != nil {
-			c.t.Fatalf("%s %s: body %s: %v", method, path, b, err)
-		}
-	}
-}
+// clock is the real time, moved forward by what a test skips (a lease).
+type clock = stacktest.Clock
 
 // cnStack is a local stack whose payments and credit-notes functions share one sandbox processor the
 // test can count (and take down), and whose credit-notes function runs over a DynamoDB client the test
@@ -75,24 +48,6 @@ type cnStack struct {
 	billing *client
 	pay     *client
 	admin   *client
-}
-
-// clock is the real time, moved forward by what a test skips (a lease).
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
 }
 
 func newCNStack(t testing.TB) *cnStack {
@@ -141,47 +96,11 @@ func (cs *cnStack) wire() {
 	cs.s.Gateway.Functions[routes.CreditNotes] = svc.Serve
 }
 
-// customer creates a customer through the invoices function.
-func (cs *cnStack) customer(name string) string {
-	var cus billing.Customer
-	cs.billing.must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":"x@example.com"}`, name), &cus)
-	return cus.ID
-}
-
-// draft creates a draft of 2 × 19.99 EUR at 19% tax (total 4758) for the customer.
-func (cs *cnStack) draft(customerID string) billing.Invoice {
-	var inv billing.Invoice
-	cs.billing.must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Hosting","quantity":2,"unit_amount":1999,"tax_rate_bps":1900}]}`, customerID), &inv)
-	return inv
-}
-
-// open creates and finalizes an invoice of 4758.
-func (cs *cnStack) open(customerID string) billing.Invoice {
-	inv := cs.draft(customerID)
-	cs.billing.must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
-	return inv
-}
-
-// tokenize stores a card for the customer through the tokens function and returns its token id.
-func (cs *cnStack) tokenize(customerID, number string) string {
-	var tok struct {
-		ID string `json:"id"`
-	}
-	status, body := cs.pay.do("POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2034,"cvc":"123"}}`, customerID, number))
-	if status != 201 && status != 200 {
-		cs.t.Fatalf("tokenize: %d %s", status, body)
-	}
-	if err := json.Unmarshal([]byte(body), &tok); err != nil {
-		cs.t.Fatal(err)
-	}
-	return tok.ID
-}
-
 // paid opens an invoice and pays it with number; it returns the paid invoice and its payment.
 func (cs *cnStack) paid(customerID, number string) (billing.Invoice, billing.Payment) {
-	inv := cs.open(customerID)
+	inv := cs.billing.Open(customerID)
 	var res payments.PayResponse
-	cs.pay.must(200, "POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.tokenize(customerID, number)), &res)
+	cs.pay.Must(200, "POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.pay.Tokenize(customerID, number)), &res)
 	return *res.Invoice, *res.Payment
 }
 
@@ -190,24 +109,9 @@ func creditBody(amount int64, reason string) string {
 }
 
 // credit posts a credit note on an invoice as c.
-func (c *client) credit(invoiceID string, amount int64, headers ...string) (int, string) {
-	c.t.Helper()
-	return c.do("POST", "/v1/invoices/"+invoiceID+"/credit-notes", creditBody(amount, "order_change"), headers...)
-}
-
-// reader reads the billing table for the test, with the stack's plain client.
-func (cs *cnStack) reader() *billingdb.Store {
-	return &billingdb.Store{DB: dynamodb.NewFromConfig(cs.s.Env.AWS), Table: cs.s.Env.Config.BillingTable}
-}
-
-// invoice reads an invoice as stored, with its reservations.
-func (cs *cnStack) invoice(id string) *billing.Invoice {
-	cs.t.Helper()
-	inv, err := cs.reader().Get(context.Background(), id)
-	if err != nil {
-		cs.t.Fatal(err)
-	}
-	return inv
+func credit(c *client, invoiceID string, amount int64, headers ...string) (int, string) {
+	c.T.Helper()
+	return c.Do("POST", "/v1/invoices/"+invoiceID+"/credit-notes", creditBody(amount, "order_change"), headers...)
 }
 
 // notes lists every credit note of an invoice as stored, pending ones included.
@@ -224,7 +128,7 @@ func (cs *cnStack) notes(invoiceID string) []billing.CreditNote {
 	}
 	var out []billing.CreditNote
 	for _, item := range res.Items {
-		cn, err := cs.reader().GetCreditNote(context.Background(), item["id"].(*types.AttributeValueMemberS).Value)
+		cn, err := stacktest.BillingStore(cs.s).GetCreditNote(context.Background(), item["id"].(*types.AttributeValueMemberS).Value)
 		if err != nil {
 			cs.t.Fatal(err)
 		}
@@ -242,42 +146,8 @@ func refundedSum(list []processor.Refunded) int64 {
 	return sum
 }
 
-// auditRecords returns every audit record of the stack.
-func (cs *cnStack) auditRecords() []audit.Record {
-	cs.t.Helper()
-	return stacktest.AuditRecords(cs.t, cs.s)
-}
-
-type problemBody = stacktest.Problem
-
-func decode[T any](t testing.TB, body string) T {
-	t.Helper()
-	return stacktest.Decode[T](t, body)
-}
-
 // faultyDB is the function's DynamoDB client with injected faults (stacktest.FaultyDB).
 type faultyDB = stacktest.FaultyDB
-
-var errInjected = stacktest.ErrInjected
-
-// issuesRefund reports whether a transaction issues a refunded credit note: the commit after the
-// processor accepted a refund.
-func issuesRefund(in *dynamodb.TransactWriteItemsInput) bool {
-	for _, it := range in.TransactItems {
-		if it.Put != nil && it.Put.ExpressionAttributeValues[":pending"] != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// first fails the first n transactions p matches, then none.
-func first(n int64, p func(in *dynamodb.TransactWriteItemsInput) bool) func(in *dynamodb.TransactWriteItemsInput) bool {
-	var done atomic.Int64
-	return func(in *dynamodb.TransactWriteItemsInput) bool {
-		return p(in) && done.Add(1) <= n
-	}
-}
 
 // faultyProcessor is the sandbox, unreachable while down is set: a refund then fails as a network fault
 // would, after the sandbox may or may not have refunded (afterRefund: it did).

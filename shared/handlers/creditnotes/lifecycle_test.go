@@ -9,6 +9,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // totals are the amounts of an invoice a user checks after each step.
@@ -20,11 +21,11 @@ type totals struct {
 func (cs *cnStack) totals(invoiceID, paymentID string) totals {
 	cs.t.Helper()
 	var inv billing.Invoice
-	cs.billing.must(200, "GET", "/v1/invoices/"+invoiceID, "", &inv)
+	cs.billing.Must(200, "GET", "/v1/invoices/"+invoiceID, "", &inv)
 	got := totals{Status: inv.Status, Due: inv.AmountDue, Credited: inv.AmountCredited, Paid: inv.AmountPaid, Refunded: inv.AmountRefunded}
 	if paymentID != "" {
 		var p billing.Payment
-		cs.billing.must(200, "GET", "/v1/payments/"+paymentID, "", &p)
+		cs.billing.Must(200, "GET", "/v1/payments/"+paymentID, "", &p)
 		got.PaymentRefunded = p.AmountRefunded
 	}
 	return got
@@ -35,12 +36,12 @@ func (cs *cnStack) totals(invoiceID, paymentID string) totals {
 // refunds at each step.
 func TestLifecycle(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
-	inv := cs.open(cus)
+	cus := cs.billing.Customer("Ada").ID
+	inv := cs.billing.Open(cus)
 
 	// 1. A pre-payment credit note (billing) lowers what is due.
 	var pre billing.CreditNote
-	cs.billing.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", `{"amount":758,"reason":"order_change","memo":"One seat fewer"}`, &pre)
+	cs.billing.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", `{"amount":758,"reason":"order_change","memo":"One seat fewer"}`, &pre)
 	if pre.Type != billing.PrePayment || pre.Refund != nil || pre.Number != "CN-000001" || pre.Status != billing.CreditNoteIssued ||
 		!strings.HasPrefix(pre.ID, "cn_") || pre.Amount != 758 || pre.Memo == nil || *pre.Memo != "One seat fewer" || pre.Currency != "EUR" || pre.CustomerID != cus {
 		t.Errorf("pre-payment credit note: %+v", pre)
@@ -51,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 
 	// 2. The payment charges what is left.
 	var paid payments.PayResponse
-	cs.pay.must(200, "POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.tokenize(cus, processor.TestVisa)), &paid)
+	cs.pay.Must(200, "POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.pay.Tokenize(cus, processor.TestVisa)), &paid)
 	if paid.Payment.Amount != 4000 || paid.Invoice.AmountPaid != 4000 {
 		t.Errorf("pay after a credit: %+v %+v", paid.Invoice, paid.Payment)
 	}
@@ -62,7 +63,7 @@ func TestLifecycle(t *testing.T) {
 
 	// 3. A post-payment credit note (payments) refunds part of it.
 	var part billing.CreditNote
-	cs.pay.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1500, "product_unsatisfactory"), &part)
+	cs.pay.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1500, "product_unsatisfactory"), &part)
 	if part.Type != billing.PostPayment || part.Number != "CN-000002" || part.Refund == nil || part.Memo != nil ||
 		!strings.HasPrefix(part.Refund.ID, "re_") || part.Refund.PaymentID != pay || part.Refund.Amount != 1500 || part.Refund.Status != billing.RefundSucceeded {
 		t.Errorf("refund: %+v %+v", part, part.Refund)
@@ -73,15 +74,15 @@ func TestLifecycle(t *testing.T) {
 
 	// 4. The rest; then nothing is left to refund.
 	var rest billing.CreditNote
-	cs.admin.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(2500, "duplicate"), &rest)
+	cs.admin.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(2500, "duplicate"), &rest)
 	if rest.Number != "CN-000003" || rest.Refund == nil || rest.Refund.Amount != 2500 {
 		t.Errorf("second refund: %+v", rest)
 	}
 	if got := cs.totals(inv.ID, pay); got != (totals{Status: billing.Paid, Credited: 758, Paid: 4000, Refunded: 4000, PaymentRefunded: 4000}) {
 		t.Errorf("after the full refund: %+v", got)
 	}
-	status, body := cs.pay.credit(inv.ID, 1)
-	if p := decode[problemBody](t, body); status != 422 || p.Code != "validation_failed" || len(p.Errors) == 0 || p.Errors[0].Field != "amount" {
+	status, body := credit(cs.pay, inv.ID, 1)
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 422 || p.Code != "validation_failed" || len(p.Errors) == 0 || p.Errors[0].Field != "amount" {
 		t.Errorf("refund beyond the payment: %d %s", status, body)
 	}
 	refunds := cs.sandbox.Refunds()
@@ -91,43 +92,43 @@ func TestLifecycle(t *testing.T) {
 
 	// Reads: one note, the invoice's notes newest first, the customer's, the invoice's payments.
 	var got billing.CreditNote
-	cs.billing.must(200, "GET", "/v1/credit-notes/"+part.ID, "", &got)
+	cs.billing.Must(200, "GET", "/v1/credit-notes/"+part.ID, "", &got)
 	if got.ID != part.ID || got.Refund == nil || got.Refund.ID != part.Refund.ID || got.Object != billing.ObjectCreditNote {
 		t.Errorf("GET credit note: %+v", got)
 	}
 	var list billingdb.List[billing.CreditNote]
-	cs.billing.must(200, "GET", "/v1/credit-notes?invoice_id="+inv.ID, "", &list)
+	cs.billing.Must(200, "GET", "/v1/credit-notes?invoice_id="+inv.ID, "", &list)
 	if len(list.Data) != 3 || list.Data[0].ID != rest.ID || list.Data[2].ID != pre.ID || list.HasMore {
 		t.Errorf("credit notes of the invoice: %+v", list)
 	}
-	cs.billing.must(200, "GET", "/v1/credit-notes?customer_id="+cus+"&limit=2", "", &list)
+	cs.billing.Must(200, "GET", "/v1/credit-notes?customer_id="+cus+"&limit=2", "", &list)
 	if len(list.Data) != 2 || !list.HasMore || list.NextCursor == "" {
 		t.Fatalf("first page of the customer's credit notes: %+v", list)
 	}
-	cs.billing.must(200, "GET", "/v1/credit-notes?customer_id="+cus+"&limit=2&cursor="+list.NextCursor, "", &list)
+	cs.billing.Must(200, "GET", "/v1/credit-notes?customer_id="+cus+"&limit=2&cursor="+list.NextCursor, "", &list)
 	if len(list.Data) != 1 || list.Data[0].ID != pre.ID || list.HasMore {
 		t.Errorf("second page of the customer's credit notes: %+v", list)
 	}
 	var pays billingdb.List[billing.Payment]
-	cs.billing.must(200, "GET", "/v1/payments?invoice_id="+inv.ID, "", &pays)
+	cs.billing.Must(200, "GET", "/v1/payments?invoice_id="+inv.ID, "", &pays)
 	if len(pays.Data) != 1 || pays.Data[0].ID != pay || pays.Data[0].AmountRefunded != 4000 || pays.Data[0].Object != billing.ObjectPayment {
 		t.Errorf("payments of the invoice: %+v", pays)
 	}
-	cs.billing.must(200, "GET", "/v1/payments?customer_id="+cus, "", &pays)
+	cs.billing.Must(200, "GET", "/v1/payments?customer_id="+cus, "", &pays)
 	if len(pays.Data) != 1 || pays.Data[0].ID != pay {
 		t.Errorf("payments of the customer: %+v", pays)
 	}
 	// The customer sees its own.
 	own := newClient(t, cs.s, "customer", cus)
-	own.must(200, "GET", "/v1/credit-notes", "", &list)
+	own.Must(200, "GET", "/v1/credit-notes", "", &list)
 	if len(list.Data) != 3 {
 		t.Errorf("the customer's own credit notes: %+v", list)
 	}
-	own.must(200, "GET", "/v1/payments/"+pay, "", nil)
+	own.Must(200, "GET", "/v1/payments/"+pay, "", nil)
 
 	// Every request left an audit record naming what it touched.
 	names := map[string]int{}
-	for _, rec := range cs.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(cs.t, cs.s) {
 		for _, r := range rec.Resources {
 			if r.ID == part.ID {
 				names[rec.EventName]++
@@ -143,20 +144,20 @@ func TestLifecycle(t *testing.T) {
 // nothing can then be refunded or paid.
 func TestCreditToZero(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
-	inv := cs.open(cus)
-	cs.billing.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(4000, "order_change"), nil)
-	cs.admin.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(758, "order_change"), nil)
+	cus := cs.billing.Customer("Ada").ID
+	inv := cs.billing.Open(cus)
+	cs.billing.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(4000, "order_change"), nil)
+	cs.admin.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(758, "order_change"), nil)
 	var got billing.Invoice
-	cs.billing.must(200, "GET", "/v1/invoices/"+inv.ID, "", &got)
+	cs.billing.Must(200, "GET", "/v1/invoices/"+inv.ID, "", &got)
 	if got.Status != billing.Paid || got.AmountDue != 0 || got.AmountCredited != 4758 || got.AmountPaid != 0 || got.PaymentID != nil || got.PaidAt == nil {
 		t.Errorf("invoice credited to zero: %+v", got)
 	}
-	status, body := cs.pay.credit(inv.ID, 1)
-	if p := decode[problemBody](t, body); status != 422 || p.Code != "validation_failed" {
+	status, body := credit(cs.pay, inv.ID, 1)
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 422 || p.Code != "validation_failed" {
 		t.Errorf("refund of an invoice paid by credit notes: %d %s", status, body)
 	}
-	status, body = cs.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.tokenize(cus, processor.TestVisa)))
+	status, body = cs.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", fmt.Sprintf(`{"token":%q}`, cs.pay.Tokenize(cus, processor.TestVisa)))
 	if status != 409 {
 		t.Errorf("pay of an invoice credited to zero: %d %s", status, body)
 	}
@@ -169,22 +170,22 @@ func TestCreditToZero(t *testing.T) {
 // issued or kept, the invoice and payment unchanged, no number consumed.
 func TestRefundRefused(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestRefundFails)
-	status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "refused-1")
-	p := decode[problemBody](t, body)
+	status, body := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "refused-1")
+	p := stacktest.Decode[stacktest.Problem](t, body)
 	if status != 402 || p.Code != "refund_failed" || p.Reason != processor.ReasonRefundRefused {
 		t.Fatalf("refund of the refund-failing card: %d %s", status, body)
 	}
 	// The refusal is the request's settled answer: replayed with the same key, never retried.
-	status, again := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "refused-1")
+	status, again := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "refused-1")
 	if status != 402 || again != body {
 		t.Errorf("replay of the refusal: %d %s", status, again)
 	}
 	if notes := cs.notes(inv.ID); len(notes) != 0 {
 		t.Errorf("credit notes kept after a refused refund: %+v", notes)
 	}
-	stored := cs.invoice(inv.ID)
+	stored := stacktest.StoredInvoice(cs.t, cs.s, inv.ID)
 	if stored.AmountRefunded != 0 || stored.RefundReserved != 0 || len(stored.PendingRefunds) != 0 {
 		t.Errorf("invoice after a refused refund: %+v", stored)
 	}
@@ -196,12 +197,12 @@ func TestRefundRefused(t *testing.T) {
 	}
 	// The refusal took no number.
 	var cn billing.CreditNote
-	cs.billing.must(201, "POST", "/v1/invoices/"+cs.open(cus).ID+"/credit-notes", creditBody(1, "duplicate"), &cn)
+	cs.billing.Must(201, "POST", "/v1/invoices/"+cs.billing.Open(cus).ID+"/credit-notes", creditBody(1, "duplicate"), &cn)
 	if cn.Number != "CN-000001" {
 		t.Errorf("number after a refused refund: %s", cn.Number)
 	}
 	var refused int
-	for _, rec := range cs.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(cs.t, cs.s) {
 		if rec.EventName == "CreateCreditNote" && rec.ErrorCode == "refund_failed" {
 			refused++
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/creditnotes"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestRetryDuringItsOwnRefundIsKeyInUse: when a refund's commit fails after the processor refunded,
@@ -19,25 +20,25 @@ import (
 // says no retry can succeed. After the lease the retry recovers the refund and answers its note.
 func TestRetryDuringItsOwnRefundIsKeyInUse(t *testing.T) {
 	cs := newCNStack(t)
-	cus := cs.customer("Ada")
+	cus := cs.billing.Customer("Ada").ID
 	inv, pay := cs.paid(cus, processor.TestVisa)
 	var committed, cut atomic.Bool
 	cs.db.FailWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
-		if issuesRefund(in) && !committed.Swap(true) {
+		if stacktest.IssuesRefund(in) && !committed.Swap(true) {
 			return true // the commit after the processor refunded
 		}
 		return committed.Load() && !cut.Swap(true) // the lease cut that follows it
 	})
-	if status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "again-1"); status != 503 {
+	if status, body := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "again-1"); status != 503 {
 		t.Fatalf("refund whose commit fails: %d %s", status, body)
 	}
-	status, body := cs.pay.credit(inv.ID, 1000, "Idempotency-Key", "again-1")
-	if p := decode[problemBody](t, body); status != 409 || p.Code != "idempotency_key_in_use" {
+	status, body := credit(cs.pay, inv.ID, 1000, "Idempotency-Key", "again-1")
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 409 || p.Code != "idempotency_key_in_use" {
 		t.Errorf("retry under the first attempt's lease: %d %s, want 409 idempotency_key_in_use", status, body)
 	}
 	cs.clock.Advance(creditnotes.DefaultLease + time.Second)
 	var cn billing.CreditNote
-	cs.pay.must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &cn, "Idempotency-Key", "again-1")
+	cs.pay.Must(201, "POST", "/v1/invoices/"+inv.ID+"/credit-notes", creditBody(1000, "order_change"), &cn, "Idempotency-Key", "again-1")
 	if cn.Amount != 1000 || cn.Status != billing.CreditNoteIssued {
 		t.Errorf("the retry after the lease: %+v", cn)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
-	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
@@ -21,20 +20,13 @@ import (
 // role and a customer for its own (another's is not found). A refused request issues and refunds nothing.
 func TestRoles(t *testing.T) {
 	cs := newCNStack(t)
-	own := cs.customer("Own")
-	other := cs.customer("Other")
+	own := cs.billing.Customer("Own").ID
+	other := cs.billing.Customer("Other").ID
 	_, pay := cs.paid(own, processor.TestVisa)
 	var note billing.CreditNote
-	cs.billing.must(201, "POST", "/v1/invoices/"+cs.open(own).ID+"/credit-notes", creditBody(1, "duplicate"), &note)
+	cs.billing.Must(201, "POST", "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate"), &note)
 
-	principals := []struct {
-		name     string
-		role     auth.Role
-		customer string
-	}{
-		{"admin", auth.Admin, ""}, {"billing", auth.Billing, ""}, {"payments", auth.Payments, ""},
-		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own}, {"customer-other", auth.Customer, other},
-	}
+	principals := stacktest.Callers(own, other)
 	staff := func(admin, billing, payments, auditor, customerOwn, customerOther int) map[string]int {
 		return map[string]int{"admin": admin, "billing": billing, "payments": payments, "auditor": auditor,
 			"customer-own": customerOwn, "customer-other": customerOther}
@@ -48,7 +40,7 @@ func TestRoles(t *testing.T) {
 		want map[string]int
 	}{
 		{"credit note on an open invoice", "POST", "/v1/invoices/{id}/credit-notes",
-			func() string { return "/v1/invoices/" + cs.open(own).ID + "/credit-notes" }, creditBody(100, "order_change"),
+			func() string { return "/v1/invoices/" + cs.billing.Open(own).ID + "/credit-notes" }, creditBody(100, "order_change"),
 			staff(201, 201, 403, 403, 403, 403)},
 		{"refund (credit note on a paid invoice)", "POST", "/v1/invoices/{id}/credit-notes",
 			func() string {
@@ -74,15 +66,15 @@ func TestRoles(t *testing.T) {
 			got := map[string]int{}
 			for _, p := range principals {
 				// A customer is refused by the route itself, before anything is read.
-				if auth.ScopeOf(p.role, route.Action) == auth.None && tt.want[p.name] != 403 {
-					t.Errorf("%s: the permission table refuses the route, the contract says %d", p.name, tt.want[p.name])
+				if auth.ScopeOf(p.Role, route.Action) == auth.None && tt.want[p.Name] != 403 {
+					t.Errorf("%s: the permission table refuses the route, the contract says %d", p.Name, tt.want[p.Name])
 				}
 				path := tt.path()
-				refunds, c := len(cs.sandbox.Refunds()), newClient(t, cs.s, string(p.role), p.customer)
-				status, body := c.do(tt.method, path, tt.body)
-				got[p.name] = status
+				refunds, c := len(cs.sandbox.Refunds()), newClient(t, cs.s, string(p.Role), p.Customer)
+				status, body := c.Do(tt.method, path, tt.body)
+				got[p.Name] = status
 				if status >= 400 && len(cs.sandbox.Refunds()) != refunds {
-					t.Errorf("%s: %d %s, yet refunded", p.name, status, body)
+					t.Errorf("%s: %d %s, yet refunded", p.Name, status, body)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -92,8 +84,8 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Without MFA nobody credits or refunds.
-	noMFA := &client{t: t, s: cs.s, token: stacktest.Token(t, cs.s, devstack.TokenSpec{Role: "admin", Subject: "no-mfa", NoMFA: true})}
-	if status, body := noMFA.do(http.MethodPost, "/v1/invoices/"+cs.open(own).ID+"/credit-notes", creditBody(1, "duplicate")); status != 403 {
+	noMFA := stacktest.NoMFAClient(t, cs.s, "admin")
+	if status, body := noMFA.Do(http.MethodPost, "/v1/invoices/"+cs.billing.Open(own).ID+"/credit-notes", creditBody(1, "duplicate")); status != 403 {
 		t.Errorf("credit note without MFA: %d %s", status, body)
 	}
 }

@@ -25,7 +25,7 @@ func TestErasedCardholderNameIsNotInACopyOfTheVault(t *testing.T) {
 	id, _ := customerWithHistory(t, s, "Carla Customer", "carla.customer@example.com")
 	pay := as(t, s, "payments", "")
 	var tok obj
-	pay.must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":"5555555555554444","exp_month":12,"exp_year":2041,"name":%q}}`, id, holder), &tok)
+	pay.Must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":"5555555555554444","exp_month":12,"exp_year":2041,"name":%q}}`, id, holder), &tok)
 
 	// At rest before the erasure: no cardholder name in clear in any table, bucket or log.
 	if found := stacktest.StringsAtRest(t, s, holder, "Carla Customer"); len(found) > 0 {
@@ -33,8 +33,8 @@ func TestErasedCardholderNameIsNotInACopyOfTheVault(t *testing.T) {
 	}
 	vaultTable := s.Env.Config.VaultTable
 	copied := stacktest.Items(t, s, vaultTable) // the copy, as the table was before the erasure
-	as(t, s, "billing", "").must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
-	as(t, s, "admin", "").must(200, "POST", "/v1/customers/"+id+"/erase", "", nil)
+	as(t, s, "billing", "").Must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
+	as(t, s, "admin", "").Must(200, "POST", "/v1/customers/"+id+"/erase", "", nil)
 
 	// The attacker's tools: the vault key through KMS, as the vault uses it.
 	cards := envelope.New(kms.NewFromConfig(s.Env.AWS), s.Env.Config.VaultKeyID, vault.CardDataContext)

@@ -45,22 +45,22 @@ func TestErasure(t *testing.T) {
 	erase := "/v1/customers/" + id + "/erase"
 
 	for _, c := range []*caller{bill, pay, as(t, s, "auditor", ""), as(t, s, "customer", id)} {
-		if status, _ := c.do("POST", erase, ""); status != 403 {
+		if status, _ := c.Do("POST", erase, ""); status != 403 {
 			t.Errorf("erase by a non-admin: %d, want 403", status)
 		}
 	}
-	if status, body := admin.do("POST", erase, ""); status != 409 || code(t, body) != "invalid_state" {
+	if status, body := admin.Do("POST", erase, ""); status != 409 || code(t, body) != "invalid_state" {
 		t.Fatalf("erase with an open invoice: %d %s, want 409 invalid_state", status, body)
 	}
-	bill.must(200, "POST", "/v1/invoices/"+h.open+"/void", "", nil)
+	bill.Must(200, "POST", "/v1/invoices/"+h.open+"/void", "", nil)
 
 	var erased customerBody
-	admin.must(200, "POST", erase, "", &erased)
+	admin.Must(200, "POST", erase, "", &erased)
 	if !erased.Erased || erased.ErasedAt == nil || erased.Name != nil || erased.Email != nil || erased.Address != nil || erased.TaxID != nil {
 		t.Fatalf("erased customer: %+v", erased)
 	}
 	var again customerBody
-	admin.must(200, "POST", erase, "", &again)
+	admin.Must(200, "POST", erase, "", &again)
 	if !again.Erased || *again.ErasedAt != *erased.ErasedAt {
 		t.Errorf("repeated erasure: %+v", again)
 	}
@@ -68,35 +68,35 @@ func TestErasure(t *testing.T) {
 	// Every read path.
 	var got customerBody
 	for _, c := range []*caller{admin, bill, as(t, s, "customer", id)} {
-		c.must(200, "GET", "/v1/customers/"+id, "", &got)
+		c.Must(200, "GET", "/v1/customers/"+id, "", &got)
 		if !got.Erased || got.Name != nil || got.Email != nil {
 			t.Errorf("read after erasure: %+v", got)
 		}
 	}
 	var list struct{ Data []customerBody }
-	bill.must(200, "GET", "/v1/customers", "", &list)
+	bill.Must(200, "GET", "/v1/customers", "", &list)
 	if len(list.Data) != 1 || !list.Data[0].Erased || list.Data[0].Name != nil {
 		t.Errorf("list after erasure: %+v", list.Data)
 	}
 	var invoices struct{ Data []struct{ ID string } }
-	bill.must(200, "GET", "/v1/invoices?customer_id="+id, "", &invoices)
+	bill.Must(200, "GET", "/v1/invoices?customer_id="+id, "", &invoices)
 	if len(invoices.Data) != 3 {
 		t.Errorf("invoices after erasure: %d, want the 3 kept for accounting", len(invoices.Data))
 	}
-	status, body := admin.do("GET", "/v1/customers/"+id+"/export", "")
+	status, body := admin.Do("GET", "/v1/customers/"+id+"/export", "")
 	if status != 200 || strings.Contains(body, name) || strings.Contains(body, email) || !strings.Contains(body, `"tokens":[]`) {
 		t.Errorf("export after erasure: %d %s", status, body)
 	}
 	var toks struct{ Data []any }
-	pay.must(200, "GET", "/v1/customers/"+id+"/tokens", "", &toks)
+	pay.Must(200, "GET", "/v1/customers/"+id+"/tokens", "", &toks)
 	if len(toks.Data) != 0 {
 		t.Errorf("tokens after erasure: %v", toks.Data)
 	}
-	if status, _ := pay.do("GET", "/v1/tokens/"+h.token, ""); status != 404 {
+	if status, _ := pay.Do("GET", "/v1/tokens/"+h.token, ""); status != 404 {
 		t.Errorf("old token after erasure: %d, want 404", status)
 	}
-	bill.must(200, "POST", "/v1/invoices/"+h.draft+"/finalize", "", nil)
-	if status, body := pay.do("POST", "/v1/invoices/"+h.draft+"/pay", fmt.Sprintf(`{"token":%q}`, h.token)); status < 400 || status >= 500 {
+	bill.Must(200, "POST", "/v1/invoices/"+h.draft+"/finalize", "", nil)
+	if status, body := pay.Do("POST", "/v1/invoices/"+h.draft+"/pay", fmt.Sprintf(`{"token":%q}`, h.token)); status < 400 || status >= 500 {
 		t.Errorf("pay with the erased customer's old token: %d %s, want a refusal", status, body)
 	}
 
@@ -109,7 +109,7 @@ func TestErasure(t *testing.T) {
 		{bill, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"x","quantity":1,"unit_amount":1}]}`, id)},
 		{pay, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":"5555555555554444","exp_month":12,"exp_year":2040}}`, id)},
 	} {
-		if status, body := r.caller.do(r.method, r.path, r.body); status != 409 || code(t, body) != "customer_erased" {
+		if status, body := r.caller.Do(r.method, r.path, r.body); status != 409 || code(t, body) != "customer_erased" {
 			t.Errorf("%s %s: %d %s, want 409 customer_erased", r.method, r.path, status, body)
 		}
 	}

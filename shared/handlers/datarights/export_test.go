@@ -13,36 +13,11 @@ import (
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
-type caller struct {
-	t     testing.TB
-	s     *devstack.Stack
-	token string
-}
+// caller talks to one local stack as one principal.
+type caller = stacktest.Client
 
-func as(t testing.TB, s *devstack.Stack, role, customerID string) *caller {
-	t.Helper()
-	return &caller{t: t, s: s, token: stacktest.Token(t, s, devstack.TokenSpec{Role: role, CustomerID: customerID, Subject: role + "-" + customerID})}
-}
-
-func (c *caller) do(method, path, body string) (int, string) {
-	c.t.Helper()
-	resp, b := stacktest.Do(c.t, c.s, method, path, c.token, body)
-	return resp.StatusCode, b
-}
-
-// must sends a request that has to answer want and returns the "id" of its body.
-func (c *caller) must(want int, method, path, body string, out any) {
-	c.t.Helper()
-	status, b := c.do(method, path, body)
-	if status != want {
-		c.t.Fatalf("%s %s: %d, want %d: %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(b), out); err != nil {
-			c.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-}
+// as is a client of the stack with a token of role (for a customer user, of customerID).
+var as = stacktest.NewClient
 
 type obj struct {
 	ID string `json:"id"`
@@ -61,21 +36,21 @@ func customerWithHistory(t *testing.T, s *devstack.Stack, name, email string) (i
 	t.Helper()
 	bill, pay := as(t, s, "billing", ""), as(t, s, "payments", "")
 	var cus obj
-	bill.must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":%q}`, name, email), &cus)
+	bill.Must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":%q}`, name, email), &cus)
 	invoice := func() string {
 		var inv obj
-		bill.must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Plan","quantity":1,"unit_amount":5000}]}`, cus.ID), &inv)
+		bill.Must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Plan","quantity":1,"unit_amount":5000}]}`, cus.ID), &inv)
 		return inv.ID
 	}
 	paid, open := invoice(), invoice()
 	draft := invoice()
-	bill.must(200, "POST", "/v1/invoices/"+paid+"/finalize", "", nil)
-	bill.must(200, "POST", "/v1/invoices/"+open+"/finalize", "", nil)
-	bill.must(201, "POST", "/v1/invoices/"+open+"/credit-notes", `{"amount":1000,"reason":"order_change"}`, nil)
+	bill.Must(200, "POST", "/v1/invoices/"+paid+"/finalize", "", nil)
+	bill.Must(200, "POST", "/v1/invoices/"+open+"/finalize", "", nil)
+	bill.Must(201, "POST", "/v1/invoices/"+open+"/credit-notes", `{"amount":1000,"reason":"order_change"}`, nil)
 	var tok obj
 	card = "4242424242424242"
-	pay.must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2040,"name":%q}}`, cus.ID, card, name), &tok)
-	pay.must(200, "POST", "/v1/invoices/"+paid+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
+	pay.Must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2040,"name":%q}}`, cus.ID, card, name), &tok)
+	pay.Must(200, "POST", "/v1/invoices/"+paid+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
 	last = history{open: open, draft: draft, token: tok.ID}
 	return cus.ID, card
 }
@@ -87,7 +62,7 @@ func TestExportHoldsEverythingAboutTheCustomer(t *testing.T) {
 	id, card := customerWithHistory(t, s, "Grace Export", "grace.export@example.com")
 	other, _ := customerWithHistory(t, s, "Someone Else", "someone@example.com")
 	var exp datarights.Export
-	status, body := as(t, s, "admin", "").do("GET", "/v1/customers/"+id+"/export", "")
+	status, body := as(t, s, "admin", "").Do("GET", "/v1/customers/"+id+"/export", "")
 	if status != 200 {
 		t.Fatalf("export: %d %s", status, body)
 	}
@@ -120,8 +95,8 @@ func TestExportRoles(t *testing.T) {
 	s := stacktest.New(t)
 	bill := as(t, s, "billing", "")
 	var cus, other obj
-	bill.must(201, "POST", "/v1/customers", `{"name":"Role Person","email":"role@example.com"}`, &cus)
-	bill.must(201, "POST", "/v1/customers", `{"name":"Other Person","email":"other@example.com"}`, &other)
+	bill.Must(201, "POST", "/v1/customers", `{"name":"Role Person","email":"role@example.com"}`, &cus)
+	bill.Must(201, "POST", "/v1/customers", `{"name":"Other Person","email":"other@example.com"}`, &other)
 	path := "/v1/customers/" + cus.ID + "/export"
 	for _, tt := range []struct {
 		role, customer string
@@ -130,11 +105,11 @@ func TestExportRoles(t *testing.T) {
 		{"admin", "", 200}, {"billing", "", 403}, {"payments", "", 403}, {"auditor", "", 403},
 		{"customer", cus.ID, 200}, {"customer", other.ID, 404},
 	} {
-		if status, body := as(t, s, tt.role, tt.customer).do("GET", path, ""); status != tt.want {
+		if status, body := as(t, s, tt.role, tt.customer).Do("GET", path, ""); status != tt.want {
 			t.Errorf("%s %s: %d, want %d: %s", tt.role, tt.customer, status, tt.want, body)
 		}
 	}
-	if status, _ := as(t, s, "admin", "").do("GET", "/v1/customers/cus_aaaaaaaaaaaaaaaaaaaaaaaaaa/export", ""); status != 404 {
+	if status, _ := as(t, s, "admin", "").Do("GET", "/v1/customers/cus_aaaaaaaaaaaaaaaaaaaaaaaaaa/export", ""); status != 404 {
 		t.Errorf("export of an unknown customer: %d, want 404", status)
 	}
 }

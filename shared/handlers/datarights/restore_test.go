@@ -17,7 +17,7 @@ func TestRestoreOfAnOlderBackupKeepsTheErasure(t *testing.T) {
 	s := stacktest.New(t)
 	id, _ := customerWithHistory(t, s, "Rita Restored", "rita.restored@example.com")
 	admin := as(t, s, "admin", "")
-	as(t, s, "billing", "").must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
+	as(t, s, "billing", "").Must(200, "POST", "/v1/invoices/"+last.open+"/void", "", nil)
 
 	r, err := backupwiring.New(s.Env, "test")
 	if err != nil {
@@ -27,7 +27,7 @@ func TestRestoreOfAnOlderBackupKeepsTheErasure(t *testing.T) {
 	if _, err := r.Backup(t.Context()); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
-	admin.must(200, "POST", "/v1/customers/"+id+"/erase", "", nil)
+	admin.Must(200, "POST", "/v1/customers/"+id+"/erase", "", nil)
 
 	restored := map[string]string{}
 	for _, src := range []string{resources.Billing.ID, resources.Vault.ID, resources.Audit.ID} {

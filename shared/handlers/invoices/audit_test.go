@@ -25,7 +25,7 @@ func TestEveryChangeLeavesOneAuditRecord(t *testing.T) {
 	type change struct{ op, method, path, requestID, objectID string }
 	var changes []change
 	run := func(op, method, path, body string) map[string]any {
-		status, resp, hr := bill.do(method, path, body)
+		status, resp, hr := bill.Send(method, path, body)
 		if status >= 300 {
 			t.Fatalf("%s: %d %s", op, status, resp)
 		}
@@ -84,7 +84,7 @@ func TestEveryChangeLeavesOneAuditRecord(t *testing.T) {
 func TestChangeAndAuditCommitTogether(t *testing.T) {
 	s := stacktest.New(t)
 	bill := newClient(t, s, "billing", "")
-	inv := bill.draft(bill.customer("Atomic").ID)
+	inv := bill.Draft(bill.Customer("Atomic").ID)
 
 	broken := s.Env
 	broken.AWS = s.Env.AWS.Copy()
@@ -102,17 +102,17 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		}), middleware.Before)
 	})
 	rewire(t, s, broken)
-	status, body, _ := bill.do("POST", "/v1/invoices/"+inv.ID+"/finalize", "")
+	status, body, _ := bill.Send("POST", "/v1/invoices/"+inv.ID+"/finalize", "")
 	if status < 500 {
 		t.Fatalf("finalize without its audit record: %d %s", status, body)
 	}
 	rewire(t, s, s.Env)
 	var got billing.Invoice
-	bill.must(200, "GET", "/v1/invoices/"+inv.ID, "", &got)
+	bill.Must(200, "GET", "/v1/invoices/"+inv.ID, "", &got)
 	if got.Status != billing.Draft || got.Number != nil {
 		t.Fatalf("after the failed transaction the invoice is %s %v", got.Status, got.Number)
 	}
-	bill.must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &got)
+	bill.Must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &got)
 	if *got.Number != "INV-000001" {
 		t.Errorf("number %s after a failed finalize, want INV-000001", *got.Number)
 	}

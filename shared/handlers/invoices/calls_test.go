@@ -2,7 +2,6 @@ package invoices_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
@@ -17,11 +16,11 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 	env.AWS, counter = stacktest.CountCalls(s.Env.AWS)
 	rewire(t, s, env)
 	bill := newClient(t, s, "billing", "")
-	cus := bill.customer("Counted")
-	inv := bill.draft(cus.ID)
-	open := bill.draft(cus.ID)
-	bill.must(200, "POST", "/v1/invoices/"+open.ID+"/finalize", "", nil)
-	gone := bill.draft(cus.ID)
+	cus := bill.Customer("Counted")
+	inv := bill.Draft(cus.ID)
+	open := bill.Draft(cus.ID)
+	bill.Must(200, "POST", "/v1/invoices/"+open.ID+"/finalize", "", nil)
+	gone := bill.Draft(cus.ID)
 	counter.TakeService("DynamoDB")
 
 	type call map[string]int
@@ -53,7 +52,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		{"refused edit of an issued invoice", "PATCH", "/v1/invoices/" + open.ID, `{"memo":"m"}`, nil, read},
 	}
 	for _, tt := range tests {
-		status, body, _ := bill.do(tt.method, tt.path, tt.body, tt.headers...)
+		status, body, _ := bill.Send(tt.method, tt.path, tt.body, tt.headers...)
 		if status >= 500 {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
@@ -61,16 +60,6 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		if over := stacktest.Exceeding(tt.want, got); over != nil {
 			t.Errorf("%s (%d): DynamoDB calls beyond the table: %v", tt.name, status, over)
 		}
-		t.Logf("%-40s %s", tt.name, format(got))
+		t.Logf("%-40s %s", tt.name, stacktest.FormatCalls(got))
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for _, op := range []string{"GetItem", "Query", "PutItem", "TransactWriteItems"} {
-		if n := calls[op]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, op))
-		}
-	}
-	return strings.Join(parts, " + ")
 }

@@ -14,11 +14,11 @@ import (
 func TestConcurrentFinalizesGetConsecutiveNumbers(t *testing.T) {
 	s := concurrentStack(t)
 	bill := newClient(t, s, "billing", "")
-	cus := bill.customer("Concurrent")
+	cus := bill.Customer("Concurrent")
 	const n = 20
 	drafts := make([]billing.Invoice, n)
 	for i := range drafts {
-		drafts[i] = bill.draft(cus.ID)
+		drafts[i] = bill.Draft(cus.ID)
 	}
 	numbers := make([]string, n)
 	var wg sync.WaitGroup
@@ -26,13 +26,13 @@ func TestConcurrentFinalizesGetConsecutiveNumbers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body, _ := bill.do("POST", "/v1/invoices/"+drafts[i].ID+"/finalize", "")
+			status, body, _ := bill.Send("POST", "/v1/invoices/"+drafts[i].ID+"/finalize", "")
 			if status != 200 {
 				t.Errorf("finalize %s: %d %s", drafts[i].ID, status, body)
 				return
 			}
 			var inv billing.Invoice
-			bill.must(200, "GET", "/v1/invoices/"+drafts[i].ID, "", &inv)
+			bill.Must(200, "GET", "/v1/invoices/"+drafts[i].ID, "", &inv)
 			if inv.Number != nil {
 				numbers[i] = *inv.Number
 			}
@@ -66,7 +66,7 @@ func TestConcurrentFinalizesGetConsecutiveNumbers(t *testing.T) {
 func TestOneDraftFinalizedConcurrently(t *testing.T) {
 	s := concurrentStack(t)
 	bill := newClient(t, s, "billing", "")
-	inv := bill.draft(bill.customer("Racer").ID)
+	inv := bill.Draft(bill.Customer("Racer").ID)
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	var wg sync.WaitGroup
@@ -74,7 +74,7 @@ func TestOneDraftFinalizedConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body, _ := bill.do("POST", "/v1/invoices/"+inv.ID+"/finalize", "")
+			status, body, _ := bill.Send("POST", "/v1/invoices/"+inv.ID+"/finalize", "")
 			if status != 200 {
 				if p := decodeProblem(t, body); p.Code != "invoice_not_draft" {
 					t.Errorf("losing finalize: %d %s", status, body)
@@ -90,8 +90,8 @@ func TestOneDraftFinalizedConcurrently(t *testing.T) {
 		t.Errorf("statuses %v, want one 200 and nine 409", statuses)
 	}
 	// The next finalize gets number 2: the nine losers consumed none.
-	next := bill.draft(inv.CustomerID)
-	bill.must(200, "POST", "/v1/invoices/"+next.ID+"/finalize", "", &next)
+	next := bill.Draft(inv.CustomerID)
+	bill.Must(200, "POST", "/v1/invoices/"+next.ID+"/finalize", "", &next)
 	if *next.Number != "INV-000002" {
 		t.Errorf("next number %s, want INV-000002", *next.Number)
 	}

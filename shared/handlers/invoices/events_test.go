@@ -2,18 +2,11 @@ package invoices_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
-	"github.com/vaultbill/vaultbill/shared/adapters/customerkeys"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
@@ -47,23 +40,14 @@ func TestSampleEvents(t *testing.T) {
 		{"finalize-invoice", 200}, {"mark-uncollectible-invoice", 200}, {"void-invoice", 200}, {"delete-invoice", 200},
 		{"get-payment", 200}, {"list-payments", 200},
 	}
-	files, _ := filepath.Glob("../../../events/invoices/*.json")
-	if len(files) != len(order) {
+	if files := stacktest.SampleEvents(t, routes.Invoices); len(files) != len(order) {
 		t.Errorf("%d sample events, the test runs %d", len(files), len(order))
 	}
 	covered := map[string]bool{}
 	for _, ev := range order {
-		raw, err := os.ReadFile("../../../events/invoices/" + ev.file + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			t.Fatalf("%s: not a proxy request: %v", ev.file, err)
-		}
-		r, ok := routes.Lookup(req.HTTPMethod, req.Resource)
-		if !ok || r.Function != routes.Invoices || req.RequestContext.Authorizer["principalId"] == nil {
-			t.Fatalf("%s: %s %s is not an invoices route with an authorizer context", ev.file, req.HTTPMethod, req.Resource)
+		req, r := stacktest.SampleEvent(t, routes.Invoices, ev.file)
+		if req.RequestContext.Authorizer["principalId"] == nil {
+			t.Fatalf("%s: %s %s has no authorizer context", ev.file, req.HTTPMethod, req.Resource)
 		}
 		covered[r.Operation] = true
 		resp, err := svc.Serve(context.Background(), req)
@@ -71,51 +55,23 @@ func TestSampleEvents(t *testing.T) {
 			t.Errorf("%s: %d %s (%v), want %d", ev.file, resp.StatusCode, resp.Body, err, ev.status)
 		}
 	}
-	for _, r := range routes.All {
-		if r.Function == routes.Invoices && !covered[r.Operation] {
-			t.Errorf("no sample event for %s", r.Operation)
-		}
-	}
+	stacktest.CheckSampled(t, routes.Invoices, covered)
 }
 
 // seedSamples stores the customer and drafts the sample events refer to.
 func seedSamples(t *testing.T, env wiring.Env) {
 	t.Helper()
-	db := dynamodb.NewFromConfig(env.AWS)
-	st := &billingdb.Store{DB: db, Table: env.Config.BillingTable,
-		Keys: customerkeys.New(kms.NewFromConfig(env.AWS), db, env.Config.BillingTable, env.Config.DataKeyID)}
-	now := time.Now()
-	cus, err := billing.NewCustomer(sampleCustomer, billing.CustomerInput{Name: "Sample Customer", Email: "sample@example.com"}, billing.FormatTime(now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := st.CreateCustomerItems(context.Background(), cus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{sampleDraft, sampleDeleted} {
-		q, u := int64(1), int64(1000)
-		inv, err := billing.NewInvoice(id, billing.InvoiceInput{CustomerID: sampleCustomer, Currency: "EUR",
-			Lines: []billing.LineInput{{Description: "Sample", Quantity: &q, UnitAmount: &u}}}, billing.NewID, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		its, err := st.CreateInvoiceItems(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, its[1])
-	}
+	stacktest.SeedSamples(t, env.AWS, env.Config, sampleCustomer, false, sampleDraft, sampleDeleted)
 	// A payment of the sample draft, as the payments function stores one (the reads need no more).
+	now := time.Now()
 	pay := &billing.Payment{ID: samplePayment, InvoiceID: sampleDraft, CustomerID: sampleCustomer,
 		TokenID: "tok_5b8e2f0c1d3a4e6f9a7b8c0d1e2f3a4b", Status: billing.PaymentSucceeded, Amount: 1000,
 		Currency: "EUR", CreatedAt: billing.FormatTime(now), UpdatedAt: billing.FormatTime(now)}
-	claim, err := st.ClaimItems(&billing.Invoice{ID: sampleDraft}, pay, now)
+	claim, err := stacktest.SampleStore(env.AWS, env.Config).ClaimItems(&billing.Invoice{ID: sampleDraft}, pay, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	items = append(items, claim[1])
-	if _, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		t.Fatalf("seed samples: %v", err)
+	if _, err := dynamodb.NewFromConfig(env.AWS).TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: claim[1:2]}); err != nil {
+		t.Fatalf("seed sample payment: %v", err)
 	}
 }

@@ -2,8 +2,6 @@ package invoices_test
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
-	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 	"github.com/vaultbill/vaultbill/shared/wiring"
@@ -22,69 +19,14 @@ import (
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
 // client talks to one local stack as one principal.
-type client struct {
-	t     testing.TB
-	s     *devstack.Stack
-	token string
-}
+type client = stacktest.Client
 
-func newClient(t testing.TB, s *devstack.Stack, role, customerID string) *client {
+var newClient = stacktest.NewClient
+
+// decodeProblem parses a problem+json body or fails the test.
+func decodeProblem(t testing.TB, body string) stacktest.Problem {
 	t.Helper()
-	return &client{t: t, s: s, token: stacktest.Token(t, s, devstack.TokenSpec{Role: role, CustomerID: customerID, Subject: role + "-" + customerID})}
-}
-
-// do sends a request and returns the status, the body and the response.
-func (c *client) do(method, path, body string, headers ...string) (int, string, *http.Response) {
-	c.t.Helper()
-	resp, b := stacktest.Do(c.t, c.s, method, path, c.token, body, headers...)
-	return resp.StatusCode, b, resp
-}
-
-// must sends a request that has to answer want and decodes its body into out (when not nil).
-func (c *client) must(want int, method, path, body string, out any) {
-	c.t.Helper()
-	status, b, _ := c.do(method, path, body)
-	if status != want {
-		c.t.Fatalf("%s %s: %d, want %d; body %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(b), out); err != nil {
-			c.t.Fatalf("%s %s: body %s: %v", method, path, b, err)
-		}
-	}
-}
-
-func (c *client) customer(name string) billing.Customer {
-	c.t.Helper()
-	var cus billing.Customer
-	c.must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":"%s@example.com"}`, name, strings.ToLower(strings.ReplaceAll(name, " ", "."))), &cus)
-	return cus
-}
-
-func (c *client) draft(customerID string) billing.Invoice {
-	c.t.Helper()
-	var inv billing.Invoice
-	c.must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Hosting","quantity":2,"unit_amount":1999,"tax_rate_bps":1900}]}`, customerID), &inv)
-	return inv
-}
-
-type problemBody struct {
-	Status int    `json:"status"`
-	Code   string `json:"code"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-func decodeProblem(t testing.TB, body string) problemBody {
-	t.Helper()
-	var p problemBody
-	if err := json.Unmarshal([]byte(body), &p); err != nil {
-		t.Fatalf("not problem+json: %s", body)
-	}
-	return p
+	return stacktest.Decode[stacktest.Problem](t, body)
 }
 
 func scan(t testing.TB, s *devstack.Stack, table string) []map[string]types.AttributeValue {

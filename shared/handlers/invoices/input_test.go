@@ -16,8 +16,8 @@ import (
 func TestBadInput(t *testing.T) {
 	s := stacktest.New(t)
 	bill := newClient(t, s, "billing", "")
-	cus := bill.customer("Valid Customer")
-	draft := bill.draft(cus.ID)
+	cus := bill.Customer("Valid Customer")
+	draft := bill.Draft(cus.ID)
 	before := len(billingItems(t, s))
 
 	line := func(extra string) string {
@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body, resp := bill.do(tt.method, tt.path, tt.body)
+			status, body, resp := bill.Send(tt.method, tt.path, tt.body)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d; %s", status, tt.status, body)
 			}
@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 		Version int64   `json:"version"`
 		Memo    *string `json:"memo"`
 	}
-	bill.must(200, "GET", "/v1/invoices/"+draft.ID, "", &got)
+	bill.Must(200, "GET", "/v1/invoices/"+draft.ID, "", &got)
 	if got.Memo != nil {
 		t.Errorf("a refused patch changed the draft: memo %q", *got.Memo)
 	}

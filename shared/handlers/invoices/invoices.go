@@ -6,9 +6,7 @@ package invoices
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
-	"time"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/billingdb"
 	"github.com/vaultbill/vaultbill/shared/adapters/envelope"
@@ -64,12 +62,7 @@ func (h *Handlers) backoff(ctx context.Context, attempt int) {
 		h.Backoff(ctx, attempt)
 		return
 	}
-	// Jittered so that racing requests spread out instead of colliding again in step.
-	d := time.Duration(rand.IntN(5+5*min(attempt, 10))) * time.Millisecond
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+	endpoint.Backoff(ctx, attempt)
 }
 
 // --- customers ---
@@ -101,7 +94,7 @@ func (h *Handlers) readCustomer(ctx context.Context, c *endpoint.Call, id string
 	if err != nil {
 		return nil, keysUnavailable(err)
 	}
-	touch(c, resCustomer, cus.ID)
+	c.Touch(resCustomer, cus.ID)
 	return cus, nil
 }
 
@@ -177,7 +170,7 @@ func (h *Handlers) readInvoice(ctx context.Context, c *endpoint.Call, action aut
 	if !c.Principal.CanAccess(action, inv.CustomerID) {
 		return nil, problem.New(problem.NotFound, "No such invoice.")
 	}
-	touch(c, resInvoice, inv.ID)
+	c.Touch(resInvoice, inv.ID)
 	return inv, nil
 }
 
@@ -347,16 +340,6 @@ func (h *Handlers) transition(ev billing.Event) endpoint.Handler {
 			return c.Commit(ctx, http.StatusOK, inv, item)
 		})
 	}
-}
-
-// touch names an object in the audit record once, however often a retried change reads it.
-func touch(c *endpoint.Call, typ, id string) {
-	for _, r := range c.Resources {
-		if r.Type == typ && r.ID == id {
-			return
-		}
-	}
-	c.Touch(typ, id)
 }
 
 // errRetry tells a handler's loop to read again and retry its change.

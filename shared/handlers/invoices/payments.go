@@ -25,7 +25,7 @@ func (h *Handlers) getPayment(ctx context.Context, c *endpoint.Call) (*endpoint.
 	if !c.Principal.CanAccess(auth.ReadPayments, p.CustomerID) {
 		return nil, problem.New(problem.NotFound, "No such payment.")
 	}
-	touch(c, resPayment, p.ID)
+	c.Touch(resPayment, p.ID)
 	return &endpoint.Result{Status: http.StatusOK, Body: p}, nil
 }
 

@@ -19,30 +19,30 @@ func TestPersonalDataIsSealedPerCustomer(t *testing.T) {
 	const name, email, street, taxID = "Ada Quintessa Lovelace", "ada.quintessa@example.org", "12 Analytical Engine Row", "GB987654321"
 	// Created with an Idempotency-Key: the kept response is personal data too, and its replay works.
 	body := `{"name":"` + name + `","email":"` + email + `","address":{"line1":"` + street + `","city":"London","postal_code":"N1 9GU","country":"GB"},"tax_id":"` + taxID + `"}`
-	status, first, _ := bill.do("POST", "/v1/customers", body, "Idempotency-Key", "create-ada")
+	status, first, _ := bill.Send("POST", "/v1/customers", body, "Idempotency-Key", "create-ada")
 	if status != 201 {
 		t.Fatalf("create: %d %s", status, first)
 	}
-	status, again, resp := bill.do("POST", "/v1/customers", body, "Idempotency-Key", "create-ada")
+	status, again, resp := bill.Send("POST", "/v1/customers", body, "Idempotency-Key", "create-ada")
 	if status != 201 || again != first || resp.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %s (%q), want the first response %s", status, again, resp.Header.Get("Idempotent-Replayed"), first)
 	}
 	var cus billing.Customer
 	decodeInto(t, first, &cus)
 	var got billing.Customer
-	bill.must(200, "GET", "/v1/customers/"+cus.ID, "", &got)
+	bill.Must(200, "GET", "/v1/customers/"+cus.ID, "", &got)
 	if got.Name != name || got.Email != email || got.Address == nil || got.Address.Line1 != street || got.TaxID == nil || *got.TaxID != taxID {
 		t.Fatalf("read back %+v", got)
 	}
 	const newEmail = "ada.renamed@example.org"
-	bill.must(200, "PATCH", "/v1/customers/"+cus.ID, `{"email":"`+newEmail+`"}`, &got)
+	bill.Must(200, "PATCH", "/v1/customers/"+cus.ID, `{"email":"`+newEmail+`"}`, &got)
 	var list struct{ Data []billing.Customer }
-	bill.must(200, "GET", "/v1/customers", "", &list)
+	bill.Must(200, "GET", "/v1/customers", "", &list)
 	if len(list.Data) != 1 || list.Data[0].Email != newEmail || list.Data[0].Name != name {
 		t.Fatalf("list: %+v", list.Data)
 	}
 	own := newClient(t, s, "customer", cus.ID)
-	own.must(200, "GET", "/v1/customers/"+cus.ID, "", &got)
+	own.Must(200, "GET", "/v1/customers/"+cus.ID, "", &got)
 	if got.Email != newEmail {
 		t.Fatalf("own read: %+v", got)
 	}
@@ -79,7 +79,7 @@ func TestCustomerReadsRarelyCallKMS(t *testing.T) {
 	bill := newClient(t, s, "billing", "")
 	var ids []string
 	for _, n := range []string{"Kms One", "Kms Two", "Kms Three"} {
-		ids = append(ids, bill.customer(n).ID)
+		ids = append(ids, bill.Customer(n).ID)
 	}
 	env := s.Env
 	var calls *stacktest.Calls
@@ -88,10 +88,10 @@ func TestCustomerReadsRarelyCallKMS(t *testing.T) {
 	const rounds = 20
 	for range rounds {
 		for _, id := range ids {
-			bill.must(200, "GET", "/v1/customers/"+id, "", nil)
+			bill.Must(200, "GET", "/v1/customers/"+id, "", nil)
 		}
 	}
-	bill.must(200, "GET", "/v1/customers", "", nil)
+	bill.Must(200, "GET", "/v1/customers", "", nil)
 	got := calls.TakeService("KMS")
 	if got["Decrypt"] != len(ids) || len(got) != 1 {
 		t.Errorf("KMS calls for %d reads of %d customers and a list: %v; want %d Decrypt (one per customer)", rounds*len(ids), len(ids), got, len(ids))

@@ -23,23 +23,15 @@ import (
 func TestRoles(t *testing.T) {
 	s := stacktest.New(t)
 	bill := newClient(t, s, "billing", "")
-	own := bill.customer("Own Customer")
-	other := bill.customer("Other Customer")
-	ownInvoice := bill.draft(own.ID)
+	own := bill.Customer("Own Customer")
+	other := bill.Customer("Other Customer")
+	ownInvoice := bill.Draft(own.ID)
 	ownPayment := seedPayment(t, s.Env, ownInvoice)
 
-	type principal struct {
-		name     string
-		role     auth.Role
-		customer string
-	}
-	principals := []principal{
-		{"admin", auth.Admin, ""}, {"billing", auth.Billing, ""}, {"payments", auth.Payments, ""},
-		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own.ID}, {"customer-other", auth.Customer, other.ID},
-	}
+	principals := stacktest.Callers(own.ID, other.ID)
 	openInvoice := func() billing.Invoice {
-		inv := bill.draft(own.ID)
-		bill.must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
+		inv := bill.Draft(own.ID)
+		bill.Must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", &inv)
 		return inv
 	}
 	draftBody := fmt.Sprintf(`{"customer_id":%q,"currency":"USD","lines":[{"description":"Seat","quantity":1,"unit_amount":500}]}`, own.ID)
@@ -55,11 +47,11 @@ func TestRoles(t *testing.T) {
 		"ListInvoices":   func() (string, string, string) { return "GET", "/v1/invoices?customer_id=" + own.ID, "" },
 		"GetInvoice":     func() (string, string, string) { return "GET", "/v1/invoices/" + ownInvoice.ID, "" },
 		"UpdateInvoice": func() (string, string, string) {
-			return "PATCH", "/v1/invoices/" + bill.draft(own.ID).ID, `{"memo":"m"}`
+			return "PATCH", "/v1/invoices/" + bill.Draft(own.ID).ID, `{"memo":"m"}`
 		},
-		"DeleteInvoice": func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.draft(own.ID).ID, "" },
+		"DeleteInvoice": func() (string, string, string) { return "DELETE", "/v1/invoices/" + bill.Draft(own.ID).ID, "" },
 		"FinalizeInvoice": func() (string, string, string) {
-			return "POST", "/v1/invoices/" + bill.draft(own.ID).ID + "/finalize", ""
+			return "POST", "/v1/invoices/" + bill.Draft(own.ID).ID + "/finalize", ""
 		},
 		"VoidInvoice": func() (string, string, string) { return "POST", "/v1/invoices/" + openInvoice().ID + "/void", "" },
 		"MarkInvoiceUncollectible": func() (string, string, string) {
@@ -69,12 +61,12 @@ func TestRoles(t *testing.T) {
 		"GetPayment":   func() (string, string, string) { return "GET", "/v1/payments/" + ownPayment, "" },
 	}
 	// expect derives the status from the permission table.
-	expect := func(p principal, r routes.Route) int {
-		switch auth.ScopeOf(p.role, r.Action) {
+	expect := func(p stacktest.Caller, r routes.Route) int {
+		switch auth.ScopeOf(p.Role, r.Action) {
 		case auth.None:
 			return http.StatusForbidden
 		case auth.Own:
-			if p.customer != own.ID && r.Operation != "ListCustomers" {
+			if p.Customer != own.ID && r.Operation != "ListCustomers" {
 				return http.StatusNotFound
 			}
 		}
@@ -103,15 +95,15 @@ func TestRoles(t *testing.T) {
 		}
 		covered++
 		for _, p := range principals {
-			name := p.name + "/" + r.Operation
+			name := p.Name + "/" + r.Operation
 			want := expect(p, r)
 			if f, ok := fixed[name]; ok && f != want {
 				t.Errorf("%s: the permission table gives %d, the contract says %d", name, want, f)
 			}
 			t.Run(name, func(t *testing.T) {
-				c := newClient(t, s, string(p.role), p.customer)
+				c := newClient(t, s, string(p.Role), p.Customer)
 				method, path, body := build()
-				status, resp, _ := c.do(method, path, body)
+				status, resp, _ := c.Send(method, path, body)
 				if status != want {
 					t.Errorf("%s %s: %d, want %d; %s", method, path, status, want, resp)
 				}
@@ -125,19 +117,19 @@ func TestRoles(t *testing.T) {
 	// A customer's lists hold only its own objects.
 	otherClient := newClient(t, s, "customer", other.ID)
 	var invs billingdb.List[billing.Invoice]
-	otherClient.must(200, "GET", "/v1/invoices", "", &invs)
+	otherClient.Must(200, "GET", "/v1/invoices", "", &invs)
 	if len(invs.Data) != 0 {
 		t.Errorf("another customer sees %d invoices", len(invs.Data))
 	}
 	ownClient := newClient(t, s, "customer", own.ID)
-	ownClient.must(200, "GET", "/v1/invoices?status=open", "", &invs)
+	ownClient.Must(200, "GET", "/v1/invoices?status=open", "", &invs)
 	for _, inv := range invs.Data {
 		if inv.CustomerID != own.ID {
 			t.Errorf("customer sees invoice of %s", inv.CustomerID)
 		}
 	}
 	var cs billingdb.List[billing.Customer]
-	otherClient.must(200, "GET", "/v1/customers", "", &cs)
+	otherClient.Must(200, "GET", "/v1/customers", "", &cs)
 	if len(cs.Data) != 1 || cs.Data[0].ID != other.ID {
 		t.Errorf("customer's customer list: %+v", cs.Data)
 	}

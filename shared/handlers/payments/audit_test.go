@@ -17,13 +17,13 @@ import (
 // card), all under the request's id. No audit record holds a card number.
 func TestEveryPayIsAudited(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	other := ps.customer("Other")
-	inv := ps.open(cus)
-	good := ps.tokenize(cus, processor.TestVisa)
-	bad := ps.tokenize(cus, processor.TestDeclined)
-	othersTok := ps.tokenize(other, processor.TestVisa)
-	crashed := ps.open(cus)
+	cus := ps.billing.Customer("Ada").ID
+	other := ps.billing.Customer("Other").ID
+	inv := ps.billing.Open(cus)
+	good := ps.pay.Tokenize(cus, processor.TestVisa)
+	bad := ps.pay.Tokenize(cus, processor.TestDeclined)
+	othersTok := ps.pay.Tokenize(other, processor.TestVisa)
+	crashed := ps.billing.Open(cus)
 
 	type request struct {
 		name, invoice, token string
@@ -37,7 +37,7 @@ func TestEveryPayIsAudited(t *testing.T) {
 		{"another customer's token", inv.ID, othersTok, 404, "not_found", 0, nil},
 		{"paid", inv.ID, good, 200, "", 1, nil},
 		{"already paid", inv.ID, good, 409, "invalid_state", 0, nil},
-		{"commit fails after the charge", crashed.ID, good, 503, "service_unavailable", 1, func() { ps.db.FailWhen(once(settlesPaid)) }},
+		{"commit fails after the charge", crashed.ID, good, 503, "service_unavailable", 1, func() { ps.db.FailWhen(stacktest.First(1, stacktest.SettlesPaid)) }},
 		{"recovery", crashed.ID, good, 200, "", 1, nil},
 	}
 	ids := make([]string, len(requests))
@@ -45,14 +45,14 @@ func TestEveryPayIsAudited(t *testing.T) {
 		if r.before != nil {
 			r.before()
 		}
-		resp, body := stacktest.Do(t, ps.s, "POST", "/v1/invoices/"+r.invoice+"/pay", ps.pay.token, payBody(r.token))
+		resp, body := stacktest.Do(t, ps.s, "POST", "/v1/invoices/"+r.invoice+"/pay", ps.pay.Token, payBody(r.token))
 		if resp.StatusCode != r.status {
 			t.Fatalf("%s: %d %s, want %d", r.name, resp.StatusCode, body, r.status)
 		}
 		ids[i] = resp.Header.Get("X-Request-Id")
 	}
 
-	records := ps.auditRecords()
+	records := stacktest.AuditRecords(ps.t, ps.s)
 	for i, r := range requests {
 		var pay, detok int
 		for _, rec := range records {

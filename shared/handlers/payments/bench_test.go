@@ -38,11 +38,11 @@ func BenchmarkPay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cus := ps.customer("Bench")
-	tok := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Bench").ID
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
 	invs := make([]string, b.N+1)
 	for i := range invs {
-		invs[i] = ps.open(cus).ID
+		invs[i] = ps.billing.Open(cus).ID
 	}
 	ctx := context.Background()
 	pay := func(id string) {

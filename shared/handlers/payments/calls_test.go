@@ -1,9 +1,6 @@
 package payments_test
 
 import (
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
@@ -26,12 +23,12 @@ func counted(ps *payStack) *stacktest.Calls {
 func TestCallsPerPay(t *testing.T) {
 	ps := newPayStack(t)
 	counter := counted(ps)
-	cus := ps.customer("Counted")
-	tok := ps.tokenize(cus, processor.TestVisa)
-	declined := ps.tokenize(cus, processor.TestDeclined)
+	cus := ps.billing.Customer("Counted").ID
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
+	declined := ps.pay.Tokenize(cus, processor.TestDeclined)
 	invs := make([]string, 5)
 	for i := range invs {
-		invs[i] = ps.open(cus).ID
+		invs[i] = ps.billing.Open(cus).ID
 	}
 	counter.Take()
 
@@ -62,7 +59,7 @@ func TestCallsPerPay(t *testing.T) {
 		{"replayed pay", invs[2], tok, []string{"Idempotency-Key", "k1"}, nil, 200, calls{"DynamoDB PutItem": 2, "DynamoDB GetItem": 1}},
 		{"declined", invs[3], declined, nil, nil, 402, pay},
 		{"refused: already paid", invs[1], tok, nil, nil, 409, calls{"DynamoDB GetItem": 1, "DynamoDB UpdateItem": 2, "DynamoDB PutItem": 1}},
-		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.FailWhen(once(settlesPaid)) }, 503,
+		{"commit fails after the charge", invs[4], tok, nil, func() { ps.db.FailWhen(stacktest.First(1, stacktest.SettlesPaid)) }, 503,
 			// The failed commit never reaches DynamoDB (the fault is injected before it); the lease cut
 			// does, and the request's audit record is then written on its own.
 			with(pay, calls{"DynamoDB PutItem": 1})},
@@ -73,7 +70,7 @@ func TestCallsPerPay(t *testing.T) {
 		if tt.before != nil {
 			tt.before()
 		}
-		status, body := ps.pay.do("POST", "/v1/invoices/"+tt.invoice+"/pay", payBody(tt.token), tt.headers...)
+		status, body := ps.pay.Do("POST", "/v1/invoices/"+tt.invoice+"/pay", payBody(tt.token), tt.headers...)
 		if status != tt.status {
 			t.Fatalf("%s: %d %s", tt.name, status, body)
 		}
@@ -81,15 +78,6 @@ func TestCallsPerPay(t *testing.T) {
 		if over := stacktest.Exceeding(tt.want, got); over != nil {
 			t.Errorf("%s: AWS calls beyond the table: %v", tt.name, over)
 		}
-		t.Logf("%-50s %s", tt.name, format(got))
+		t.Logf("%-50s %s", tt.name, stacktest.FormatCalls(got))
 	}
-}
-
-func format(calls map[string]int) string {
-	var parts []string
-	for op, n := range calls {
-		parts = append(parts, fmt.Sprintf("%d %s", n, op))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " + ")
 }

@@ -51,12 +51,12 @@ func TestChargeCarriesTheCardholderName(t *testing.T) {
 	})
 	ps.s.Gateway.Functions[routes.Payments] = svc.Serve
 
-	cus := ps.customer("Named Customer")
+	cus := ps.billing.Customer("Named Customer").ID
 	var tok struct{ ID string }
-	ps.pay.must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2034,"name":"Hermione Holder"}}`, cus, processor.TestVisa), &tok)
-	ps.pay.must(200, "POST", "/v1/invoices/"+ps.open(cus).ID+"/pay", payBody(tok.ID), nil)
-	unnamed := ps.tokenize(cus, "5555555555554444")
-	ps.pay.must(200, "POST", "/v1/invoices/"+ps.open(cus).ID+"/pay", payBody(unnamed), nil)
+	ps.pay.Must(201, "POST", "/v1/tokens", fmt.Sprintf(`{"customer_id":%q,"card":{"number":%q,"exp_month":12,"exp_year":2034,"name":"Hermione Holder"}}`, cus, processor.TestVisa), &tok)
+	ps.pay.Must(200, "POST", "/v1/invoices/"+ps.billing.Open(cus).ID+"/pay", payBody(tok.ID), nil)
+	unnamed := ps.pay.Tokenize(cus, "5555555555554444")
+	ps.pay.Must(200, "POST", "/v1/invoices/"+ps.billing.Open(cus).ID+"/pay", payBody(unnamed), nil)
 	if want := []string{"Hermione Holder", ""}; !slices.Equal(proc.names, want) {
 		t.Errorf("cardholder names sent with the charges: %q, want %q", proc.names, want)
 	}

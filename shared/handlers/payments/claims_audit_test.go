@@ -11,6 +11,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestEveryClaimWriteCommitsWithItsRecord: the claim of an invoice, its take-over by a recovering
@@ -19,9 +20,9 @@ import (
 // and the payment, so the trail shows who held an invoice and why it was released.
 func TestEveryClaimWriteCommitsWithItsRecord(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	tok := ps.tokenize(cus, processor.TestVisa)
-	kmsDown, crashed := ps.open(cus), ps.open(cus)
+	cus := ps.billing.Customer("Ada").ID
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
+	kmsDown, crashed := ps.billing.Open(cus), ps.billing.Open(cus)
 
 	var mu sync.Mutex
 	var writes []*dynamodb.TransactWriteItemsInput
@@ -40,16 +41,16 @@ func TestEveryClaimWriteCommitsWithItsRecord(t *testing.T) {
 	// A new attempt whose card cannot be decrypted: claim, then abandon.
 	ps.wire(failingKMS{KMS: kms.NewFromConfig(ps.s.Env.AWS)})
 	ps.db.FailWhen(record(nil))
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+kmsDown.ID+"/pay", payBody(tok)); status != 503 {
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+kmsDown.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with KMS down: %d %s", status, body)
 	}
 	// A charge whose commit fails: claim, then the lease cut short; the retry takes the claim over.
 	ps.wire(nil)
-	ps.db.FailWhen(record(once(settlesPaid)))
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+crashed.ID+"/pay", payBody(tok)); status != 503 {
+	ps.db.FailWhen(record(stacktest.First(1, stacktest.SettlesPaid)))
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+crashed.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with the commit failing: %d %s", status, body)
 	}
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+crashed.ID+"/pay", payBody(tok)); status != 200 {
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+crashed.ID+"/pay", payBody(tok)); status != 200 {
 		t.Fatalf("retry: %d %s", status, body)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // payConcurrently sends n pay requests for one invoice at once, each with its own Idempotency-Key,
@@ -23,7 +24,7 @@ func payConcurrently(t *testing.T, ps *payStack, invoiceID, token string, n int)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body := ps.pay.do("POST", "/v1/invoices/"+invoiceID+"/pay", payBody(token), "Idempotency-Key", fmt.Sprintf("burst-%d", i))
+			status, body := ps.pay.Do("POST", "/v1/invoices/"+invoiceID+"/pay", payBody(token), "Idempotency-Key", fmt.Sprintf("burst-%d", i))
 			mu.Lock()
 			counts[status]++
 			mu.Unlock()
@@ -41,9 +42,9 @@ func payConcurrently(t *testing.T, ps *payStack, invoiceID, token string, n int)
 // processor accepted one charge.
 func TestConcurrentPayChargesOnce(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
 
 	counts := payConcurrently(t, ps, inv.ID, tok, 20)
 	if diff := cmp.Diff(map[int]int{200: 1, 409: 19}, counts); diff != "" {
@@ -60,10 +61,10 @@ func TestConcurrentPayChargesOnce(t *testing.T) {
 // paid once and one charge: whoever recovers the attempt asks the processor with its key again.
 func TestConcurrentPayWithCrashChargesOnce(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
-	ps.db.FailWhen(once(settlesPaid))
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
+	ps.db.FailWhen(stacktest.First(1, stacktest.SettlesPaid))
 
 	counts := payConcurrently(t, ps, inv.ID, tok, 20)
 	t.Logf("burst answers by status: %v", counts)
@@ -74,7 +75,7 @@ func TestConcurrentPayWithCrashChargesOnce(t *testing.T) {
 		t.Fatalf("the injected fault was hit %d times, want 1", ps.db.Failed.Load())
 	}
 	// A retry (a client that got a 503 or a 409) settles the invoice if the burst did not.
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "retry")
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "retry")
 	if counts[200] == 0 && status != 200 || counts[200] == 1 && status != 409 {
 		t.Errorf("retry after the burst (%d successes in it): %d %s", counts[200], status, body)
 	}

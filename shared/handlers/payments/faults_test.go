@@ -17,18 +17,18 @@ import (
 // invoice as it was.
 func TestBadInput(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	other := ps.customer("Other")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
-	othersTok := ps.tokenize(other, processor.TestMastercard)
-	draft := ps.draft(cus)
-	void := ps.open(cus)
-	ps.billing.must(200, "POST", "/v1/invoices/"+void.ID+"/void", "", nil)
-	uncollectible := ps.open(cus)
-	ps.billing.must(200, "POST", "/v1/invoices/"+uncollectible.ID+"/mark-uncollectible", "", nil)
-	paid := ps.open(cus)
-	ps.pay.must(200, "POST", "/v1/invoices/"+paid.ID+"/pay", payBody(tok), nil)
+	cus := ps.billing.Customer("Ada").ID
+	other := ps.billing.Customer("Other").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
+	othersTok := ps.pay.Tokenize(other, processor.TestMastercard)
+	draft := ps.billing.Draft(cus)
+	void := ps.billing.Open(cus)
+	ps.billing.Must(200, "POST", "/v1/invoices/"+void.ID+"/void", "", nil)
+	uncollectible := ps.billing.Open(cus)
+	ps.billing.Must(200, "POST", "/v1/invoices/"+uncollectible.ID+"/mark-uncollectible", "", nil)
+	paid := ps.billing.Open(cus)
+	ps.pay.Must(200, "POST", "/v1/invoices/"+paid.ID+"/pay", payBody(tok), nil)
 	charges := len(ps.sandbox.Accepted())
 
 	path := "/v1/invoices/" + inv.ID + "/pay"
@@ -55,14 +55,8 @@ func TestBadInput(t *testing.T) {
 		{"paid invoice", "/v1/invoices/" + paid.ID + "/pay", payBody(tok), 409, "invalid_state", ""},
 	}
 	for _, tt := range tests {
-		status, body := ps.pay.do("POST", tt.path, tt.body)
-		p := decode[problemBody](t, body)
-		if status != tt.status || p.Code != tt.code {
-			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.code)
-		}
-		if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
-			t.Errorf("%s: errors %+v, want field %q", tt.name, p.Errors, tt.field)
-		}
+		status, body := ps.pay.Do("POST", tt.path, tt.body)
+		stacktest.ExpectProblem(t, tt.name, status, body, tt.status, tt.code, tt.field)
 		assertNoCardNumber(t, body, processor.TestVisa, processor.TestMastercard)
 	}
 	if n := len(ps.sandbox.Accepted()); n != charges {
@@ -71,11 +65,11 @@ func TestBadInput(t *testing.T) {
 	if list := ps.payments(inv.ID); len(list) != 0 {
 		t.Errorf("refused requests stored payments: %+v", list)
 	}
-	if got := ps.invoice(inv.ID); got.Status != billing.Open || got.ClaimPaymentID != "" || got.AmountDue != inv.AmountDue || got.UpdatedAt != inv.UpdatedAt {
+	if got := stacktest.StoredInvoice(ps.t, ps.s, inv.ID); got.Status != billing.Open || got.ClaimPaymentID != "" || got.AmountDue != inv.AmountDue || got.UpdatedAt != inv.UpdatedAt {
 		t.Errorf("invoice after refused requests: %+v", got)
 	}
 	// The invoice is still payable.
-	ps.pay.must(200, "POST", path, payBody(tok), nil)
+	ps.pay.Must(200, "POST", path, payBody(tok), nil)
 }
 
 // TestKMSFailure: when KMS cannot decrypt the card, pay answers 503 service_unavailable, the processor
@@ -83,13 +77,13 @@ func TestBadInput(t *testing.T) {
 // back the same request pays it.
 func TestKMSFailure(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
 
 	ps.wire(failingKMS{KMS: kms.NewFromConfig(ps.s.Env.AWS)})
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "kms-1")
-	if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" {
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "kms-1")
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 503 || p.Code != "service_unavailable" {
 		t.Fatalf("pay with KMS down: %d %s", status, body)
 	}
 	if strings.Contains(body, "injected") || strings.Contains(body, "KMSInternalException") {
@@ -98,7 +92,7 @@ func TestKMSFailure(t *testing.T) {
 	if n := len(ps.sandbox.Accepted()); n != 0 {
 		t.Errorf("%d charges with KMS down", n)
 	}
-	stored := ps.invoice(inv.ID)
+	stored := stacktest.StoredInvoice(ps.t, ps.s, inv.ID)
 	if stored.Status != billing.Open || stored.ClaimPaymentID != "" || stored.AmountDue != inv.AmountDue {
 		t.Errorf("invoice after a KMS failure: %+v", stored)
 	}
@@ -112,7 +106,7 @@ func TestKMSFailure(t *testing.T) {
 	assertNoCardNumber(t, body, processor.TestVisa)
 
 	ps.wire(nil)
-	status, body = ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "kms-1")
+	status, body = ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "kms-1")
 	if status != 200 {
 		t.Fatalf("retry with KMS back: %d %s", status, body)
 	}
@@ -129,35 +123,35 @@ func TestDynamoDBFailureAfterCharge(t *testing.T) {
 	for _, retryKey := range []string{"same-key", "other-key"} {
 		t.Run(retryKey, func(t *testing.T) {
 			ps := newPayStack(t)
-			cus := ps.customer("Ada")
-			inv := ps.open(cus)
-			tok := ps.tokenize(cus, processor.TestVisa)
-			ps.db.FailWhen(once(settlesPaid))
+			cus := ps.billing.Customer("Ada").ID
+			inv := ps.billing.Open(cus)
+			tok := ps.pay.Tokenize(cus, processor.TestVisa)
+			ps.db.FailWhen(stacktest.First(1, stacktest.SettlesPaid))
 
-			status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "same-key")
-			if p := decode[problemBody](t, body); status != 503 || p.Code != "service_unavailable" {
+			status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "same-key")
+			if p := stacktest.Decode[stacktest.Problem](t, body); status != 503 || p.Code != "service_unavailable" {
 				t.Fatalf("pay with the commit failing: %d %s", status, body)
 			}
 			if ps.db.Failed.Load() != 1 || len(ps.sandbox.Accepted()) != 1 {
 				t.Fatalf("fault not hit (%d) or charge not made (%d)", ps.db.Failed.Load(), len(ps.sandbox.Accepted()))
 			}
-			held := ps.invoice(inv.ID)
+			held := stacktest.StoredInvoice(ps.t, ps.s, inv.ID)
 			if held.Status != billing.Open || held.ClaimPaymentID == "" {
 				t.Fatalf("after the failed commit the invoice should be open and held: %+v", held)
 			}
 
-			status, body = ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", retryKey)
+			status, body = ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", retryKey)
 			if status != 200 {
 				t.Fatalf("retry: %d %s", status, body)
 			}
-			got := decode[payments.PayResponse](t, body)
+			got := stacktest.Decode[payments.PayResponse](t, body)
 			if got.Payment.ID != held.ClaimPaymentID || got.Invoice.Status != billing.Paid {
 				t.Errorf("retry answered %+v, want the interrupted attempt %s settled", got.Payment, held.ClaimPaymentID)
 			}
 			assertPaidOnce(t, ps, inv.ID)
 
 			// Any later request charges nothing either.
-			status, _ = ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
+			status, _ = ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
 			if status != 409 {
 				t.Errorf("pay after recovery: %d, want 409", status)
 			}
@@ -171,42 +165,42 @@ func TestDynamoDBFailureAfterCharge(t *testing.T) {
 // request after the lease recovers and settles the attempt without charging again.
 func TestRecoveryAfterLease(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
 	charged := false
 	ps.db.FailWhen(func(in *dynamodb.TransactWriteItemsInput) bool {
 		// Every write after the charge fails: the commit and the lease shortening.
 		charged = charged || len(ps.sandbox.Accepted()) > 0
 		return charged
 	})
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay during an outage: %d %s", status, body)
 	}
 	ps.db.FailWhen(nil)
 
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
-	if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "in progress") {
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "in progress") {
 		t.Errorf("pay while the attempt's lease runs: %d %s", status, body)
 	}
 	// Nor can it be voided or written off: the card may have been charged.
-	status, body = ps.billing.do("POST", "/v1/invoices/"+inv.ID+"/void", "")
-	if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" {
+	status, body = ps.billing.Do("POST", "/v1/invoices/"+inv.ID+"/void", "")
+	if p := stacktest.Decode[stacktest.Problem](t, body); status != 409 || p.Code != "invalid_state" {
 		t.Errorf("void while a payment is in progress: %d %s", status, body)
 	}
-	status, _ = ps.billing.do("POST", "/v1/invoices/"+inv.ID+"/mark-uncollectible", "")
+	status, _ = ps.billing.Do("POST", "/v1/invoices/"+inv.ID+"/mark-uncollectible", "")
 	if status != 409 {
 		t.Errorf("mark-uncollectible while a payment is in progress: %d", status)
 	}
 
 	ps.clock.Advance(payments.DefaultLease + 1)
-	status, body = ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
+	status, body = ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
 	if status != 200 {
 		t.Fatalf("pay after the lease: %d %s", status, body)
 	}
 	assertPaidOnce(t, ps, inv.ID)
 	// The void refused above would now be refused for the paid invoice itself.
-	if status, _ := ps.billing.do("POST", "/v1/invoices/"+inv.ID+"/void", ""); status != 409 {
+	if status, _ := ps.billing.Do("POST", "/v1/invoices/"+inv.ID+"/void", ""); status != 409 {
 		t.Errorf("void of a paid invoice: %d", status)
 	}
 }
@@ -215,16 +209,16 @@ func TestRecoveryAfterLease(t *testing.T) {
 // the next request, which then pays with its own card.
 func TestRecoveredDeclineFreesInvoice(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	bad := ps.tokenize(cus, processor.TestDeclined)
-	good := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	bad := ps.pay.Tokenize(cus, processor.TestDeclined)
+	good := ps.pay.Tokenize(cus, processor.TestVisa)
 	// The decline's commit fails: the attempt stays held with a decline the processor remembers.
-	ps.db.FailWhen(once(storesOutcome))
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(bad)); status != 503 {
+	ps.db.FailWhen(stacktest.First(1, stacktest.StoresOutcome))
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(bad)); status != 503 {
 		t.Fatalf("decline with the commit failing: %d %s", status, body)
 	}
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(good))
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(good))
 	if status != 200 {
 		t.Fatalf("pay after an interrupted decline: %d %s", status, body)
 	}
@@ -236,7 +230,7 @@ func TestRecoveredDeclineFreesInvoice(t *testing.T) {
 		t.Errorf("%d charges, want 1", n)
 	}
 	var recovered int
-	for _, rec := range ps.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(ps.t, ps.s) {
 		if rec.EventName == payments.RecoverEvent && rec.ErrorCode == "card_declined" {
 			recovered++
 		}
@@ -250,7 +244,7 @@ func TestRecoveredDeclineFreesInvoice(t *testing.T) {
 // payment (the one it names), no attempt left processing, one charge accepted by the processor.
 func assertPaidOnce(t *testing.T, ps *payStack, invoiceID string) {
 	t.Helper()
-	inv := ps.invoice(invoiceID)
+	inv := stacktest.StoredInvoice(ps.t, ps.s, invoiceID)
 	list := ps.payments(invoiceID)
 	var succeeded []billing.Payment
 	for _, p := range list {
@@ -280,23 +274,23 @@ func assertPaidOnce(t *testing.T, ps *payStack, invoiceID string) {
 // second payment, no void) and the request says an operator is needed. Nothing is charged twice.
 func TestRecoveryWithoutItsTokenFailsClosed(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
-	other := ps.tokenize(cus, processor.TestMastercard)
-	ps.db.FailWhen(once(settlesPaid))
-	if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
+	other := ps.pay.Tokenize(cus, processor.TestMastercard)
+	ps.db.FailWhen(stacktest.First(1, stacktest.SettlesPaid))
+	if status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 503 {
 		t.Fatalf("pay with the commit failing: %d %s", status, body)
 	}
-	ps.pay.must(200, "DELETE", "/v1/tokens/"+tok, "", nil)
+	ps.pay.Must(200, "DELETE", "/v1/tokens/"+tok, "", nil)
 
 	for range 2 {
-		status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(other))
-		if p := decode[problemBody](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "operator") {
+		status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(other))
+		if p := stacktest.Decode[stacktest.Problem](t, body); status != 409 || p.Code != "invalid_state" || !strings.Contains(p.Detail, "operator") {
 			t.Errorf("pay after the interrupted attempt's token was deleted: %d %s", status, body)
 		}
 	}
-	held := ps.invoice(inv.ID)
+	held := stacktest.StoredInvoice(ps.t, ps.s, inv.ID)
 	if held.Status != billing.Open || held.ClaimPaymentID == "" {
 		t.Errorf("invoice: %+v, want open and still held", held)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/vault"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/handlers/payments"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestPay: an open invoice paid with a token of its customer is paid once, for its amount due, with
@@ -16,15 +17,15 @@ import (
 // and one Detokenize record.
 func TestPay(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Ada")
-	inv := ps.open(cus)
-	tok := ps.tokenize(cus, processor.TestVisa)
+	cus := ps.billing.Customer("Ada").ID
+	inv := ps.billing.Open(cus)
+	tok := ps.pay.Tokenize(cus, processor.TestVisa)
 
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-1")
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-1")
 	if status != 200 {
 		t.Fatalf("pay: %d %s", status, body)
 	}
-	got := decode[payments.PayResponse](t, body)
+	got := stacktest.Decode[payments.PayResponse](t, body)
 	if got.Invoice.Status != billing.Paid || got.Invoice.AmountPaid != 4758 || got.Invoice.AmountDue != 0 ||
 		got.Invoice.PaymentID == nil || *got.Invoice.PaymentID != got.Payment.ID || got.Invoice.PaidAt == nil {
 		t.Errorf("invoice after pay: %+v", got.Invoice)
@@ -39,7 +40,7 @@ func TestPay(t *testing.T) {
 	}
 
 	// What is stored agrees, and the claim is gone.
-	stored := ps.invoice(inv.ID)
+	stored := stacktest.StoredInvoice(ps.t, ps.s, inv.ID)
 	if stored.Status != billing.Paid || stored.ClaimPaymentID != "" || stored.ClaimUntil != 0 {
 		t.Errorf("stored invoice: %+v", stored)
 	}
@@ -55,19 +56,19 @@ func TestPay(t *testing.T) {
 
 	// The invoice is shown paid by the invoices function too.
 	var read billing.Invoice
-	ps.billing.must(200, "GET", "/v1/invoices/"+inv.ID, "", &read)
+	ps.billing.Must(200, "GET", "/v1/invoices/"+inv.ID, "", &read)
 	if read.Status != billing.Paid || read.AmountDue != 0 {
 		t.Errorf("GET after pay: %+v", read)
 	}
 
 	// A replay with the same key answers the same, charging nothing.
-	status2, body2 := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-1")
+	status2, body2 := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-1")
 	if status2 != 200 || body2 != body {
 		t.Errorf("replay: %d %s", status2, body2)
 	}
 	// Paying it again with another key is refused.
-	status3, body3 := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-2")
-	if p := decode[problemBody](t, body3); status3 != 409 || p.Code != "invalid_state" {
+	status3, body3 := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", "pay-2")
+	if p := stacktest.Decode[stacktest.Problem](t, body3); status3 != 409 || p.Code != "invalid_state" {
 		t.Errorf("second pay: %d %s", status3, body3)
 	}
 	if n := len(ps.sandbox.Accepted()); n != 1 {
@@ -78,7 +79,7 @@ func TestPay(t *testing.T) {
 	// Audit: one PayInvoice record per request, one Detokenize for the one decryption, one ClaimInvoice
 	// for the one attempt.
 	names := map[string]int{}
-	for _, rec := range ps.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(ps.t, ps.s) {
 		if rec.EventSource == "payments.vaultbill" {
 			names[rec.EventName]++
 		}
@@ -93,22 +94,22 @@ func TestPay(t *testing.T) {
 // pays it afterwards.
 func TestDecline(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Grace")
-	inv := ps.open(cus)
+	cus := ps.billing.Customer("Grace").ID
+	inv := ps.billing.Open(cus)
 	tests := []struct{ number, reason string }{
 		{processor.TestDeclined, processor.ReasonCardDeclined},
 		{processor.TestInsufficientFunds, processor.ReasonInsufficientFunds},
 	}
 	for i, tt := range tests {
-		tok := ps.tokenize(cus, tt.number)
+		tok := ps.pay.Tokenize(cus, tt.number)
 		key := "decline-" + tt.reason
-		status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", key)
-		p := decode[problemBody](t, body)
+		status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", key)
+		p := stacktest.Decode[stacktest.Problem](t, body)
 		if status != 402 || p.Code != "card_declined" || p.Reason != tt.reason {
 			t.Errorf("%s: %d %s", tt.reason, status, body)
 		}
 		assertNoCardNumber(t, body, tt.number)
-		stored := ps.invoice(inv.ID)
+		stored := stacktest.StoredInvoice(ps.t, ps.s, inv.ID)
 		if stored.Status != billing.Open || stored.ClaimPaymentID != "" || stored.AmountDue != 4758 {
 			t.Errorf("%s: invoice after a decline: %+v", tt.reason, stored)
 		}
@@ -120,7 +121,7 @@ func TestDecline(t *testing.T) {
 			t.Errorf("%s: recorded payment %+v", tt.reason, last)
 		}
 		// The decline is the settled answer to its key: a replay repeats it, nothing is charged again.
-		status2, body2 := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", key)
+		status2, body2 := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok), "Idempotency-Key", key)
 		if status2 != 402 || body2 != body {
 			t.Errorf("%s: replay %d %s", tt.reason, status2, body2)
 		}
@@ -132,8 +133,8 @@ func TestDecline(t *testing.T) {
 		t.Fatalf("%d charges accepted for declined cards", n)
 	}
 
-	good := ps.tokenize(cus, processor.TestMastercard)
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(good))
+	good := ps.pay.Tokenize(cus, processor.TestMastercard)
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(good))
 	if status != 200 {
 		t.Fatalf("pay with a good card after declines: %d %s", status, body)
 	}
@@ -146,7 +147,7 @@ func TestDecline(t *testing.T) {
 
 	// The declined requests' audit records carry the code; each has its Detokenize record.
 	var declined, detok int
-	for _, rec := range ps.auditRecords() {
+	for _, rec := range stacktest.AuditRecords(ps.t, ps.s) {
 		switch {
 		case rec.EventName == "PayInvoice" && rec.ErrorCode == "card_declined":
 			declined++

@@ -17,11 +17,9 @@ package payments
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
@@ -64,12 +62,6 @@ type Revealer interface {
 	Reveal(ctx context.Context, r vault.RevealRequest) (card.Card, error)
 }
 
-// DB is the DynamoDB call the payments function makes for its own writes (claims, releases); the
-// runtime's endpoint.DB satisfies it, so all of a request's writes go through one client.
-type DB interface {
-	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-}
-
 // CardAttempts counts and limits card attempts; *ratelimit.Limiter satisfies it.
 type CardAttempts interface {
 	Attempt(ctx context.Context, principal, customer string) error
@@ -87,7 +79,6 @@ type Deps struct {
 // Handlers serves the pay route.
 type Handlers struct {
 	Deps
-	svc *endpoint.Service
 	// Now, NewID and Lease are the clock, the id source and the claim lease (replaced in tests).
 	Clock clock.Func
 	NewID func(prefix string) string
@@ -110,31 +101,18 @@ func Routes(svc *endpoint.Service, d Deps) *Handlers {
 	if d.Attempts == nil {
 		panic("payments: no card-attempt limiter") // a wiring bug, found at cold start
 	}
-	h := &Handlers{Deps: d, svc: svc, NewID: billing.NewID, Lease: DefaultLease}
+	h := &Handlers{Deps: d, NewID: billing.NewID, Lease: DefaultLease}
 	svc.Handle("PayInvoice", h.pay)
 	svc.Handle("PayHostedInvoice", h.pay)
 	return h
 }
 
-func (h *Handlers) transact(ctx context.Context, items ...types.TransactWriteItem) error {
-	_, err := h.svc.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return err
+// attemptEvent is the audit record of event naming the invoice and the attempt: a claim, a take-over,
+// an expiry, an abandon or a recovered decline commits with it (endpoint.Call.TransactAudited), never
+// without.
+func attemptEvent(c *endpoint.Call, event, invoiceID, paymentID string) audit.Record {
+	return c.AuditEvent(event, false, audit.Resource{Type: resInvoice, ID: invoiceID}, audit.Resource{Type: resPayment, ID: paymentID})
 }
-
-// transactAudited commits items with an audit record of event naming the invoice and the attempt, in
-// one transaction: a claim, a take-over, an expiry or an abandon is never stored without its record.
-// The record comes last, so the items keep their positions in a cancellation's reasons.
-func (h *Handlers) transactAudited(ctx context.Context, c *endpoint.Call, event, invoiceID, paymentID string, items ...types.TransactWriteItem) error {
-	rec, err := h.svc.Audit.TransactItem(c.AuditEvent(event, false,
-		audit.Resource{Type: resInvoice, ID: invoiceID}, audit.Resource{Type: resPayment, ID: paymentID}))
-	if err != nil {
-		return err
-	}
-	return h.transact(ctx, append(items[:len(items):len(items)], rec)...)
-}
-
-// errRetry tells the pay loop to read the invoice again.
-var errRetry = errors.New("retry")
 
 func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result, error) {
 	var req PayRequest
@@ -147,7 +125,7 @@ func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 	if !ids.Valid(ids.Token, req.Token) { // the decoder refuses these; kept so no malformed id reaches a key
 		return nil, problem.New(problem.NotFound, "No such token.")
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	return endpoint.Retry(ctx, maxAttempts, "The invoice is being changed by other requests; retry shortly.", func(attempt int) (*endpoint.Result, error) {
 		inv, err := h.Store.Get(ctx, c.PathParam("id"))
 		if err != nil {
 			return nil, translate(err)
@@ -155,29 +133,21 @@ func (h *Handlers) pay(ctx context.Context, c *endpoint.Call) (*endpoint.Result,
 		if !c.Principal.CanAccess(auth.PayInvoices, inv.CustomerID) {
 			return nil, problem.New(problem.NotFound, "No such invoice.")
 		}
-		touch(c, resInvoice, inv.ID)
+		c.Touch(resInvoice, inv.ID)
 		if attempt == 0 {
 			// Counted once the invoice names its customer, before any card is asked about.
 			if err := h.Attempts.Attempt(ctx, c.Principal.ID, inv.CustomerID); err != nil {
 				return nil, err
 			}
 		}
-
-		var res *endpoint.Result
 		if inv.ClaimPaymentID != "" && inv.Status == billing.Open {
 			if h.Clock.Now().UnixMilli() < inv.ClaimUntil {
 				return nil, billing.PaymentInProgress()
 			}
-			res, err = h.recover(ctx, c, inv)
-		} else {
-			res, err = h.start(ctx, c, inv, req.Token)
+			return h.recover(ctx, c, inv)
 		}
-		if !errors.Is(err, errRetry) {
-			return res, err
-		}
-		h.backoff(ctx, attempt)
-	}
-	return nil, problem.New(problem.ServiceUnavailable, "The invoice is being changed by other requests; retry shortly.")
+		return h.start(ctx, c, inv, req.Token)
+	})
 }
 
 // start claims an invoice for a new attempt with token and charges it.
@@ -197,22 +167,22 @@ func (h *Handlers) start(ctx context.Context, c *endpoint.Call, inv *billing.Inv
 	if err != nil {
 		return nil, err
 	}
-	if err := h.transactAudited(ctx, c, ClaimEvent, inv.ID, p.ID, items...); err != nil {
+	if err := c.TransactAudited(ctx, attemptEvent(c, ClaimEvent, inv.ID, p.ID), items...); err != nil {
 		if billingdb.Contended(err, 1) {
-			return nil, errRetry // re-read: someone claimed, paid or changed it first
+			return nil, endpoint.ErrRetry // re-read: someone claimed, paid or changed it first
 		}
 		return nil, translate(err)
 	}
 	inv.Version++
 	inv.ClaimPaymentID, inv.ClaimUntil = p.ID, until.UnixMilli()
-	touch(c, resPayment, p.ID)
+	c.Touch(resPayment, p.ID)
 	return h.charge(ctx, c, inv, p, false)
 }
 
 // recover takes over the stale claim of an interrupted attempt and finishes that attempt: the processor
 // is asked again with the attempt's own idempotency key, so a charge that went through is reported, not
 // repeated. A recovered decline frees the invoice and the request goes on with its own attempt
-// (errRetry); a recovered success answers the request.
+// (endpoint.ErrRetry); a recovered success answers the request.
 func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.Invoice) (*endpoint.Result, error) {
 	p, err := h.Store.GetPayment(ctx, inv.ClaimPaymentID)
 	if err != nil {
@@ -227,7 +197,7 @@ func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.I
 			return nil, translate(err)
 		}
 		if now.Version != inv.Version || now.ClaimPaymentID != inv.ClaimPaymentID {
-			return nil, errRetry
+			return nil, endpoint.ErrRetry
 		}
 		// Claims and outcomes are written in the same transactions; an invoice that still claims a
 		// settled or missing attempt was edited by hand. Refuse rather than guess whether a card was
@@ -235,15 +205,15 @@ func (h *Handlers) recover(ctx context.Context, c *endpoint.Call, inv *billing.I
 		return nil, errors.New("invoice " + inv.ID + " is claimed by payment " + inv.ClaimPaymentID + ", which is not a processing attempt of it")
 	}
 	until := h.Clock.Now().Add(h.Lease)
-	if err := h.transactAudited(ctx, c, TakeOverEvent, inv.ID, p.ID, h.Store.TakeOverItem(inv, until)); err != nil {
+	if err := c.TransactAudited(ctx, attemptEvent(c, TakeOverEvent, inv.ID, p.ID), h.Store.TakeOverItem(inv, until)); err != nil {
 		if billingdb.Contended(err, 1) {
-			return nil, errRetry // another request is recovering it, or it was settled
+			return nil, endpoint.ErrRetry // another request is recovering it, or it was settled
 		}
 		return nil, translate(err)
 	}
 	inv.Version++
 	inv.ClaimUntil = until.UnixMilli()
-	touch(c, resPayment, p.ID)
+	c.Touch(resPayment, p.ID)
 	c.Log().Info("recovering an interrupted payment attempt", "invoice_id", inv.ID, "payment_id", p.ID)
 	return h.charge(ctx, c, inv, p, true)
 }
@@ -283,7 +253,7 @@ func (h *Handlers) notCharged(ctx context.Context, c *endpoint.Call, inv *billin
 		}
 		return translate(cause)
 	}
-	if err := h.transactAudited(ctx, c, AbandonEvent, inv.ID, p.ID, h.Store.ReleaseItem(inv), h.Store.AbandonItem(p)); err != nil {
+	if err := c.TransactAudited(ctx, attemptEvent(c, AbandonEvent, inv.ID, p.ID), h.Store.ReleaseItem(inv), h.Store.AbandonItem(p)); err != nil {
 		// The claim stays until its lease ends; the next request then recovers the attempt.
 		c.Log().Error("release payment claim after a failed decryption", "invoice_id", inv.ID, "payment_id", p.ID, "error", err)
 	}
@@ -328,16 +298,12 @@ func (h *Handlers) settle(ctx context.Context, c *endpoint.Call, inv *billing.In
 	if recovering {
 		// The interrupted attempt was declined: store that with its own record, then let this request
 		// make its own attempt on the now unclaimed invoice.
-		rec := c.AuditEvent(RecoverEvent, false, audit.Resource{Type: resInvoice, ID: inv.ID}, audit.Resource{Type: resPayment, ID: p.ID})
+		rec := attemptEvent(c, RecoverEvent, inv.ID, p.ID)
 		rec.ErrorCode = string(problem.CardDeclined)
-		recItem, err := h.svc.Audit.TransactItem(rec)
-		if err != nil {
-			return nil, err
-		}
-		if err := h.transact(ctx, append(items, recItem)...); err != nil {
+		if err := c.TransactAudited(ctx, rec, items...); err != nil {
 			return nil, h.settleFailed(ctx, c, inv, p, err)
 		}
-		return nil, errRetry
+		return nil, endpoint.ErrRetry
 	}
 	declined := &problem.Error{
 		Code: problem.CardDeclined, Reason: p.FailureCode,
@@ -364,28 +330,9 @@ func (h *Handlers) settleFailed(ctx context.Context, c *endpoint.Call, inv *bill
 // expireClaim ends the lease of the claim this request holds, best effort: if it fails, the lease ends
 // on its own.
 func (h *Handlers) expireClaim(ctx context.Context, c *endpoint.Call, inv *billing.Invoice) {
-	if err := h.transactAudited(context.WithoutCancel(ctx), c, ExpireEvent, inv.ID, inv.ClaimPaymentID, h.Store.ExpireClaimItem(inv, h.Clock.Now())); err != nil {
+	if err := c.TransactAudited(context.WithoutCancel(ctx), attemptEvent(c, ExpireEvent, inv.ID, inv.ClaimPaymentID), h.Store.ExpireClaimItem(inv, h.Clock.Now())); err != nil {
 		c.Log().Error("expire payment claim; it ends with its lease", "invoice_id", inv.ID, "payment_id", inv.ClaimPaymentID, "error", err)
 	}
-}
-
-func (h *Handlers) backoff(ctx context.Context, attempt int) {
-	// Jittered so that racing requests spread out instead of colliding again in step.
-	d := time.Duration(rand.IntN(5+5*min(attempt, 10))) * time.Millisecond
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
-// touch names an object in the audit record once, however often a retried loop reads it.
-func touch(c *endpoint.Call, typ, id string) {
-	for _, r := range c.Resources {
-		if r.Type == typ && r.ID == id {
-			return
-		}
-	}
-	c.Touch(typ, id)
 }
 
 // translate maps DynamoDB faults to service_unavailable (503): nothing was stored and a retry may succeed.

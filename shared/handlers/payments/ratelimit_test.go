@@ -6,6 +6,7 @@ import (
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/adapters/ratelimit"
+	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
 // TestPaysAreCardAttempts: every pay counts against the card-attempt limit of its principal and its
@@ -13,15 +14,15 @@ import (
 // 429 rate_limited with Retry-After, audited, and asks the processor nothing.
 func TestPaysAreCardAttempts(t *testing.T) {
 	ps := newPayStack(t)
-	cus := ps.customer("Busy")
-	declined := ps.tokenize(cus, processor.TestDeclined) // the tokenization is the first attempt
-	inv := ps.open(cus)
+	cus := ps.billing.Customer("Busy").ID
+	declined := ps.pay.Tokenize(cus, processor.TestDeclined) // the tokenization is the first attempt
+	inv := ps.billing.Open(cus)
 	for i := 2; i <= ratelimit.Defaults.Attempts; i++ {
-		if status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(declined)); status != 402 {
+		if status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(declined)); status != 402 {
 			t.Fatalf("attempt %d: %d %s", i, status, body)
 		}
 	}
-	status, body := ps.pay.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(declined))
+	status, body := ps.pay.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(declined))
 	if status != 429 || !strings.Contains(body, `"code":"rate_limited"`) {
 		t.Fatalf("attempt %d: %d %s, want 429 rate_limited", ratelimit.Defaults.Attempts+1, status, body)
 	}
@@ -29,7 +30,7 @@ func TestPaysAreCardAttempts(t *testing.T) {
 		t.Errorf("%d payment attempts recorded, want %d: the throttled pay must reach no processor", n, ratelimit.Defaults.Attempts-1)
 	}
 	throttled := 0
-	for _, r := range ps.auditRecords() {
+	for _, r := range stacktest.AuditRecords(ps.t, ps.s) {
 		if r.EventName == "PayInvoice" && r.ErrorCode == "rate_limited" {
 			throttled++
 		}

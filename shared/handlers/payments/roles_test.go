@@ -9,7 +9,6 @@ import (
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
-	"github.com/vaultbill/vaultbill/shared/local/devstack"
 	"github.com/vaultbill/vaultbill/shared/local/devstack/stacktest"
 )
 
@@ -19,19 +18,11 @@ import (
 // customer's invoice is not found. A refused request charges nothing.
 func TestRoles(t *testing.T) {
 	ps := newPayStack(t)
-	own := ps.customer("Own")
-	other := ps.customer("Other")
-	tok := ps.tokenize(own, processor.TestVisa)
+	own := ps.billing.Customer("Own").ID
+	other := ps.billing.Customer("Other").ID
+	tok := ps.pay.Tokenize(own, processor.TestVisa)
 
-	type principal struct {
-		name     string
-		role     auth.Role
-		customer string
-	}
-	principals := []principal{
-		{"admin", auth.Admin, ""}, {"billing", auth.Billing, ""}, {"payments", auth.Payments, ""},
-		{"auditor", auth.Auditor, ""}, {"customer-own", auth.Customer, own}, {"customer-other", auth.Customer, other},
-	}
+	principals := stacktest.Callers(own, other)
 	// The contract, written out, so that a change to the permission table cannot pass unnoticed.
 	want := map[string]int{
 		"admin": 403, "billing": 403, "payments": 200, "auditor": 403, "customer-own": 200, "customer-other": 404,
@@ -44,25 +35,25 @@ func TestRoles(t *testing.T) {
 	for _, p := range principals {
 		// What the permission table says must agree with the contract.
 		fromTable := 200
-		switch auth.ScopeOf(p.role, route.Action) {
+		switch auth.ScopeOf(p.Role, route.Action) {
 		case auth.None:
 			fromTable = 403
 		case auth.Own:
-			if p.customer != own {
+			if p.Customer != own {
 				fromTable = 404
 			}
 		}
-		if fromTable != want[p.name] {
-			t.Errorf("%s: the permission table gives %d, the contract says %d", p.name, fromTable, want[p.name])
+		if fromTable != want[p.Name] {
+			t.Errorf("%s: the permission table gives %d, the contract says %d", p.Name, fromTable, want[p.Name])
 		}
-		inv := ps.open(own)
+		inv := ps.billing.Open(own)
 		before := len(ps.sandbox.Accepted())
-		c := newClient(t, ps.s, string(p.role), p.customer)
-		status, body := c.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
-		got[p.name] = status
+		c := newClient(t, ps.s, string(p.Role), p.Customer)
+		status, body := c.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok))
+		got[p.Name] = status
 		charged := len(ps.sandbox.Accepted()) - before
 		if status == 200 && charged != 1 || status != 200 && charged != 0 {
-			t.Errorf("%s: %d %s with %d charges", p.name, status, body, charged)
+			t.Errorf("%s: %d %s with %d charges", p.Name, status, body, charged)
 		}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -70,9 +61,9 @@ func TestRoles(t *testing.T) {
 	}
 
 	// Without MFA nobody pays.
-	noMFA := &client{t: t, s: ps.s, token: stacktest.Token(t, ps.s, devstack.TokenSpec{Role: "payments", Subject: "no-mfa", NoMFA: true})}
-	inv := ps.open(own)
-	if status, body := noMFA.do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 403 {
+	noMFA := stacktest.NoMFAClient(t, ps.s, "payments")
+	inv := ps.billing.Open(own)
+	if status, body := noMFA.Do("POST", "/v1/invoices/"+inv.ID+"/pay", payBody(tok)); status != 403 {
 		t.Errorf("pay without MFA: %d %s", status, body)
 	}
 }

@@ -126,19 +126,11 @@ func (im *Importer) one(ctx context.Context, h handlers, customerID string, in *
 
 // record is the audit record of one imported card: ids only.
 func (im *Importer) record(t vault.Token, existing bool) audit.Record {
-	const source = "tokens.vaultbill"
-	return audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(im.Clock.Now()),
-		EventSource: source, EventName: ImportEvent, EventType: audit.TypeServiceEvent, ReadOnly: existing,
-		UserIdentity: audit.UserIdentity{
-			Type: "AWSService", PrincipalID: im.Principal,
-			SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "false"}},
-		},
-		SourceIPAddress: source, UserAgent: source, RequestID: audit.NewEventID(),
-		ResponseElements:   map[string]string{"id": t.ID, "customer_id": t.CustomerID, "existing": fmt.Sprint(existing)},
-		Resources:          []audit.Resource{{Type: "customer", ID: t.CustomerID}, {Type: "token", ID: t.ID}},
-		RecipientAccountID: im.Account, AWSRegion: im.Region,
-	}
+	rec := audit.Service{Source: "tokens.vaultbill", Principal: im.Principal, Account: im.Account, Region: im.Region}.Record(ImportEvent, im.Clock.Now(), nil)
+	rec.ReadOnly = existing
+	rec.ResponseElements = map[string]string{"id": t.ID, "customer_id": t.CustomerID, "existing": fmt.Sprint(existing)}
+	rec.Resources = []audit.Resource{{Type: "customer", ID: t.CustomerID}, {Type: "token", ID: t.ID}}
+	return rec
 }
 
 // reason is a validation failure as one line: the fields and what is wrong with them.

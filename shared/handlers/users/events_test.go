@@ -3,12 +3,7 @@ package users_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/handlers/users"
@@ -29,28 +24,13 @@ func TestSampleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	order := []string{"create-user", "list-users", "get-user", "update-user", "sign-out-user", "disable-user", "enable-user"}
-	files, _ := filepath.Glob("../../../events/users/*.json")
-	if len(files) != len(order) {
+	if files := stacktest.SampleEvents(t, routes.Users); len(files) != len(order) {
 		t.Errorf("%d sample events, the test runs %d", len(files), len(order))
 	}
 	covered := map[string]bool{}
-	id := ""
+	var created []string // the invited user's id in place of sampleUser, once it is known
 	for _, name := range order {
-		raw, err := os.ReadFile("../../../events/users/" + name + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if id != "" {
-			raw = []byte(strings.ReplaceAll(string(raw), sampleUser, id))
-		}
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			t.Fatalf("%s: not a proxy request: %v", name, err)
-		}
-		r, ok := routes.Lookup(req.HTTPMethod, req.Resource)
-		if !ok || r.Function != routes.Users {
-			t.Fatalf("%s: %s %s is not a users route", name, req.HTTPMethod, req.Resource)
-		}
+		req, r := stacktest.SampleEvent(t, routes.Users, name, created...)
 		covered[r.Operation] = true
 		resp, err := svc.Serve(context.Background(), req)
 		if err != nil || resp.StatusCode/100 != 2 {
@@ -61,12 +41,8 @@ func TestSampleEvents(t *testing.T) {
 			if err := json.Unmarshal([]byte(resp.Body), &u); err != nil {
 				t.Fatal(err)
 			}
-			id = u.ID
+			created = []string{sampleUser, u.ID}
 		}
 	}
-	for _, r := range routes.All {
-		if r.Function == routes.Users && !covered[r.Operation] {
-			t.Errorf("no sample event for %s", r.Operation)
-		}
-	}
+	stacktest.CheckSampled(t, routes.Users, covered)
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -48,10 +47,7 @@ func seed(t testing.TB, def uint64) uint64 {
 }
 
 // clock is the real time, moved forward by what a test skips (a lease).
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+type clock = stacktest.Clock
 
 // faultStack is a local stack whose every function runs over SDK clients with injected faults, whose
 // payments and credit-notes functions share one sandbox processor and one clock, and whose commits
@@ -155,26 +151,11 @@ func (c *crashDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactW
 	return c.DB.TransactWriteItems(ctx, in, opts...)
 }
 
-// settlesPaid reports whether a transaction marks an invoice paid: the commit after a successful charge.
-func settlesPaid(in *dynamodb.TransactWriteItemsInput) bool {
-	for _, it := range in.TransactItems {
-		if it.Update != nil && it.Update.ExpressionAttributeValues[":paid"] != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// issuesRefund reports whether a transaction issues a refunded credit note: the commit after the
-// processor accepted a refund.
-func issuesRefund(in *dynamodb.TransactWriteItemsInput) bool {
-	for _, it := range in.TransactItems {
-		if it.Put != nil && it.Put.ExpressionAttributeValues[":pending"] != nil {
-			return true
-		}
-	}
-	return false
-}
+// The commits after the processor answered: the ones a crash interrupts.
+var (
+	settlesPaid  = stacktest.SettlesPaid
+	issuesRefund = stacktest.IssuesRefund
+)
 
 // do sends one request as role with an optional Idempotency-Key and returns its status and body.
 func (fs *faultStack) do(token, method, path, body, key string) (int, string) {

@@ -2,7 +2,6 @@ package auditreview_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -16,19 +15,6 @@ import (
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
-
-// alertsFor returns the rules of the alerts logged about subject.
-func alertsFor(t *testing.T, subject string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, line := range strings.Split(stacktest.Logs.String(), "\n") {
-		var l struct{ Msg, Rule, Subject string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "audit alert" && l.Subject == subject {
-			out[l.Rule]++
-		}
-	}
-	return out
-}
 
 // TestAlertsThroughTheStack sends traffic through the local gateway and the audit shipper: normal use
 // raises nothing; refused requests without MFA, and a failed decryption of card data, raise alerts.
@@ -46,7 +32,7 @@ func TestAlertsThroughTheStack(t *testing.T) {
 		stacktest.Do(t, s, "GET", "/v1/audit-events", calm, "")
 	}
 	ship()
-	if got := alertsFor(t, "principal:calm-carla"); len(got) != 0 {
+	if got := stacktest.AlertsFor("principal:calm-carla"); len(got) != 0 {
 		t.Errorf("normal traffic raised %v", got)
 	}
 
@@ -55,7 +41,7 @@ func TestAlertsThroughTheStack(t *testing.T) {
 		stacktest.Do(t, s, "GET", "/v1/me", noMFA, "")
 	}
 	ship()
-	got := alertsFor(t, "principal:mallory")
+	got := stacktest.AlertsFor("principal:mallory")
 	if got[auditreview.RuleNoMFA] == 0 || got[auditreview.RuleAuthFailures] != 1 {
 		t.Errorf("alerts for mallory: %v; want %s and one %s", got, auditreview.RuleNoMFA, auditreview.RuleAuthFailures)
 	}
@@ -73,7 +59,7 @@ func TestAlertsThroughTheStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	ship()
-	if got := alertsFor(t, "principal:pay-pat"); got[auditreview.RuleCardDataDenied] != 1 {
+	if got := stacktest.AlertsFor("principal:pay-pat"); got[auditreview.RuleCardDataDenied] != 1 {
 		t.Errorf("alerts for a failed decryption: %v", got)
 	}
 	if !strings.Contains(stacktest.Logs.String(), `"Namespace":"Vaultbill/Audit"`) {

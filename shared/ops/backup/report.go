@@ -24,21 +24,8 @@ const (
 const eventSource = "backup.vaultbill"
 
 func (r *Runner) record(name string, readOnly bool, params, elems map[string]string, err error, res ...audit.Resource) audit.Record {
-	rec := audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(r.Clock.Now()),
-		EventSource: eventSource, EventName: name, EventType: audit.TypeServiceEvent, ReadOnly: readOnly,
-		UserIdentity: audit.UserIdentity{
-			Type: "AWSService", PrincipalID: r.Principal,
-			SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "false"}},
-		},
-		SourceIPAddress: eventSource, UserAgent: eventSource, RequestID: audit.NewEventID(),
-		RequestParameters: params, ResponseElements: elems, Resources: res,
-		RecipientAccountID: r.Account, AWSRegion: r.Region,
-	}
-	if err != nil {
-		rec.ErrorCode = name + "Failed"
-		rec.ErrorMessage = truncate(err.Error(), 512)
-	}
+	rec := audit.Service{Source: eventSource, Principal: r.Principal, Account: r.Account, Region: r.Region}.Record(name, r.Clock.Now(), err)
+	rec.ReadOnly, rec.RequestParameters, rec.ResponseElements, rec.Resources = readOnly, params, elems, res
 	return rec
 }
 
@@ -138,13 +125,6 @@ func outcome(err error) string {
 		return "failed"
 	}
 	return "succeeded"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) }

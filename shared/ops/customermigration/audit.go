@@ -25,27 +25,12 @@ func (a *Auditor) write(ctx context.Context, table string, res Result, err error
 	if a == nil || a.Store == nil {
 		return err
 	}
-	rec := audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(time.Now()),
-		EventSource: eventSource, EventName: MigrateEvent, EventType: audit.TypeServiceEvent,
-		UserIdentity: audit.UserIdentity{
-			Type: "AWSService", PrincipalID: a.Principal,
-			SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "false"}},
-		},
-		SourceIPAddress: eventSource, UserAgent: eventSource, RequestID: audit.NewEventID(),
-		RequestParameters: map[string]string{"table": table},
-		ResponseElements: map[string]string{
-			"migrated": strconv.Itoa(res.Migrated), "erased": strconv.Itoa(res.Erased), "changed": strconv.Itoa(res.Changed),
-		},
-		Resources:          []audit.Resource{{Type: "AWS::DynamoDB::Table", ID: table}},
-		RecipientAccountID: a.Account, AWSRegion: a.Region,
+	rec := audit.Service{Source: eventSource, Principal: a.Principal, Account: a.Account, Region: a.Region}.Record(MigrateEvent, time.Now(), err)
+	rec.RequestParameters = map[string]string{"table": table}
+	rec.ResponseElements = map[string]string{
+		"migrated": strconv.Itoa(res.Migrated), "erased": strconv.Itoa(res.Erased), "changed": strconv.Itoa(res.Changed),
 	}
-	if err != nil {
-		rec.ErrorCode = MigrateEvent + "Failed"
-		if rec.ErrorMessage = err.Error(); len(rec.ErrorMessage) > 512 {
-			rec.ErrorMessage = rec.ErrorMessage[:512]
-		}
-	}
+	rec.Resources = []audit.Resource{{Type: "AWS::DynamoDB::Table", ID: table}}
 	// The record is written even when the run was interrupted (its context is done).
 	if aerr := a.Store.Put(context.WithoutCancel(ctx), rec); aerr != nil {
 		if err != nil {

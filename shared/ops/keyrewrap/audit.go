@@ -32,27 +32,11 @@ func (a *Auditor) record(res Result, to string, err error) audit.Record {
 		rewrapped, skipped, gone = rewrapped+c.Rewrapped, skipped+c.Skipped, gone+c.Gone
 	}
 	elems["rewrapped"], elems["skipped"], elems["gone"] = strconv.Itoa(rewrapped), strconv.Itoa(skipped), strconv.Itoa(gone)
-	rec := audit.Record{
-		EventVersion: audit.EventVersion, EventID: audit.NewEventID(), EventTime: audit.FormatTime(time.Now()),
-		EventSource: eventSource, EventName: RewrapEvent, EventType: audit.TypeServiceEvent,
-		UserIdentity: audit.UserIdentity{
-			Type: "AWSService", PrincipalID: a.Principal,
-			SessionContext: audit.SessionContext{Attributes: audit.SessionAttributes{MFAAuthenticated: "false"}},
-		},
-		SourceIPAddress: eventSource, UserAgent: eventSource, RequestID: audit.NewEventID(),
-		RequestParameters: params, ResponseElements: elems,
-		RecipientAccountID: a.Account, AWSRegion: a.Region,
-	}
+	rec := audit.Service{Source: eventSource, Principal: a.Principal, Account: a.Account, Region: a.Region}.Record(RewrapEvent, time.Now(), err)
+	rec.RequestParameters, rec.ResponseElements = params, elems
 	for _, arn := range []string{res.SourceARN, res.TargetARN} {
 		if arn != "" {
 			rec.Resources = append(rec.Resources, audit.Resource{Type: "AWS::KMS::Key", ARN: arn, ID: arn})
-		}
-	}
-	if err != nil {
-		rec.ErrorCode = RewrapEvent + "Failed"
-		rec.ErrorMessage = err.Error()
-		if len(rec.ErrorMessage) > 512 {
-			rec.ErrorMessage = rec.ErrorMessage[:512]
 		}
 	}
 	return rec

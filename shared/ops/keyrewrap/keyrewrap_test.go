@@ -30,34 +30,11 @@ import (
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
-type caller struct {
-	t     testing.TB
-	s     *devstack.Stack
-	token string
-}
+type caller = stacktest.Client
 
 func as(t testing.TB, s *devstack.Stack, role string) *caller {
 	t.Helper()
-	return &caller{t: t, s: s, token: stacktest.Token(t, s, devstack.TokenSpec{Role: role, Subject: role + "-rewrap"})}
-}
-
-func (c *caller) do(method, path, body string) (int, string) {
-	c.t.Helper()
-	resp, b := stacktest.Do(c.t, c.s, method, path, c.token, body)
-	return resp.StatusCode, b
-}
-
-func (c *caller) must(want int, method, path, body string, out any) {
-	c.t.Helper()
-	status, b := c.do(method, path, body)
-	if status != want {
-		c.t.Fatalf("%s %s: %d, want %d: %s", method, path, status, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(b), out); err != nil {
-			c.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	return &caller{T: t, S: s, Token: stacktest.Token(t, s, devstack.TokenSpec{Role: role, Subject: role + "-rewrap"})}
 }
 
 type obj struct {
@@ -66,14 +43,14 @@ type obj struct {
 
 func customer(c *caller, name, email string) string {
 	var cus obj
-	c.must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":%q}`, name, email), &cus)
+	c.Must(201, "POST", "/v1/customers", fmt.Sprintf(`{"name":%q,"email":%q}`, name, email), &cus)
 	return cus.ID
 }
 
 func openInvoice(c *caller, customerID string) string {
 	var inv obj
-	c.must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Plan","quantity":1,"unit_amount":5000}]}`, customerID), &inv)
-	c.must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", nil)
+	c.Must(201, "POST", "/v1/invoices", fmt.Sprintf(`{"customer_id":%q,"currency":"EUR","lines":[{"description":"Plan","quantity":1,"unit_amount":5000}]}`, customerID), &inv)
+	c.Must(200, "POST", "/v1/invoices/"+inv.ID+"/finalize", "", nil)
 	return inv.ID
 }
 
@@ -160,8 +137,8 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 	alice := customer(bill, name, email)
 	bob := customer(bill, "Bob Rewrap", "bob.rewrap@example.com")
 	var tok obj
-	pay.must(201, "POST", "/v1/tokens", tokenBody(alice, "4242424242424242", name), &tok)
-	pay.must(200, "POST", "/v1/invoices/"+openInvoice(bill, alice)+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
+	pay.Must(201, "POST", "/v1/tokens", tokenBody(alice, "4242424242424242", name), &tok)
+	pay.Must(200, "POST", "/v1/invoices/"+openInvoice(bill, alice)+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID), nil)
 	laterForAlice, laterForBob := openInvoice(bill, alice), openInvoice(bill, bob)
 
 	r, err := backupwiring.New(s.Env, "test")
@@ -229,7 +206,7 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 			t.Errorf("%s: %d, want %d: %s", what, got, want, body)
 		}
 	}
-	status, body := bill.do("GET", "/v1/customers/"+alice, "")
+	status, body := bill.Do("GET", "/v1/customers/"+alice, "")
 	check("read customer", 200, status, body)
 	if rewrap {
 		var got billing.Customer
@@ -237,14 +214,14 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 			t.Errorf("customer after the rewrap: %s", body)
 		}
 	}
-	status, body = pay.do("POST", "/v1/invoices/"+laterForAlice+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID))
+	status, body = pay.Do("POST", "/v1/invoices/"+laterForAlice+"/pay", fmt.Sprintf(`{"token":%q}`, tok.ID))
 	check("pay with a token made before", 200, status, body)
-	status, body = pay.do("POST", "/v1/tokens", tokenBody(bob, "5555555555554444", "Bob Rewrap"))
+	status, body = pay.Do("POST", "/v1/tokens", tokenBody(bob, "5555555555554444", "Bob Rewrap"))
 	check("tokenize", 201, status, body)
 	if status == 201 {
 		var bobs obj
 		_ = json.Unmarshal([]byte(body), &bobs)
-		status, body = pay.do("POST", "/v1/invoices/"+laterForBob+"/pay", fmt.Sprintf(`{"token":%q}`, bobs.ID))
+		status, body = pay.Do("POST", "/v1/invoices/"+laterForBob+"/pay", fmt.Sprintf(`{"token":%q}`, bobs.ID))
 		check("pay with a new token", 200, status, body)
 	}
 
@@ -275,7 +252,7 @@ func TestRewrapResumesAfterACrash(t *testing.T) {
 	cards := []string{"4242424242424242", "5555555555554444", "4000056655665556", "378282246310005", "6011111111111117"}
 	for i, card := range cards {
 		id := customer(bill, fmt.Sprintf("Crash Customer %d", i), fmt.Sprintf("crash%d@example.com", i))
-		pay.must(201, "POST", "/v1/tokens", tokenBody(id, card, "Crash"), nil)
+		pay.Must(201, "POST", "/v1/tokens", tokenBody(id, card, "Crash"), nil)
 	}
 	k := kms.NewFromConfig(s.Env.AWS)
 	for _, key := range []keyrewrap.Key{keyrewrap.Vault, keyrewrap.Data} {

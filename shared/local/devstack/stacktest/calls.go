@@ -92,3 +92,13 @@ func Exceeding(want, got map[string]int) []string {
 	slices.Sort(out)
 	return out
 }
+
+// FormatCalls writes counted calls as one line, e.g. "1 DynamoDB GetItem + 2 KMS Decrypt", for a test's log.
+func FormatCalls(calls map[string]int) string {
+	parts := make([]string, 0, len(calls))
+	for op, n := range calls {
+		parts = append(parts, fmt.Sprintf("%d %s", n, op))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " + ")
+}

@@ -2,7 +2,9 @@ package stacktest
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,3 +34,15 @@ func (b *syncBuffer) String() string {
 
 // Logger is the production logger (JSON, redacting) writing into Logs.
 func Logger(testing.TB) *slog.Logger { return logging.New(Logs, slog.LevelDebug) }
+
+// AlertsFor counts, by rule, the audit alerts logged into Logs about subject ("principal:<id>").
+func AlertsFor(subject string) map[string]int {
+	out := map[string]int{}
+	for _, line := range strings.Split(Logs.String(), "\n") {
+		var l struct{ Msg, Rule, Subject string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "audit alert" && l.Subject == subject {
+			out[l.Rule]++
+		}
+	}
+	return out
+}
