@@ -1,6 +1,10 @@
 package audit
 
-import "time"
+import (
+	"time"
+
+	"github.com/vaultbill/vaultbill/shared/api/logging"
+)
 
 // maxErrorMessage bounds a record's errorMessage, as CloudTrail does.
 const maxErrorMessage = 512
@@ -16,8 +20,9 @@ type Service struct {
 
 // Record is the audit record of event name of s at the time at: an AWSService identity (no person
 // signed in to it, so no MFA), with fresh event and request ids. A failed run (err) carries the
-// errorCode "<name>Failed" and err's text, cut to 512 bytes. The caller adds the parameters, elements
-// and resources.
+// errorCode "<name>Failed" and err's text, redacted and then cut after 512 bytes (marked "..."): a
+// cut through a card number would leave a run of its digits too short for the store's last check to
+// find. The caller adds the parameters, elements and resources.
 func (s Service) Record(name string, at time.Time, err error) Record {
 	rec := Record{
 		EventVersion: EventVersion, EventID: NewEventID(), EventTime: FormatTime(at),
@@ -31,7 +36,7 @@ func (s Service) Record(name string, at time.Time, err error) Record {
 	}
 	if err != nil {
 		rec.ErrorCode = name + "Failed"
-		if rec.ErrorMessage = err.Error(); len(rec.ErrorMessage) > maxErrorMessage {
+		if rec.ErrorMessage = logging.Redact(err.Error()); len(rec.ErrorMessage) > maxErrorMessage {
 			rec.ErrorMessage = rec.ErrorMessage[:maxErrorMessage] + "..."
 		}
 	}

@@ -33,4 +33,10 @@ func TestServiceRecord(t *testing.T) {
 	if failed.ErrorCode != "BackupFailed" || len(failed.ErrorMessage) != maxErrorMessage+len("...") {
 		t.Errorf("failed run: errorCode %q, errorMessage of %d bytes", failed.ErrorCode, len(failed.ErrorMessage))
 	}
+
+	// A card number across the cut: what remains of it must not be a run of its digits.
+	split := s.Record("Backup", at, errors.New(strings.Repeat("x", maxErrorMessage-13)+" 4242424242424242 failed"))
+	if strings.Contains(split.ErrorMessage, "42424242") {
+		t.Errorf("the cut left part of a card number: %q", split.ErrorMessage[maxErrorMessage-20:])
+	}
 }
