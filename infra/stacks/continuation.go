@@ -17,7 +17,7 @@ func (c *GrantedFunction) allowContinue(f Function) {
 		return
 	}
 	awsiam.NewPolicy(awscdk.Stack_Of(c.Construct), jsii.String(FunctionID(f.Name)+"ContinuePolicy"), &awsiam.PolicyProps{
-		Roles: &[]awsiam.IRole{c.Function.Role()},
+		Roles: &[]awsiam.IRole{c.Role},
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ContinueSelf"),
 			Actions:   jsii.Strings("lambda:InvokeFunction"),

@@ -36,10 +36,14 @@ const EncryptionContextPurpose = resources.EncryptionContextPurpose
 //   - DynamoDB items are limited to a partition key prefix by dynamodb:LeadingKeys (the item prefixes
 //     of shared/ops/resources: IDEM#, RATE#, LINK#, SESSION#, the audit ledger's logfile#), and S3
 //     objects and listings to a key prefix (backups/, erasures/, AWSLogs/<account>/...).
-//   - Every statement has a Sid, which the least-privilege test and Unexercised name.
+//   - Every statement written here has a Sid, which the least-privilege test and Unexercised name;
+//     the statements CDK adds itself have none, and those tests name them by action and resource
+//     (GrantKeys).
 //
-// Where a permission is whole actions on a whole table, the table's own Grant(role, actions...) is
-// used (table), and only its key statement is written here.
+// Where a permission is whole actions on a whole table and its indexes, the table's own
+// Grant(role, actions...) is used (table), and only its key statement is written here; whole-table
+// actions that must not reach the indexes (appending to the audit table, reading the vault, backing
+// tables up) are written here too.
 type grants struct {
 	// fn is the function whose role this is (its key policy statements name the role).
 	fn     string
@@ -98,7 +102,8 @@ func (g *grants) directKey(sid, keyID string, purposes []string, actions ...stri
 }
 
 // Purposes of direct KMS calls: the vaultbill:purpose values of shared/adapters/vault (CardDataContext,
-// FingerprintContext, checked against that package by the template tests) and shared/ops/backup.
+// FingerprintContext, whose contexts the template tests check) and shared/ops/backup, defined once in
+// shared/ops/resources.
 const (
 	PurposeCardData    = resources.PurposeCardData
 	PurposeFingerprint = resources.PurposeFingerprint

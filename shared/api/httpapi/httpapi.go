@@ -166,7 +166,7 @@ func ProblemOf(err error, requestID string) Problem {
 func Error(err error, requestID string, headers map[string]string) events.APIGatewayProxyResponse {
 	p := ProblemOf(err, requestID)
 	b, _ := marshal(p) // a Problem always marshals
-	h := map[string]string{"Content-Type": "application/problem+json"}
+	h := map[string]string{"Content-Type": ProblemContentType}
 	if e := problem.From(err); e.RetryAfter > 0 {
 		h["Retry-After"] = strconv.FormatInt(problem.Seconds(e.RetryAfter), 10)
 	}
