@@ -26,7 +26,7 @@ const (
 // reads; each POST is replayed (its Idempotency-Key answers the same, refunding nothing).
 func TestSampleEvents(t *testing.T) {
 	cs := newCNStack(t)
-	seed(t, cs.s.Env)
+	stacktest.SeedSamples(t, cs.s.Env.AWS, cs.s.Env.Config, sampleCustomer, true, sampleOpen, samplePaid)
 	tok := cs.pay.Tokenize(sampleCustomer, processor.TestVisa)
 	cs.pay.Must(200, "POST", "/v1/invoices/"+samplePaid+"/pay", `{"token":"`+tok+`"}`, nil)
 	// The Lambda wiring refunds through a sandbox of its own, as a separate function would.
@@ -60,10 +60,4 @@ func TestSampleEvents(t *testing.T) {
 		stacktest.CheckReplayed(t, ev.file, svc.Serve, req, first)
 	}
 	stacktest.CheckSampled(t, routes.CreditNotes, covered)
-}
-
-// seed stores the sample customer and the two sample invoices, open.
-func seed(t *testing.T, env wiring.Env) {
-	t.Helper()
-	stacktest.SeedSamples(t, env.AWS, env.Config, sampleCustomer, true, sampleOpen, samplePaid)
 }

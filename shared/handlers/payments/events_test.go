@@ -2,8 +2,6 @@ package payments_test
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/processor"
@@ -26,18 +24,14 @@ const (
 // Idempotency-Key answers the same, charging nothing).
 func TestSampleEvents(t *testing.T) {
 	ps := newPayStack(t)
-	files, _ := filepath.Glob("../../../events/payments/*.json")
-	if len(files) == 0 {
-		t.Fatal("no sample events in events/payments")
-	}
 	svc, err := wiring.API(ps.s.Env, routes.Payments, paymentswiring.Register)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedOpenInvoices(t, ps.s.Env, "in_sampleopenaaaaaaaaaaaaaaaa", "in_sampleopenbbbbbbbbbbbbbbbb")
+	stacktest.SeedSamples(t, ps.s.Env.AWS, ps.s.Env.Config, sampleCustomer, true, "in_sampleopenaaaaaaaaaaaaaaaa", "in_sampleopenbbbbbbbbbbbbbbbb")
 	tok := ps.pay.Tokenize(sampleCustomer, processor.TestVisa)
-	for _, f := range files {
-		req, _ := stacktest.SampleEvent(t, routes.Payments, strings.TrimSuffix(filepath.Base(f), ".json"), sampleToken, tok)
+	for _, f := range stacktest.SampleEvents(t, routes.Payments) {
+		req, _ := stacktest.SampleEvent(t, routes.Payments, f, sampleToken, tok)
 		first, err := svc.Serve(context.Background(), req)
 		if err != nil || first.StatusCode != 200 {
 			t.Fatalf("%s: %d %s (%v)", f, first.StatusCode, first.Body, err)
@@ -47,10 +41,4 @@ func TestSampleEvents(t *testing.T) {
 		}
 		stacktest.CheckReplayed(t, f, svc.Serve, req, first)
 	}
-}
-
-// seedOpenInvoices stores the sample customer and an open invoice of it under each id.
-func seedOpenInvoices(t *testing.T, env wiring.Env, ids ...string) {
-	t.Helper()
-	stacktest.SeedSamples(t, env.AWS, env.Config, sampleCustomer, true, ids...)
 }

@@ -126,8 +126,8 @@ func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.L
 func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // ExpectProblem checks that the answer (status, body) of the request name is the problem wantStatus
-// with code wantCode, its first field error on wantField when that is not "", and returns the problem.
-func ExpectProblem(t testing.TB, name string, status int, body string, wantStatus int, wantCode, wantField string) Problem {
+// with code wantCode, and its first field error on wantField when that is not "".
+func ExpectProblem(t testing.TB, name string, status int, body string, wantStatus int, wantCode, wantField string) {
 	t.Helper()
 	p := Decode[Problem](t, body)
 	if status != wantStatus || p.Code != wantCode {
@@ -136,5 +136,4 @@ func ExpectProblem(t testing.TB, name string, status int, body string, wantStatu
 	if wantField != "" && (len(p.Errors) == 0 || p.Errors[0].Field != wantField) {
 		t.Errorf("%s: errors %+v, want field %q", name, p.Errors, wantField)
 	}
-	return p
 }

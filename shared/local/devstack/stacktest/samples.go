@@ -24,8 +24,8 @@ func SampleStore(cfg aws.Config, c config.Config) *billingdb.Store {
 }
 
 // SeedSamples stores, in one transaction, what the sample events in events/ name: the customer
-// customerID ("Sample Customer") and, under each of invoiceIDs, an invoice of it of 10.00 EUR; open
-// ones are finalized with the numbers INV-900001, INV-900002, ..., the others stay drafts.
+// customerID ("Sample Customer") and, under each of invoiceIDs, an invoice of it of 10.00 EUR. With
+// open, every invoice is finalized, numbered INV-900001, INV-900002, ...; without, all stay drafts.
 func SeedSamples(tb testing.TB, cfg aws.Config, c config.Config, customerID string, open bool, invoiceIDs ...string) {
 	tb.Helper()
 	db := dynamodb.NewFromConfig(cfg)
