@@ -63,8 +63,8 @@ func NewAlarms(scope constructs.Construct, props *AlarmsProps) *Alarms {
 		MetricName:      jsii.String("AuthorizerDenials"),
 		MetricValue:     jsii.String("1"),
 		FilterPattern: awslogs.FilterPattern_Any(
-			awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String("token rejected")),
-			awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String("request denied")),
+			awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(resources.LogTokenRejected)),
+			awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(resources.LogRequestDenied)),
 		),
 	})
 	alarm("AuthorizerDenialsAlarm", "Many requests were refused by the authorizer (credential stuffing or a broken client).",

@@ -116,7 +116,7 @@ const (
 // auditLogs is an ARN under AWSLogs/<account>/ in the audit bucket (the CloudTrail layout of
 // shared/ops/audittrail): the account is this stack's, so no other account's prefix is reachable.
 func (g *grants) auditLogs(rest string) *string {
-	return g.data.Buckets[resources.AuditBucket].ArnForObjects(jsii.String("AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/" + rest))
+	return g.data.Buckets[resources.AuditBucket].ArnForObjects(jsii.String(resources.TrailPrefix + *awscdk.Aws_ACCOUNT_ID() + "/" + rest))
 }
 
 // ledgerKeys limits DynamoDB calls to the audit table's ledger items (shared/ops/audittrail.TableLedger).
@@ -221,7 +221,7 @@ func (g *grants) apply(p Permission) {
 		b := d.Buckets[resources.AuditBucket]
 		g.allow("ReadAuditLogs", []string{"s3:GetObject", "s3:GetObjectVersion"}, []*string{g.auditLogs("*")}, nil)
 		g.allow("ListAuditLogs", []string{"s3:ListBucket", "s3:ListBucketVersions"}, []*string{b.BucketArn()},
-			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/*"}}})
+			map[string]any{"StringLike": map[string]any{"s3:prefix": []string{resources.TrailPrefix + *awscdk.Aws_ACCOUNT_ID() + "/*"}}})
 		g.bucketKey("ReadAuditLogsKey", b, resources.DataKey, "kms:Decrypt")
 		g.env[config.EnvAuditBucket] = b.BucketName()
 		g.allow("ReadLogFileRecords", []string{"dynamodb:BatchGetItem"}, []*string{d.Tables[resources.Audit.ID].TableArn()}, g.ledgerKeys())

@@ -23,7 +23,7 @@ var auditWriters = []string{"audit-shipper", "audit-digest"}
 // (Object Lock keeps versions; this also stops delete markers, which would hide a file from readers).
 func (d *DataStack) protectAuditTrail() {
 	b := d.Buckets[resources.AuditBucket]
-	trail := b.ArnForObjects(jsii.String("AWSLogs/*"))
+	trail := b.ArnForObjects(jsii.String(resources.TrailPrefix + "*"))
 	var writers []*string
 	for _, w := range auditWriters {
 		// Roles have fixed names (FunctionRoleName), so this policy in the data stack can name roles of

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // New returns a logger that writes JSON records at or above level to w,
@@ -29,7 +31,7 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 // An unset or unknown value means info, so a typo in a deployment cannot
 // silence error logs; an unknown value is reported as a warning.
 func FromEnv(w io.Writer) *slog.Logger {
-	raw := os.Getenv("LOG_LEVEL")
+	raw := os.Getenv(resources.EnvLogLevel)
 	level, ok := parseLevel(raw)
 	l := New(w, level)
 	if !ok {

@@ -24,6 +24,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
+	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // ErrUnauthorized is the exact error API Gateway turns into a 401 response.
@@ -119,7 +120,7 @@ func (a *Authorizer) mfaProof(c jwt.Claims) auth.MFAProof {
 }
 
 func (a *Authorizer) unauthorized(ctx context.Context, log *slog.Logger, req events.APIGatewayCustomAuthorizerRequestTypeRequest, reason string) (events.APIGatewayCustomAuthorizerResponse, error) {
-	log.Info("token rejected", "reason", reason, "source_ip", req.RequestContext.Identity.SourceIP)
+	log.Info(resources.LogTokenRejected, "reason", reason, "source_ip", req.RequestContext.Identity.SourceIP)
 	if err := a.record(ctx, req, endpoint.AnonymousIdentity(), problem.Unauthorized); err != nil {
 		log.Error("audit write failed", "error", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, err
@@ -128,7 +129,7 @@ func (a *Authorizer) unauthorized(ctx context.Context, log *slog.Logger, req eve
 }
 
 func (a *Authorizer) deny(ctx context.Context, log *slog.Logger, req events.APIGatewayCustomAuthorizerRequestTypeRequest, p auth.Principal, code problem.Code, reason string) (events.APIGatewayCustomAuthorizerResponse, error) {
-	log.Info("request denied", "reason", reason, "principal", p.ID, "code", code)
+	log.Info(resources.LogRequestDenied, "reason", reason, "principal", p.ID, "code", code)
 	if err := a.record(ctx, req, endpoint.IdentityOf(p), code); err != nil {
 		log.Error("audit write failed", "error", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, err

@@ -50,11 +50,11 @@ type Location struct {
 
 // logPrefix is "AWSLogs/<account>/CloudTrail/<region>/".
 func (l Location) logPrefix() string {
-	return "AWSLogs/" + l.Account + "/" + Service + "/" + l.Region + "/"
+	return resources.TrailPrefix + l.Account + "/" + Service + "/" + l.Region + "/"
 }
 
 func (l Location) digestPrefix() string {
-	return "AWSLogs/" + l.Account + "/" + DigestService + "/" + l.Region + "/"
+	return resources.TrailPrefix + l.Account + "/" + DigestService + "/" + l.Region + "/"
 }
 
 // LogDayPrefix is the prefix of the log files delivered on t's UTC day.

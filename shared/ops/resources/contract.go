@@ -31,8 +31,11 @@ const (
 	BackupsPrefix = "backups/"
 	// ErasuresPrefix holds the backup bucket's erasure ledger (shared/adapters/erasures).
 	ErasuresPrefix = "erasures/"
+	// TrailPrefix starts every object of the audit bucket's trail: AWSLogs/<account>/<service>/...,
+	// as CloudTrail lays them out (shared/ops/audittrail).
+	TrailPrefix = "AWSLogs/"
 	// TrailService and TrailDigestService name the audit bucket's log files and digest files under
-	// AWSLogs/<account>/, as CloudTrail names them (shared/ops/audittrail).
+	// TrailPrefix<account>/, as CloudTrail names them.
 	TrailService       = "CloudTrail"
 	TrailDigestService = "CloudTrail-Digest"
 )
@@ -103,6 +106,17 @@ const (
 	// EnvStage is the deployment stage the CDK app declares on those functions: StageTest or
 	// StageProduction. The local stack sets none.
 	EnvStage = "STAGE"
+	// EnvLogLevel is every function's log level (shared/api/logging); the CDK app sets info.
+	EnvLogLevel = "LOG_LEVEL"
+)
+
+// Log lines the CDK app's metric filters count: the authorizer's refusals, one line each, which the
+// denial alarm sums (shared/handlers/authorizer).
+const (
+	// LogTokenRejected is the message of a refused token (401).
+	LogTokenRejected = "token rejected"
+	// LogRequestDenied is the message of a request the role or MFA rule denies (403).
+	LogRequestDenied = "request denied"
 )
 
 // Stages of a deployment.
