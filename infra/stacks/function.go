@@ -15,7 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/vaultbill/vaultbill/shared/api/config"
-	"github.com/vaultbill/vaultbill/shared/ops/resources"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
 )
 
 // GrantedFunctionProps configures one function of the function table.
@@ -63,8 +63,8 @@ func NewGrantedFunction(scope constructs.Construct, props *GrantedFunctionProps)
 		RoleName:    FunctionRoleName(f.Name), // named by the data stack's key and audit bucket policies (keys.go, trail.go)
 	})
 	g := &grants{fn: f.Name, stack: stack, data: d, alerts: props.Alerts, role: c.Role, env: map[string]*string{
-		config.EnvAccount:     awscdk.Aws_ACCOUNT_ID(),
-		resources.EnvLogLevel: jsii.String("info"),
+		config.EnvAccount: awscdk.Aws_ACCOUNT_ID(),
+		logging.EnvLevel:  jsii.String("info"),
 	}}
 	g.allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []*string{c.Logs.LogGroupArn()}, nil)
 	for _, p := range f.Touches {

@@ -16,8 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-
-	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
 
 // New returns a logger that writes JSON records at or above level to w,
@@ -26,12 +24,15 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(NewRedactingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
+// EnvLevel names the log level every function is given (the CDK app sets info).
+const EnvLevel = "LOG_LEVEL"
+
 // FromEnv returns New(w, level) with the level taken from the LOG_LEVEL
 // environment variable: debug, info, warn or error, case-insensitively.
 // An unset or unknown value means info, so a typo in a deployment cannot
 // silence error logs; an unknown value is reported as a warning.
 func FromEnv(w io.Writer) *slog.Logger {
-	raw := os.Getenv(resources.EnvLogLevel)
+	raw := os.Getenv(EnvLevel)
 	level, ok := parseLevel(raw)
 	l := New(w, level)
 	if !ok {

@@ -106,8 +106,6 @@ const (
 	// EnvStage is the deployment stage the CDK app declares on those functions: StageTest or
 	// StageProduction. The local stack sets none.
 	EnvStage = "STAGE"
-	// EnvLogLevel is every function's log level (shared/api/logging); the CDK app sets info.
-	EnvLogLevel = "LOG_LEVEL"
 )
 
 // Log lines the CDK app's metric filters count: the authorizer's refusals, one line each, which the
