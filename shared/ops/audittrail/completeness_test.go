@@ -210,3 +210,41 @@ func TestDigestS3CallsDoNotGrowWithFiles(t *testing.T) {
 		t.Errorf("S3 calls %v: want one GetObject (the previous digest), one PutObject, at most 8 in all", s3Calls)
 	}
 }
+
+// TestShipperSurvivesALostLedgerAnswer: the ledger write reaches DynamoDB but its answer is lost (a
+// connection reset), so the SDK retries it into the item the first attempt wrote. The batch still
+// ships once, in one file the digest lists; a different record under the same key stays refused.
+func TestShipperSurvivesALostLedgerAnswer(t *testing.T) {
+	tr := newTrail(t)
+	cfg, faults := stacktest.InjectFaults(tr.s.Env.AWS, 1)
+	ledger := audittrail.TableLedger{DB: dynamodb.NewFromConfig(cfg), Table: tr.s.Env.Config.AuditTable}
+	tr.s.Audit.Shipper.Ledger = ledger
+	faults.Set(stacktest.FaultRule{Service: "DynamoDB", Operation: "PutItem", P: 1, Faults: []stacktest.Fault{stacktest.Drop}, Limit: 1})
+	tr.set(tr.now().Add(10 * time.Minute))
+	tr.traffic(t, 3)
+	tr.ship(t)
+	if n := faults.Total(); n != 1 {
+		t.Fatalf("%d faults injected, want the one lost answer", n)
+	}
+	keys := tr.logKeys(t)
+	if len(keys) != 1 {
+		t.Fatalf("log files %q, want the batch in one", keys)
+	}
+	tr.set(tr.now().Add(time.Hour))
+	if res, err := tr.s.Audit.DigestNow(context.Background()); err != nil || res.LogFiles != 1 {
+		t.Fatalf("digest: %+v %v, want it to list the one log file", res, err)
+	}
+	if rep := tr.validate(t); !rep.OK() {
+		t.Errorf("trail invalid: %+v %q", rep.Results, rep.Problems)
+	}
+
+	recs, err := ledger.Lookup(context.Background(), keys, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := recs[keys[0]]
+	other.Hash = audittrail.HashHex([]byte("another file"))
+	if err := ledger.Record(context.Background(), other); err == nil {
+		t.Error("a second, different record for a log file replaced or joined the first")
+	}
+}

@@ -73,12 +73,26 @@ func (l TableLedger) Record(ctx context.Context, f FileRecord) error {
 			"eventIDs":          &types.AttributeValueMemberS{Value: strings.Join(f.EventIDs, ",")},
 			resources.ExpiresAt: &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(LedgerRetention).Unix(), 10)},
 		},
-		ConditionExpression: aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
+		ConditionExpression:                 aws.String("attribute_not_exists(" + resources.AuditEventID + ")"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	// The SDK retries a put whose answer was lost (a connection reset after DynamoDB wrote it), and the
+	// retry meets the first attempt's item. That item, with this file's version and hash, is this
+	// record: it is written once, as asked. Any other item under the key is a conflict.
+	var exists *types.ConditionalCheckFailedException
+	if errors.As(err, &exists) && sameFile(exists.Item, f) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("record log file %s in %s: %w", f.Key, l.Table, err)
 	}
 	return nil
+}
+
+func sameFile(item map[string]types.AttributeValue, f FileRecord) bool {
+	v, vok := item["versionId"].(*types.AttributeValueMemberS)
+	h, hok := item["hashValue"].(*types.AttributeValueMemberS)
+	return vok && hok && v.Value == f.VersionID && h.Value == f.Hash
 }
 
 // Lookup reads the records of keys, 100 per call (BatchGetItem's limit).

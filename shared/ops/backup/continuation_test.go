@@ -132,7 +132,7 @@ func TestContinuation(t *testing.T) {
 			t.Errorf("the part the killed invocation wrote, %s, is listed %d times, want once", s3k.killed, listed)
 		}
 
-		dbk := &restoreKiller{restoreDB: e.r.DB.(restoreDB), table: "vaultbill-billing-killed", after: 2}
+		dbk := &restoreKiller{restoreDB: e.r.DB.(restoreDB), table: e.s.Names.Table("billing-killed"), after: 2}
 		e.r.DB = dbk
 		defer func() { e.r.DB = dbk.restoreDB }()
 		e.restoreInvocations(t, run, killed, "killed", before, dbk)
@@ -220,7 +220,7 @@ func (e *env) restoreInvocations(t *testing.T, run continuationRun, id, suffix s
 	t.Helper()
 	for table, want := range before {
 		start := time.Now()
-		req := backup.RestoreRequest{Source: table, From: id, Table: "vaultbill-" + table + "-" + suffix}
+		req := backup.RestoreRequest{Source: table, From: id, Table: e.s.Names.Table(table + "-" + suffix)}
 		n, died := 0, 0
 		for i := 0; ; i++ {
 			if i > 100 {
@@ -241,7 +241,11 @@ func (e *env) restoreInvocations(t *testing.T, run continuationRun, id, suffix s
 				if !e.tableExists(t, req.Table) {
 					t.Fatalf("restore %s: the killed invocation dropped %s", table, req.Table)
 				}
-				t.Logf("restore %s invocation %d died in its %s phase (retried with the same payload): %v", table, i, req.Checkpoint.Phase, firstLine(err))
+				phase := "create" // the first invocation has no checkpoint yet
+				if req.Checkpoint != nil {
+					phase = fmt.Sprint(req.Checkpoint.Phase)
+				}
+				t.Logf("restore %s invocation %d died in its %s phase (retried with the same payload): %v", table, i, phase, firstLine(err))
 				continue // req still holds the payload the dead invocation was given
 			}
 			if res.Next == nil {

@@ -38,11 +38,13 @@ const (
 var AllFaults = []Fault{Throttle, Timeout, ServerError, Drop}
 
 // FaultRule makes calls of one service ("DynamoDB", "KMS", "S3"; "" for all) and operation ("GetItem";
-// "" for all) fail with probability P, with one of Faults (all of them when empty) drawn at random.
+// "" for all) fail with probability P, with one of Faults (all of them when empty) drawn at random,
+// at most Limit times (0: no limit).
 type FaultRule struct {
 	Service, Operation string
 	P                  float64
 	Faults             []Fault
+	Limit              int
 }
 
 // Faults injects dependency faults into the SDK clients of an aws.Config, with a seeded random source so
@@ -54,6 +56,7 @@ type Faults struct {
 	rules    []FaultRule
 	on       bool
 	injected map[string]int // "Service Operation fault"
+	fired    []int          // faults injected by each rule, for its Limit
 	next     aws.HTTPClient
 	// applied holds the ClientRequestToken of each TransactWriteItems whose answer was dropped.
 	applied map[string]bool
@@ -95,7 +98,7 @@ func (noQuota) AddTokens(uint) error { return nil }
 // Set replaces the rules and turns injection on (nil rules: off).
 func (f *Faults) Set(rules ...FaultRule) {
 	f.mu.Lock()
-	f.rules, f.on = rules, len(rules) > 0
+	f.rules, f.on, f.fired = rules, len(rules) > 0, make([]int, len(rules))
 	f.mu.Unlock()
 }
 
@@ -139,13 +142,17 @@ func (f *Faults) draw(service, op string) (Fault, bool) {
 	if !f.on {
 		return "", false
 	}
-	for _, r := range f.rules {
+	for i, r := range f.rules {
 		if (r.Service != "" && r.Service != service) || (r.Operation != "" && r.Operation != op) {
+			continue
+		}
+		if r.Limit > 0 && f.fired[i] >= r.Limit {
 			continue
 		}
 		if f.rng.Float64() >= r.P {
 			return "", false
 		}
+		f.fired[i]++
 		faults := r.Faults
 		if len(faults) == 0 {
 			faults = AllFaults

@@ -3,6 +3,7 @@ package stacktest
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,8 +33,24 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// Logger is the production logger (JSON, redacting) writing into Logs.
-func Logger(testing.TB) *slog.Logger { return logging.New(Logs, slog.LevelDebug) }
+// Logger is the production logger (JSON, redacting) writing into Logs. If the test fails, the
+// warnings and errors its stack logged are printed with it: a failure the stack only logged (a
+// shipper's batch that failed, a digest that could not be written) says why.
+func Logger(tb testing.TB) *slog.Logger {
+	own := &syncBuffer{}
+	tb.Cleanup(func() {
+		if !tb.Failed() {
+			return
+		}
+		for _, line := range strings.Split(own.String(), "\n") {
+			var l struct{ Level string }
+			if json.Unmarshal([]byte(line), &l) == nil && (l.Level == "WARN" || l.Level == "ERROR") {
+				tb.Log("stack logged: " + line)
+			}
+		}
+	})
+	return logging.New(io.MultiWriter(Logs, own), slog.LevelDebug)
+}
 
 // AlertsFor counts, by rule, the audit alerts logged into Logs about subject ("principal:<id>").
 func AlertsFor(subject string) map[string]int {
