@@ -167,23 +167,13 @@ func TestCountersExpireAndCostOneWriteEach(t *testing.T) {
 		t.Errorf("calls of two attempts (-want +got):\n%s", diff)
 	}
 
-	db := dynamodb.NewFromConfig(s.Env.AWS)
-	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	end := start.Add(10 * time.Minute)
-	for pk, n := range map[string]string{"RATE#principal#pia": "2", "RATE#customer#" + cus: "1"} {
-		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Env.Config.BillingTable), Key: map[string]types.AttributeValue{
-			resources.PK: &types.AttributeValueMemberS{Value: pk},
-			resources.SK: &types.AttributeValueMemberS{Value: "W#" + strconv.FormatInt(start.Unix(), 10)},
-		}})
-		if err != nil || out.Item == nil {
-			t.Fatalf("counter %s: %v %v", pk, out, err)
-		}
-		exp, _ := out.Item[resources.ExpiresAt].(*types.AttributeValueMemberN)
-		count, _ := out.Item["n"].(*types.AttributeValueMemberN)
-		if exp == nil || exp.Value != strconv.FormatInt(end.Unix(), 10) || count == nil || count.Value != n {
-			t.Errorf("counter %s = %v, want n=%s and %s=%d (the window's end)", pk, out.Item, n, resources.ExpiresAt, end.Unix())
+	end := time.Date(2026, 6, 1, 12, 10, 0, 0, time.UTC)
+	for pk, want := range map[string]string{"RATE#principal#pia": "2", "RATE#customer#" + cus: "1"} {
+		if n, exp := counterItem(t, s, pk, now); n != want || exp != strconv.FormatInt(end.Unix(), 10) {
+			t.Errorf("counter %s: n=%s %s=%s, want n=%s and the window's end %d", pk, n, resources.ExpiresAt, exp, want, end.Unix())
 		}
 	}
+	db := dynamodb.NewFromConfig(s.Env.AWS)
 	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.Env.Config.BillingTable)})
 	if err != nil {
 		t.Fatal(err)
@@ -253,4 +243,54 @@ func BenchmarkAttempt(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(calls.Service("DynamoDB"))/float64(b.N), "dynamodb-calls/op")
+}
+
+// TestLostAnswerCountsOnce: a count DynamoDB applied but whose answer was lost (a connection reset)
+// is retried by the SDK. The retry must neither count the attempt again nor, when the attempt took
+// the window's last slot, refuse the attempt it already counted.
+func TestLostAnswerCountsOnce(t *testing.T) {
+	s := stacktest.New(t)
+	ctx := context.Background()
+	cfg, faults := stacktest.InjectFaults(s.Env.AWS, 1)
+	now := time.Date(2026, 6, 1, 12, 7, 0, 0, time.UTC)
+	l := &ratelimit.Limiter{DB: dynamodb.NewFromConfig(cfg), Table: s.Env.Config.BillingTable,
+		Config: ratelimit.Config{Attempts: 2, Window: 10 * time.Minute}, Clock: func() time.Time { return now }}
+	lose := stacktest.FaultRule{Service: "DynamoDB", Operation: "UpdateItem", P: 1, Faults: []stacktest.Fault{stacktest.Drop}, Limit: 1}
+	for i, who := range []string{"first", "last"} {
+		faults.Set(lose)
+		if err := l.Attempt(ctx, "pia", ""); err != nil {
+			t.Fatalf("the %s attempt of the window, its answer lost once: %v", who, err)
+		}
+		if n := faults.Total(); n != i+1 {
+			t.Fatalf("%d faults injected, want one lost answer per attempt", n)
+		}
+		if n, _ := counterItem(t, s, "RATE#principal#pia", now); n != strconv.Itoa(i+1) {
+			t.Errorf("after the %s attempt the counter is %s, want %d", who, n, i+1)
+		}
+	}
+	faults.Off()
+	var p *problem.Error
+	if err := l.Attempt(ctx, "pia", ""); !errors.As(err, &p) || p.Code != problem.RateLimited {
+		t.Errorf("an attempt over the limit: %v, want it refused", err)
+	}
+}
+
+// counterItem reads the count and expiry of the counter at pk for the window holding at.
+func counterItem(t *testing.T, s *devstack.Stack, pk string, at time.Time) (n, expires string) {
+	t.Helper()
+	start := at.Truncate(10 * time.Minute)
+	out, err := dynamodb.NewFromConfig(s.Env.AWS).GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(s.Env.Config.BillingTable), Key: map[string]types.AttributeValue{
+		resources.PK: &types.AttributeValueMemberS{Value: pk},
+		resources.SK: &types.AttributeValueMemberS{Value: "W#" + strconv.FormatInt(start.Unix(), 10)},
+	}})
+	if err != nil || out.Item == nil {
+		t.Fatalf("counter %s: %v %v", pk, out, err)
+	}
+	if v, ok := out.Item["n"].(*types.AttributeValueMemberN); ok {
+		n = v.Value
+	}
+	if v, ok := out.Item[resources.ExpiresAt].(*types.AttributeValueMemberN); ok {
+		expires = v.Value
+	}
+	return n, expires
 }

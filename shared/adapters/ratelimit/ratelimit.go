@@ -6,7 +6,10 @@
 // "RATE#customer#<id>", sk "W#<window start, Unix seconds>", a count n and the table's TTL attribute
 // set to the window's end, after which DynamoDB deletes it (the window is part of the key, so an item
 // not yet deleted is simply never read again). An attempt is two UpdateItem calls (ADD n 1), the
-// principal's counter then the customer's, each conditioned on its count being under the limit. They
+// principal's counter then the customer's, each conditioned on its count being under the limit and
+// marking the counter with the attempt's id ("last"): the SDK retries a count whose answer was lost
+// after DynamoDB applied it, and the retry, finding its own mark, is that count, not another (an
+// attempt that slips in between the two tries leaves one count too many: stricter, never looser). They
 // are not one transaction: a transaction bills twice the write units of its items, and every card
 // attempt pays it. When the customer's counter refuses, the principal's count is given back (ADD n -1),
 // so an attempt refused by either counter counts against neither: a throttled caller stays throttled
@@ -33,6 +36,7 @@ import (
 	"github.com/vaultbill/vaultbill/shared/api/config"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/domain/clock"
+	"github.com/vaultbill/vaultbill/shared/domain/ids"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -87,6 +91,7 @@ const (
 	principalPrefix = Prefix + "principal#"
 	customerPrefix  = Prefix + "customer#"
 	countAttr       = "n"
+	lastAttr        = "last"
 )
 
 // Reasons of a refusal, sent as the problem's "reason".
@@ -108,30 +113,40 @@ func (l *Limiter) Attempt(ctx context.Context, principal, customer string) error
 	start := now.Unix() / secs * secs
 	end := time.Unix(start+secs, 0)
 	sk := "W#" + strconv.FormatInt(start, 10)
-	counter := func(pk string) *dynamodb.UpdateItemInput {
-		return &dynamodb.UpdateItemInput{
-			TableName: aws.String(l.Table),
-			Key: map[string]types.AttributeValue{
-				resources.PK: &types.AttributeValueMemberS{Value: pk},
-				resources.SK: &types.AttributeValueMemberS{Value: sk},
-			},
-			UpdateExpression:         aws.String("ADD #n :one SET #exp = :exp"),
-			ConditionExpression:      aws.String("attribute_not_exists(#n) OR #n < :limit"),
-			ExpressionAttributeNames: map[string]string{"#n": countAttr, "#exp": resources.ExpiresAt},
+	id := ids.New(ids.Attempt)
+	count := func(pk string) (map[string]types.AttributeValue, error) {
+		key := map[string]types.AttributeValue{
+			resources.PK: &types.AttributeValueMemberS{Value: pk},
+			resources.SK: &types.AttributeValueMemberS{Value: sk},
+		}
+		_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           aws.String(l.Table),
+			Key:                                 key,
+			UpdateExpression:                    aws.String("ADD #n :one SET #exp = :exp, #last = :id"),
+			ConditionExpression:                 aws.String("(attribute_not_exists(#n) OR #n < :limit) AND (attribute_not_exists(#last) OR #last <> :id)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			ExpressionAttributeNames:            map[string]string{"#n": countAttr, "#exp": resources.ExpiresAt, "#last": lastAttr},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":one":   &types.AttributeValueMemberN{Value: "1"},
 				":limit": &types.AttributeValueMemberN{Value: strconv.Itoa(l.Config.Attempts)},
 				":exp":   &types.AttributeValueMemberN{Value: strconv.FormatInt(end.Unix(), 10)},
+				":id":    &types.AttributeValueMemberS{Value: id},
 			},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			if last, ok := ccf.Item[lastAttr].(*types.AttributeValueMemberS); ok && last.Value == id {
+				return key, nil // this attempt's own count, met by the SDK's retry of it
+			}
 		}
+		return key, err
 	}
-	p := counter(principalPrefix + principal)
-	_, err := l.DB.UpdateItem(ctx, p)
+	principalKey, err := count(principalPrefix + principal)
 	reason := ReasonPrincipal
 	if err == nil && billing.ValidID(billing.CustomerPrefix, customer) {
 		reason = ReasonCustomer
-		if _, err = l.DB.UpdateItem(ctx, counter(customerPrefix+customer)); err != nil {
-			l.giveBack(ctx, p.Key)
+		if _, err = count(customerPrefix + customer); err != nil {
+			l.giveBack(ctx, principalKey)
 		}
 	}
 	if err == nil {

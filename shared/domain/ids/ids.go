@@ -23,6 +23,8 @@ const (
 	// CreditNote names credit notes, Refund the refunds of post-payment credit notes.
 	CreditNote = "cn_"
 	Refund     = "re_"
+	// Attempt marks a card attempt on the counters that limit them; it never leaves the table.
+	Attempt = "att_"
 )
 
 // Random parts: billing ids carry 128 bits in lower-case base32 (billing.NewID), token and event ids
