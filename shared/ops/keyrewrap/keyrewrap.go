@@ -26,6 +26,7 @@
 package keyrewrap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -373,10 +374,16 @@ func (w *Rewrapper) item(ctx context.Context, k itemKind, item map[string]types.
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":new": &types.AttributeValueMemberB{Value: r.blob}, ":key": sv(r.keyID), ":old": old,
 		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var cond *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &cond):
+		// The SDK retries a write whose answer was lost after DynamoDB applied it; the retry meets the
+		// key this run wrote (ReEncrypt's output is randomised: no other run writes the same bytes).
+		if now, ok := cond.Item[k.wrapped].(*types.AttributeValueMemberB); ok && bytes.Equal(now.Value, r.blob) {
+			return done, nil
+		}
 		return gone, nil
 	case err != nil:
 		return 0, fmt.Errorf("item %s: write: %w", describeKey(item), err)

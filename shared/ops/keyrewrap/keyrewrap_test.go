@@ -354,3 +354,33 @@ func auditRecords(t *testing.T, s *devstack.Stack, name string) []audit.Record {
 	}
 	return recs
 }
+
+// TestRewrapCountsAWriteWhoseAnswerWasLost: an item write DynamoDB applied but whose answer was lost
+// is retried by the SDK and meets the key this run wrote: the item is rewrapped, not "gone".
+func TestRewrapCountsAWriteWhoseAnswerWasLost(t *testing.T) {
+	s := stacktest.New(t)
+	bill, pay := as(t, s, "billing"), as(t, s, "payments")
+	id := customer(bill, "Lost Answer", "lost@example.com")
+	pay.Must(201, "POST", "/v1/tokens", tokenBody(id, "4242424242424242", "Lost"), nil)
+	target := newKey(t, kms.NewFromConfig(s.Env.AWS), "vault")
+	cfg, faults := stacktest.InjectFaults(s.Env.AWS, 1)
+	rw := rewrapper(t, s, cfg)
+	rw.Backups = nil
+	faults.Set(stacktest.FaultRule{Service: "DynamoDB", Operation: "UpdateItem", P: 1, Faults: []stacktest.Fault{stacktest.Drop}, Limit: 1})
+	res, err := rw.Run(t.Context(), keyrewrap.Vault, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if faults.Total() != 1 {
+		t.Fatalf("faults injected: %s, want one lost answer", faults.Summary())
+	}
+	for _, c := range res.Counts {
+		if c.Gone != 0 {
+			t.Errorf("%s: %d items reported deleted meanwhile, want none: %+v", c.Kind, c.Gone, res.Counts)
+		}
+	}
+	if n := rewrapped(res); n != 2 { // the token's data key and the fingerprint key
+		t.Errorf("rewrapped %d items, want 2: %+v", n, res.Counts)
+	}
+	assertAllUnder(t, s, keyrewrap.Vault, target)
+}
