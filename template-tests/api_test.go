@@ -140,7 +140,7 @@ var (
 	tableKeyRead  = []string{"kms:Decrypt"}
 	tableKeyWrite = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}
 	appendAudit   = []string{"dynamodb:PutItem"}
-	idempotency   = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"}
+	idempotency   = []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem"}
 	readWrite     = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 	read          = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"}
 	backupRead    = []string{"dynamodb:CreateBackup", "dynamodb:DeleteBackup", "dynamodb:DescribeTable", "dynamodb:Scan"}

@@ -164,7 +164,7 @@ func (g *grants) apply(p Permission) {
 	case Idempotency:
 		billing := d.Tables[resources.Billing.ID]
 		g.allow("IdempotencyRecords",
-			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+			[]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 			[]*string{billing.TableArn()},
 			map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{resources.IdempotencyKeyPrefix + "*"}}})
 		g.table("IdempotencyRecords", resources.Billing.ID, true) // no actions: only the key use via DynamoDB
@@ -370,7 +370,7 @@ func (g *grants) listBackups(b awss3.Bucket) {
 var Unexercised = map[Permission]map[string]string{
 	Idempotency: {
 		"IdempotencyRecords": "shared/api/endpoint keeps an idempotency record for any request with an Idempotency-Key in every API function " +
-			"(get, put, a condition check in the write's transaction, delete when the request fails); the run does not fail or replay " +
+			"(put, a condition check in the write's transaction, delete when the request fails); the run does not fail or replay " +
 			"in every function, and me and audit-query serve GET only, which keeps no record",
 		"IdempotencyRecordsTableKey": "the key use DynamoDB makes for the idempotency records (see IdempotencyRecords)",
 	},

@@ -41,7 +41,6 @@ const Lease = 2 * time.Minute
 // DB is the DynamoDB calls the store makes.
 type DB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
@@ -123,6 +122,8 @@ func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": num(now.Unix()), ":inflight": str(stateInFlight),
 		},
+		// A refused claim returns the record that holds the key, as it was when the condition failed.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		return c, nil, nil
@@ -131,29 +132,19 @@ func (s *Store) Begin(ctx context.Context, principal, key, fingerprint string) (
 	if !errors.As(err, &ccf) {
 		return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.Table),
-		Key:            map[string]types.AttributeValue{resources.PK: str(c.pk), resources.SK: str(sortKey)},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read idempotency record: %w", err)
-	}
-	if out.Item == nil { // removed between the two calls: the caller may retry
-		return nil, nil, problem.New(problem.IdempotencyKeyInUse, "A request with this Idempotency-Key is in progress; retry shortly.")
-	}
-	if getS(out.Item, "requestHash") != fingerprint {
+	held := ccf.Item
+	if getS(held, "requestHash") != fingerprint {
 		return nil, nil, problem.New(problem.IdempotencyKeyReused, "This Idempotency-Key was used with a different request.")
 	}
-	if getS(out.Item, "state") == stateInFlight && getS(out.Item, "owner") == c.owner {
+	if getS(held, "state") == stateInFlight && getS(held, "owner") == c.owner {
 		// The SDK retried this put after its answer was lost, and the first attempt had claimed the key.
 		return c, nil, nil
 	}
-	if getS(out.Item, "state") != stateDone {
+	if getS(held, "state") != stateDone {
 		return nil, nil, problem.New(problem.IdempotencyKeyInUse, "A request with this Idempotency-Key is in progress; retry shortly.")
 	}
-	status, _ := strconv.Atoi(getN(out.Item, "status"))
-	return nil, &Response{Status: status, ContentType: getS(out.Item, "contentType"), Body: getS(out.Item, "body")}, nil
+	status, _ := strconv.Atoi(getN(held, "status"))
+	return nil, &Response{Status: status, ContentType: getS(held, "contentType"), Body: getS(held, "body")}, nil
 }
 
 // CompleteItem returns the write that stores resp as the key's outcome, for the caller's transaction:
@@ -201,9 +192,11 @@ func (s *Store) Release(ctx context.Context, c *Claim) error {
 	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.Table),
 		Key:                       map[string]types.AttributeValue{resources.PK: str(c.pk), resources.SK: str(sortKey)},
-		ConditionExpression:       aws.String("#state = :inflight AND requestHash = :h"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":inflight": str(stateInFlight), ":h": str(c.hash)},
+		// The owner, not the request's hash: the client's next try of the same request may have claimed
+		// the key by the time the SDK retries a release whose answer was lost, and that claim is not ours.
+		ConditionExpression:       aws.String("#state = :inflight AND #owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":inflight": str(stateInFlight), ":owner": str(c.owner)},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
