@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
 	"github.com/vaultbill/vaultbill/shared/api/endpoint"
@@ -67,8 +66,8 @@ type Header struct {
 	Value string `json:"value"`
 }
 
-// Putter writes one audit record; *audit.Store is one. A record whose event ID is already stored must
-// fail with DynamoDB's ConditionalCheckFailedException (the Store's put is conditional).
+// Putter writes one audit record; *audit.Store is one. A record whose event ID is already stored is
+// not written again, and its put succeeds: it was written once, as asked.
 type Putter interface {
 	Put(ctx context.Context, rec audit.Record) error
 }
@@ -81,7 +80,7 @@ type Auditor struct {
 }
 
 // Handle is the subscription's Lambda handler. Redelivered batches write nothing twice: a record's
-// event ID is derived from the WAF request ID and time, and the outbox refuses a second put of it.
+// event ID is derived from the WAF request ID and time, and the outbox keeps the first put of it.
 // Any line that cannot be recorded fails the invocation (after the others are written), so Lambda
 // retries it rather than losing the record.
 func (a *Auditor) Handle(ctx context.Context, ev events.CloudwatchLogsEvent) error {
@@ -90,7 +89,7 @@ func (a *Auditor) Handle(ctx context.Context, ev events.CloudwatchLogsEvent) err
 		return fmt.Errorf("decode CloudWatch Logs event: %w", err)
 	}
 	var errs []error
-	written, repeated := 0, 0
+	recorded := 0
 	for _, le := range data.LogEvents {
 		var l Log
 		if err := json.Unmarshal([]byte(le.Message), &l); err != nil {
@@ -101,19 +100,14 @@ func (a *Auditor) Handle(ctx context.Context, ev events.CloudwatchLogsEvent) err
 			continue // the subscription's filter passes only blocks; anything else is not a refusal
 		}
 		rec := Record(l, a.Account, a.Region)
-		err := a.Audit.Put(ctx, rec)
-		var dup *types.ConditionalCheckFailedException
-		switch {
-		case errors.As(err, &dup):
-			repeated++ // a redelivery: the record is already in the outbox
-		case err != nil:
+		if err := a.Audit.Put(ctx, rec); err != nil {
 			errs = append(errs, err)
-		default:
-			written++
+			continue
 		}
+		recorded++
 	}
 	a.logger().Info("WAF blocks audited", "log_group", data.LogGroup, "events", len(data.LogEvents),
-		"written", written, "already_recorded", repeated, "failed", len(errs))
+		"recorded", recorded, "failed", len(errs))
 	return errors.Join(errs...)
 }
 
