@@ -248,3 +248,46 @@ func TestShipperSurvivesALostLedgerAnswer(t *testing.T) {
 		t.Error("a second, different record for a log file replaced or joined the first")
 	}
 }
+
+// TestTrailSurvivesLostS3Answers: a log file's and a digest's PUT reach S3 but their answers are
+// lost, so the SDK puts each again: the keys then have two versions of the same bytes, which are one
+// write, not a replacement; the trail validates. A second version with other bytes is still reported.
+func TestTrailSurvivesLostS3Answers(t *testing.T) {
+	tr := newTrail(t)
+	cfg, faults := stacktest.InjectFaults(tr.s.Env.AWS, 1)
+	tr.s.Audit.Shipper.S3 = s3client.New(cfg)
+	tr.s.Audit.Digest.Digester.S3 = s3client.New(cfg)
+	loseOne := stacktest.FaultRule{Service: "S3", Operation: "PutObject", P: 1, Faults: []stacktest.Fault{stacktest.Drop}, Limit: 1}
+	var digests []string
+	for h := range 2 {
+		faults.Set(loseOne)
+		tr.set(tr.now().Add(10 * time.Minute))
+		tr.traffic(t, 3)
+		tr.ship(t)
+		faults.Set(loseOne)
+		tr.set(tr.now().Add(time.Hour))
+		res, err := tr.s.Audit.DigestNow(context.Background())
+		if err != nil || res.LogFiles != 1 {
+			t.Fatalf("digest %d: %+v %v, want it to list the hour's one log file", h, res, err)
+		}
+		digests = append(digests, res.Key)
+	}
+	if n := faults.Total(); n != 4 {
+		t.Fatalf("faults: %s, want four lost answers", faults.Summary())
+	}
+	if rep := tr.validate(t); !rep.OK() {
+		t.Fatalf("trail invalid: %+v %q", rep.Results, rep.Problems)
+	}
+
+	body, meta := tr.get(t, digests[0])
+	tr.put(t, digests[0], append(body, ' '), meta)
+	rep := tr.validate(t)
+	for _, r := range rep.Results {
+		if r.Key == digests[0] && r.Valid {
+			t.Errorf("digest %s with a second version of other bytes is valid", r.Key)
+		}
+	}
+	if rep.OK() {
+		t.Error("a replaced digest went unnoticed")
+	}
+}

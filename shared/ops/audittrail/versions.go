@@ -2,7 +2,10 @@ package audittrail
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +28,8 @@ type keyVersions struct {
 	current bool
 }
 
-// tampered says how a key's history differs from a single write ("" when it does not).
+// tampered says how a key's history differs from a single write ("" when it does not). Versions that
+// all hold the same bytes are one write sent again (listVersions collapses them to the latest).
 func (kv *keyVersions) tampered() string {
 	switch {
 	case kv.deleted > 0:
@@ -37,7 +41,12 @@ func (kv *keyVersions) tampered() string {
 }
 
 // listVersions returns every key's versions under prefix.
-func listVersions(ctx context.Context, api VersionsAPI, bucket, prefix string) (map[string]*keyVersions, error) {
+//
+// A key with several versions of the same bytes was written once: the SDK retries a PUT whose answer
+// was lost after S3 stored it, and the retry stores the same request body again as a new version.
+// Such a key counts as its latest version alone (the one whose id the writer was given). Versions
+// that differ are a replacement, whatever their order. Only keys with more than one version are read.
+func listVersions(ctx context.Context, api ReadAPI, bucket, prefix string) (map[string]*keyVersions, error) {
 	out := map[string]*keyVersions{}
 	get := func(k string) *keyVersions {
 		kv := out[k]
@@ -72,12 +81,46 @@ func listVersions(ctx context.Context, api VersionsAPI, bucket, prefix string) (
 		for i := len(es) - 1; i >= 0; i-- {
 			kv.versions = append(kv.versions, es[i])
 		}
+		if len(kv.versions) > 1 && kv.deleted == 0 && kv.current {
+			same, err := sameBytes(ctx, api, bucket, k, kv.versions)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				kv.versions = []string{kv.latest}
+			}
+		}
 	}
 	return out, nil
 }
 
+// sameBytes reports whether every version of key holds the same bytes and metadata (a digest's
+// signature is in its metadata).
+func sameBytes(ctx context.Context, api ReadAPI, bucket, key string, versions []string) (bool, error) {
+	var first [sha256.Size]byte
+	for i, v := range versions {
+		obj, err := getObjectVersion(ctx, api, bucket, key, v)
+		if err != nil {
+			return false, fmt.Errorf("compare versions: %w", err)
+		}
+		h := sha256.New()
+		for _, k := range slices.Sorted(maps.Keys(obj.meta)) {
+			fmt.Fprintf(h, "%q=%q\n", k, obj.meta[k])
+		}
+		h.Write(obj.body)
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		if i == 0 {
+			first = sum
+		} else if sum != first {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // listVersionsByDay lists the versions under the day prefixes (of dayPrefix) from start's day to end's.
-func listVersionsByDay(ctx context.Context, api VersionsAPI, bucket string, dayPrefix func(time.Time) string, start, end time.Time) (map[string]*keyVersions, error) {
+func listVersionsByDay(ctx context.Context, api ReadAPI, bucket string, dayPrefix func(time.Time) string, start, end time.Time) (map[string]*keyVersions, error) {
 	out := map[string]*keyVersions{}
 	for day := start.UTC().Truncate(24 * time.Hour); !day.After(end); day = day.Add(24 * time.Hour) {
 		m, err := listVersions(ctx, api, bucket, dayPrefix(day))
