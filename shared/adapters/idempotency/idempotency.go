@@ -190,8 +190,8 @@ func (s *Store) completePut(c *Claim, resp Response) *types.Put {
 // client's retry runs the request again.
 func (s *Store) Release(ctx context.Context, c *Claim) error {
 	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       map[string]types.AttributeValue{resources.PK: str(c.pk), resources.SK: str(sortKey)},
+		TableName: aws.String(s.Table),
+		Key:       map[string]types.AttributeValue{resources.PK: str(c.pk), resources.SK: str(sortKey)},
 		// The owner, not the request's hash: the client's next try of the same request may have claimed
 		// the key by the time the SDK retries a release whose answer was lost, and that claim is not ours.
 		ConditionExpression:       aws.String("#state = :inflight AND #owner = :owner"),
