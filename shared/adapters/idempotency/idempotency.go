@@ -153,19 +153,6 @@ func (s *Store) CompleteItem(c *Claim, resp Response) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: s.completePut(c, resp)}
 }
 
-// Complete stores resp as the key's outcome on its own (for responses that changed nothing).
-func (s *Store) Complete(ctx context.Context, c *Claim, resp Response) error {
-	p := s.completePut(c, resp)
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
-		ExpressionAttributeValues: p.ExpressionAttributeValues,
-	})
-	if err != nil {
-		return fmt.Errorf("store idempotent response: %w", err)
-	}
-	return nil
-}
-
 func (s *Store) completePut(c *Claim, resp Response) *types.Put {
 	now := s.Clock.Now()
 	return &types.Put{
@@ -180,9 +167,12 @@ func (s *Store) completePut(c *Claim, resp Response) *types.Put {
 			"body":              str(resp.Body),
 			resources.ExpiresAt: num(now.Add(Window).Unix()),
 		},
-		// Only the holder of the claim may complete it.
-		ConditionExpression:       aws.String("requestHash = :h"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": str(c.hash)},
+		// Only the holder of the claim may complete it: a request whose claim was taken over after its
+		// lease (the same request, sent again) must not store its outcome over the new holder's, or
+		// both would carry the request out. The new item has no owner, so it completes once.
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(c.owner)},
 	}
 }
 

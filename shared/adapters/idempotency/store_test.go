@@ -1,8 +1,12 @@
 package idempotency_test
 
 import (
+	"time"
+
 	"errors"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -65,4 +69,36 @@ func TestReleaseFreesOnlyItsOwnClaim(t *testing.T) {
 	}
 	_, _, err = st.Begin(ctx, principal, key, hash)
 	wantInUse(t, err)
+}
+
+// TestOnlyTheClaimHolderCompletes: a request whose claim was taken over (its lease ran out, as when
+// its function died) cannot store its outcome over the claim of the request that took the key: its
+// transaction fails, so the same request is never carried out twice.
+func TestOnlyTheClaimHolderCompletes(t *testing.T) {
+	s := stacktest.New(t)
+	db := dynamodb.NewFromConfig(s.Env.AWS)
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	st := &idempotency.Store{DB: db, Table: s.Env.Config.BillingTable, Clock: func() time.Time { return now }}
+	ctx := t.Context()
+	stale, _, err := st.Begin(ctx, principal, key, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(idempotency.Lease + time.Second)
+	holder, _, err := st.Begin(ctx, principal, key, hash)
+	if err != nil {
+		t.Fatalf("taking over a claim whose lease ran out: %v", err)
+	}
+	complete := func(c *idempotency.Claim) error {
+		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			st.CompleteItem(c, idempotency.Response{Status: 201, ContentType: "application/json", Body: `{}`}),
+		}})
+		return err
+	}
+	if err := complete(stale); err == nil {
+		t.Fatal("the request whose claim was taken over stored its outcome")
+	}
+	if err := complete(holder); err != nil {
+		t.Fatalf("the claim's holder: %v", err)
+	}
 }
