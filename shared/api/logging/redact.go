@@ -1,9 +1,6 @@
 package logging
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // Replacement markers. They name the kind of secret that was removed so an
 // operator reading a log line knows why a value is missing, without learning
@@ -329,14 +326,4 @@ func ContainsPAN(s string) bool {
 		}
 	}
 	return false
-}
-
-// uuidText matches the canonical text of a UUID, the shape AWS gives request ids and KMS key ids.
-var uuidText = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
-
-// ContainsPANOutsideUUIDs is ContainsPAN over s with its UUIDs left out. About one random UUID in 300
-// has dash-joined decimal groups that pass the Luhn check; Redact masks them as it masks any card
-// number, and a sink that alerts on card numbers asks this to tell such an id from a card number.
-func ContainsPANOutsideUUIDs(s string) bool {
-	return ContainsPAN(uuidText.ReplaceAllStringFunc(s, func(u string) string { return strings.Repeat("x", len(u)) }))
 }

@@ -241,9 +241,8 @@ func sourceIP(r *http.Request) string {
 }
 
 // newRequestID returns a random request id shaped like API Gateway's (a UUID). One in a few hundred
-// random UUIDs has dash-joined decimal groups that pass the Luhn check, which every redaction then
-// masks as a card number in the logs and the audit record (without an alert: audit.Guard); those are
-// drawn again here, so that tests can find a request by its id.
+// random UUIDs has dash-joined decimal groups that pass the Luhn check, which every redaction would
+// then mask as a card number in the logs and the audit record; those are drawn again.
 func newRequestID() string {
 	for {
 		var b [16]byte
