@@ -424,6 +424,9 @@ var Unexercised = map[Permission]map[string]string{
 		"ContinueSelf": "a backup or restore test that outlasts its invocation invokes its own function to continue, with a signed request " +
 			"the run's SDK recorder does not see (shared/ops/backup reinvoke.go; TestReinvokeIsASignedAsynchronousInvoke, TestContinuation)",
 	},
+	AdministerUsers: {
+		"cognito-idp:AdminDeleteUser": "shared/adapters/userpool deletes an invited user whose random sub reads as a card number and invites it again; no sub of the run does",
+	},
 	ReadAuditLogs: {
 		"s3:GetObjectVersion": "the digest and the reconciler read a log file by its version only when the shipper's ledger has no record of it " +
 			"(a shipper stopped between the file and its ledger item); the run's shipper records every file it writes",

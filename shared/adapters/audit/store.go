@@ -35,8 +35,8 @@ type Store struct {
 
 // guarded is rec as it may be stored, after the last check.
 func (s *Store) guarded(rec Record) (map[string]types.AttributeValue, error) {
-	rec, body, masked, err := guard(rec)
-	if masked {
+	rec, body, c, err := guard(rec)
+	if c.Alert {
 		s.Alert.CardNumberMasked(rec, "write")
 	}
 	if err != nil {

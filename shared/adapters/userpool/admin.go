@@ -13,6 +13,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ctypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/domain/auth"
 	"github.com/vaultbill/vaultbill/shared/ops/resources"
 )
@@ -30,6 +31,7 @@ type AdminAPI interface {
 	AdminDisableUser(ctx context.Context, in *cip.AdminDisableUserInput, opts ...func(*cip.Options)) (*cip.AdminDisableUserOutput, error)
 	AdminEnableUser(ctx context.Context, in *cip.AdminEnableUserInput, opts ...func(*cip.Options)) (*cip.AdminEnableUserOutput, error)
 	AdminUserGlobalSignOut(ctx context.Context, in *cip.AdminUserGlobalSignOutInput, opts ...func(*cip.Options)) (*cip.AdminUserGlobalSignOutOutput, error)
+	AdminDeleteUser(ctx context.Context, in *cip.AdminDeleteUserInput, opts ...func(*cip.Options)) (*cip.AdminDeleteUserOutput, error)
 }
 
 // AdminActions are the IAM action names of AdminAPI, for the users function's grant.
@@ -94,18 +96,32 @@ func (d *Directory) Invite(ctx context.Context, email string, role auth.Role, cu
 	if tempPassword != "" {
 		in.TemporaryPassword = aws.String(tempPassword)
 	}
-	out, err := d.API.AdminCreateUser(ctx, in)
-	var exists *ctypes.UsernameExistsException
-	var alias *ctypes.AliasExistsException
-	if errors.As(err, &exists) || errors.As(err, &alias) {
-		return User{}, ErrExists
+	var u User
+	for attempt := 0; ; attempt++ {
+		out, err := d.API.AdminCreateUser(ctx, in)
+		var exists *ctypes.UsernameExistsException
+		var alias *ctypes.AliasExistsException
+		if errors.As(err, &exists) || errors.As(err, &alias) {
+			return User{}, ErrExists
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		u = fromUser(out.User)
+		// The API refuses any URL, and the audit trail any record, holding a digit run that reads as
+		// a card number; a random sub can (its all-digit groups joined by dashes). Such a user could
+		// never be addressed, so it is replaced by one with another sub before anyone sees it.
+		if !logging.ContainsPAN(u.ID) {
+			break
+		}
+		if _, err := d.API.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(d.PoolID), Username: aws.String(u.Username)}); err != nil {
+			return User{}, fmt.Errorf("replace user with a card-number-like id: %w", err)
+		}
+		if attempt == 4 {
+			return User{}, errors.New("create user: every id drawn reads as a card number")
+		}
+		in.Username = aws.String(newUsername())
 	}
-	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
-	}
-	// The sub is a UUID, which no redaction reads as a card number (shared/api/logging), so any sub
-	// the pool draws can be addressed and audited.
-	u := fromUser(out.User)
 	if err := d.addToGroup(ctx, u.Username, role); err != nil {
 		return User{}, err
 	}

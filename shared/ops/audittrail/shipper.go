@@ -79,8 +79,8 @@ type pending struct {
 	seq string
 	raw json.RawMessage
 	rec audit.Record
-	// masked is set when the record held a card number and is shipped masked (audit.Guard).
-	masked bool
+	// alert is set when the record held a card number and is shipped masked (audit.Guard).
+	alert bool
 }
 
 // Handle is the Lambda entry point for the audit table's stream.
@@ -108,7 +108,7 @@ func (s *Shipper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
 			break
 		}
-		if p.masked {
+		if p.alert {
 			a := s.Alert
 			if a == nil {
 				a = &audit.Alerter{Log: s.Log}
@@ -174,11 +174,11 @@ func decodeRecord(raw []byte) (pending, error) {
 	}
 	// The outbox writer already refuses card numbers; this catches an item written around it, so
 	// that none ever reaches the Object Lock bucket, where it could not be deleted for a year.
-	rec, masked, err := audit.Guard(rec)
+	rec, check, err := audit.Guard(rec)
 	if err != nil {
 		return pending{}, err
 	}
-	if masked {
+	if check.Masked {
 		if raw, err = json.Marshal(rec); err != nil {
 			return pending{}, fmt.Errorf("marshal masked audit record %s: %w", rec.EventID, err)
 		}
@@ -187,7 +187,7 @@ func decodeRecord(raw []byte) (pending, error) {
 	if err := json.Compact(&compact, raw); err != nil {
 		return pending{}, fmt.Errorf("compact audit record %s: %w", rec.EventID, err)
 	}
-	return pending{raw: compact.Bytes(), rec: rec, masked: masked}, nil
+	return pending{raw: compact.Bytes(), rec: rec, alert: check.Alert}, nil
 }
 
 // ShipRecords writes outbox records (their record text) to log files, as Handle does for the stream.

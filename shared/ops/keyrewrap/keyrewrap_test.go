@@ -16,6 +16,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/audit"
+	"github.com/vaultbill/vaultbill/shared/api/logging"
 	"github.com/vaultbill/vaultbill/shared/api/routes"
 	"github.com/vaultbill/vaultbill/shared/domain/billing"
 	"github.com/vaultbill/vaultbill/shared/local/devstack"
@@ -173,7 +174,8 @@ func disableOldKeys(t *testing.T, rewrap bool) {
 			t.Errorf("%d audit records of rewraps, want 3 (one per run)", len(recs))
 		}
 		for _, rec := range recs {
-			if key := keyrewrap.Key(rec.RequestParameters["key"]); rec.ResponseElements["targetKeyId"] != target[key] || rec.ErrorCode != "" {
+			// A key id that reads as a card number (about one in 300 UUIDs) is recorded masked.
+			if key := keyrewrap.Key(rec.RequestParameters["key"]); rec.ResponseElements["targetKeyId"] != logging.Redact(target[key]) || rec.ErrorCode != "" {
 				t.Errorf("audit record of the %s rewrap: %+v", key, rec)
 			}
 		}

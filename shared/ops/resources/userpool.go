@@ -41,5 +41,5 @@ var UserPoolAdminActions = []string{
 	"cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:ListUsers",
 	"cognito-idp:ListUsersInGroup", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
 	"cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser",
-	"cognito-idp:AdminUserGlobalSignOut",
+	"cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDeleteUser",
 }
