@@ -110,6 +110,9 @@ func TestUUIDThatReadsAsACardNumberIsMaskedWithoutAlert(t *testing.T) {
 	}{
 		{"request id", Record{RequestID: id}, false},
 		{"KMS key ARN", Record{ResponseElements: map[string]string{"targetKeyId": "arn:aws:kms:us-east-1:123456789012:key/" + id}}, false},
+		// A client may choose the request id (X-Amzn-RequestId): a card number in a UUID's shape is
+		// stored masked all the same.
+		{"card number in a UUID's shape", Record{RequestID: "42424242-4242-4242-aaaa-bbbbbbbbbbbb"}, false},
 		{"request id and a card number", Record{RequestID: id, UserAgent: "curl 4242424242424242"}, true},
 		{"a card number written in groups", Record{RequestID: "4242-4242-4242-4242"}, true},
 	}

@@ -84,6 +84,10 @@ func TestRedact(t *testing.T) {
 		{"last4 only", "card ending 4242", "card ending 4242"},
 		{"token id", "tok_123 tok_4242", "tok_123 tok_4242"},
 
+		// A UUID is no hiding place: a client chooses the request id API Gateway records (its
+		// X-Amzn-RequestId header), so a card number in a UUID's shape is masked like any other.
+		{"card number in a UUID's shape", "42424242-4242-4242-aaaa-bbbbbbbbbbbb", panMark + "-aaaa-bbbbbbbbbbbb"},
+
 		// Tokens and keys.
 		{"JWT", testJWT, jwtMark},
 		{"JWT in text", "token=" + testJWT + " exp", "token=" + jwtMark + " exp"},
@@ -190,6 +194,10 @@ func FuzzRedact(f *testing.F) {
 		got := Redact(s)
 		if again := Redact(got); again != got {
 			t.Errorf("Redact not stable:\n in %q\nonce %q\ntwice %q", s, got, again)
+		}
+		// The audit writer refuses a record that still holds a card number after Redact.
+		if ContainsPAN(got) {
+			t.Errorf("Redact(%q) = %q, which ContainsPAN still reads a card number in", s, got)
 		}
 		for off := 0; ; {
 			j := strings.Index(got[off:], visa)
