@@ -336,7 +336,19 @@ var uuidText = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 
 // ContainsPANOutsideUUIDs is ContainsPAN over s with its UUIDs left out. About one random UUID in 300
 // has dash-joined decimal groups that pass the Luhn check; Redact masks them as it masks any card
-// number, and a sink that alerts on card numbers asks this to tell such an id from a card number.
+// number, and a sink that alerts on card numbers asks this to tell such an id from a card number. A
+// UUID that a letter or digit touches is no UUID: a card number glued to one is still found.
 func ContainsPANOutsideUUIDs(s string) bool {
-	return ContainsPAN(uuidText.ReplaceAllStringFunc(s, func(u string) string { return strings.Repeat("x", len(u)) }))
+	b := []byte(s)
+	for _, m := range uuidText.FindAllStringIndex(s, -1) {
+		if (m[0] > 0 && isAlnum(s[m[0]-1])) || (m[1] < len(s) && isAlnum(s[m[1]])) {
+			continue
+		}
+		for i := m[0]; i < m[1]; i++ {
+			b[i] = 'x'
+		}
+	}
+	return ContainsPAN(string(b))
 }
+
+func isAlnum(c byte) bool { return isDigit(c) || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }

@@ -239,3 +239,26 @@ func TestRunsStartingWithZeroAreNotCardNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestContainsPANOutsideUUIDs: a UUID whose decimal groups pass the Luhn check is told from a card
+// number, but only a UUID standing apart: a card number glued to one, or beside it, is still found.
+func TestContainsPANOutsideUUIDs(t *testing.T) {
+	const id = "a8512345-6789-0123-4560-b940f31628a7" // "8512345-6789-0123-4560" passes the Luhn check
+	if !ContainsPAN(id) {
+		t.Fatalf("%s no longer reads as a card number: pick another", id)
+	}
+	for s, want := range map[string]bool{
+		id: false,
+		"arn:aws:kms:us-east-1:123456789012:key/" + id: false,
+		`{"requestID":"` + id + `"}`:                   false,
+		id + " card " + visa:                           true,
+		visa + id:                                      true,
+		id + "0":                                       true,
+		// The UUID-shaped tail starts inside the card number.
+		"4242424242424242-1111-1111-1111-111111111111": true,
+	} {
+		if got := ContainsPANOutsideUUIDs(s); got != want {
+			t.Errorf("ContainsPANOutsideUUIDs(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
