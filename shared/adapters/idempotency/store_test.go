@@ -1,14 +1,12 @@
 package idempotency_test
 
 import (
-	"time"
-
 	"errors"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vaultbill/vaultbill/shared/adapters/idempotency"
 	"github.com/vaultbill/vaultbill/shared/domain/problem"
